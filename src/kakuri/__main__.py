@@ -1,0 +1,3 @@
+from kakuri.cli.main import app
+
+app()

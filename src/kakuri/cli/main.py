@@ -1,0 +1,35 @@
+"""Typer root: global options and the command groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kakuri.cli import state
+
+app = typer.Typer(
+    name="kakuri",
+    help="kakuri (隔離): mail-security gateway and outbreak-response toolkit.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+@app.callback()
+def main(
+    home: Optional[Path] = typer.Option(
+        None, "--home", envvar="KAKURI_HOME", help="Data folder (config, database, rules). Default ./kakuri-data"
+    ),
+) -> None:
+    state.HOME = home
+
+
+def _register() -> None:
+    from kakuri.cli import scan
+
+    scan.register(app)
+
+
+_register()

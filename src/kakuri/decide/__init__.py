@@ -1,0 +1,1 @@
+"""Turn findings into a verdict according to policy."""

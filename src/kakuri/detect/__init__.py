@@ -1,0 +1,1 @@
+"""Detectors: one module per threat, each turning a parsed message into findings."""

@@ -1,0 +1,39 @@
+"""The built-in detectors, in the order they run: one line each.
+
+Order matters only for `ScanContext.facts`: a detector that publishes a fact runs before those that read it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from kakuri.detect.base import Detector
+from kakuri.model import SymbolSpec
+from kakuri.settings import Settings
+
+
+def _factories() -> list[Callable[[Settings], Detector]]:
+    from kakuri.detect import mime_structure
+
+    return [
+        lambda s: mime_structure.MimeStructure(),  # malformed MIME, parser defects
+    ]
+
+
+def build_detectors(settings: Settings) -> list[Detector]:
+    return [factory(settings) for factory in _factories()]
+
+
+PIPELINE_SYMBOLS = (
+    SymbolSpec("DETECTOR_FAILED", "internal", "A detector raised an exception; the scan went on without it"),
+)
+
+
+def symbol_catalogue(detectors: list[Detector]) -> dict[str, SymbolSpec]:
+    from kakuri.unpack.walker import SYMBOLS as UNPACK_SYMBOLS
+
+    catalogue = {spec.name: spec for spec in (*PIPELINE_SYMBOLS, *UNPACK_SYMBOLS)}
+    for detector in detectors:
+        for spec in detector.symbols:
+            catalogue[spec.name] = spec
+    return catalogue

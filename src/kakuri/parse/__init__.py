@@ -1,0 +1,1 @@
+"""Raw bytes -> ParsedMessage. Never raises: what is wrong with the input becomes a recorded defect."""

@@ -1,0 +1,1 @@
+"""Recursive expansion of attachments: archives, disk images and other containers, under limits."""
