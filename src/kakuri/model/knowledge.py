@@ -11,6 +11,7 @@ from typing import Protocol
 
 class Knowledge(Protocol):
     our_domains: frozenset[str]  # our own and group-company mail domains, lower case
+    partner_domains: frozenset[str]  # domains of known external correspondents
 
     def is_our_domain(self, domain: str) -> bool: ...
 
@@ -18,8 +19,9 @@ class Knowledge(Protocol):
 class StaticKnowledge:
     """The smallest Knowledge: just our domains."""
 
-    def __init__(self, our_domains: frozenset[str] | set[str] | list[str] = frozenset()):
+    def __init__(self, our_domains=frozenset(), partner_domains=frozenset()):
         self.our_domains = frozenset(d.lower() for d in our_domains)
+        self.partner_domains = frozenset(d.lower() for d in partner_domains)
 
     def is_our_domain(self, domain: str) -> bool:
         domain = domain.lower().rstrip(".")
