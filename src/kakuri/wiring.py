@@ -1,0 +1,18 @@
+"""Composition root: builds the scanner and its collaborators from Settings. No globals."""
+
+from __future__ import annotations
+
+from kakuri.pipeline import Scanner
+from kakuri.settings import Settings
+
+
+def build_scanner(settings: Settings, *, knowledge=None, resolver=None) -> Scanner:
+    """The scanner the CLI and the gateway use: stock detectors, body passwords, stored knowledge."""
+    sources = []
+    try:
+        from kakuri.unpack.passwords import BodyPasswords
+
+        sources.append(BodyPasswords())
+    except ImportError:  # unpack stage not present yet in this build
+        pass
+    return Scanner(settings, knowledge=knowledge, resolver=resolver, password_sources=sources)
