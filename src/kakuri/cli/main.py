@@ -27,9 +27,10 @@ def main(
 
 
 def _register() -> None:
-    from kakuri.cli import scan
+    from kakuri.cli import evaluate, scan
 
     scan.register(app)
+    evaluate.register(app)
 
 
 _register()

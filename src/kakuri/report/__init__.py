@@ -1,0 +1,1 @@
+"""Reports: evaluation figures, traces, statistics."""
