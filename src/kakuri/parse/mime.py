@@ -97,6 +97,8 @@ def part_filename(node: Message, defects: list[str]) -> str | None:
     if not name:
         return None
     name = str(name)
+    if "\ufffd" in name:
+        name = _raw_8bit_filename(node) or name
     if "=?" in name:
         try:
             name = _decode_words(name)
@@ -106,6 +108,19 @@ def part_filename(node: Message, defects: list[str]) -> str | None:
     # Keep only the last path component: "..\\..\\evil.exe" is a name trick, not a directory.
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     return name or None
+
+
+_RAW_NAME = re.compile(r'(?:file)?name\*?\s*=\s*"?([^";\r\n]+)', re.IGNORECASE)
+
+
+def _raw_8bit_filename(node: Message) -> str | None:
+    """compat32 turns undeclared 8-bit header bytes into U+FFFD; read them from the raw header instead."""
+    for key, value in node.raw_items():
+        if key.lower() in ("content-disposition", "content-type"):
+            match = _RAW_NAME.search(str(value))
+            if match:
+                return repair_surrogates(match.group(1).strip())
+    return None
 
 
 def _payload_bytes(node: Message, defects: list[str]) -> bytes:
