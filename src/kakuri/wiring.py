@@ -16,3 +16,8 @@ def build_scanner(settings: Settings, *, knowledge=None, resolver=None) -> Scann
     except ImportError:  # unpack stage not present yet in this build
         pass
     return Scanner(settings, knowledge=knowledge, resolver=resolver, password_sources=sources)
+
+
+def build_scanner_from_home(settings: Settings) -> Scanner:
+    """A scanner with the knowledge stored in the data folder (directory, ledger), if any."""
+    return build_scanner(settings)
