@@ -1,0 +1,155 @@
+"""Addresses and display names, normalised so that people can be compared across spellings.
+
+- `mailboxes_from_raw` reads address headers the way a mail client shows them: the address
+  structure is parsed *before* RFC 2047 words are decoded, so an encoded display name that contains
+  `<partner@example>` cannot pass for the real address (an Emotet habit).
+- `name_keys` turns a display name or a directory name into comparison keys: NFKC (full-width ->
+  half-width), case-folded, honorifics and bracketed company notes removed, spacing and name order
+  made irrelevant, romaji long vowels folded (Satou/Satoh/Sato, Oono/Ohno/Ono).
+- `registrable_domain` is the organisation part of a host name (tldextract with its bundled suffix
+  list, no network); the reserved documentation names of RFC 2606/6761 count as public suffixes so
+  that `a.example.net` and `b.example.net` are different organisations, as they would be in real life.
+
+Hand-written because no library does Japanese name normalisation for mail; everything else here is
+stdlib, tldextract or rapidfuzz (used by the detectors on these keys).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from email.header import decode_header
+from email.utils import getaddresses
+from functools import lru_cache
+
+from kakuri.parse.charsets import decode_bytes
+
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+'=!#$&*/?^`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_RESERVED_SUFFIXES = ("example", "test", "invalid", "localhost", "example.com", "example.net", "example.org")
+# Honorifics and role words that people add around a name; they never identify anyone.
+_HONORIFICS = re.compile(
+    r"((様|さま|サマ|さん|殿|どの|先生|氏|くん)(?=\s|$)|\b(sama|san|dono|mr|mrs|ms|miss|dr)\b\.?)",
+    re.IGNORECASE,
+)
+_BRACKETED = re.compile(r"[(\[{<【「『〈《].*?[)\]}>】」』〉》]")
+_BRACKET_CHARS = re.compile(r"[()\[\]{}<>【】「」『』〈〉《》]")
+_SEPARATORS = re.compile(r"[\s,.;:/|\\_・･·\"'`’-]+")
+_LATIN = re.compile(r"^[a-z]+$")
+
+
+def domain_of(address: str) -> str:
+    """The domain of an addr-spec, lower case, without a trailing dot; "" when there is none."""
+    _, at, domain = (address or "").rpartition("@")
+    return domain.strip().strip(">").rstrip(".").lower() if at else ""
+
+
+@lru_cache(maxsize=1)
+def _extractor():
+    import tldextract
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, extra_suffixes=_RESERVED_SUFFIXES)
+
+
+@lru_cache(maxsize=65_536)
+def registrable_domain(domain: str) -> str:
+    """`mail.sub.partner.co.jp` -> `partner.co.jp`; an IP literal or a bare name is returned as is."""
+    domain = (domain or "").strip().rstrip(".").lower()
+    if not domain or "." not in domain:
+        return domain
+    result = _extractor()(domain)
+    return result.top_domain_under_public_suffix or domain
+
+
+def organisation_of(address: str) -> str:
+    return registrable_domain(domain_of(address))
+
+
+def decode_words(value: str) -> str:
+    """RFC 2047 decoding that never raises (unknown charsets fall back through parse.charsets)."""
+    if "=?" not in value:
+        return value
+    try:
+        chunks = decode_header(value)
+    except Exception:  # malformed encoded words: show what we have
+        return value
+    out = []
+    for data, charset in chunks:
+        out.append(decode_bytes(data, charset or "ascii")[0] if isinstance(data, bytes) else data)
+    return "".join(out)
+
+
+def mailboxes_from_raw(raw_value: str) -> list[tuple[str, str]]:
+    """(decoded display name, lower-case address) pairs from an undecoded address header value."""
+    pairs = []
+    for name, addr in getaddresses([raw_value or ""]):
+        name = " ".join(decode_words(name).split())
+        if addr or name:
+            pairs.append((name, addr.strip().lower()))
+    return pairs
+
+
+def raw_header_values(raw: bytes, name: str, limit: int = 65_536) -> list[str]:
+    """Undecoded values of a header straight from the message bytes (unfolded)."""
+    head = raw[:limit]
+    end = head.find(b"\r\n\r\n")
+    if end < 0:
+        end = head.find(b"\n\n")
+    text = (head if end < 0 else head[:end]).decode("latin-1")
+    values, current = [], None
+    prefix = name.lower() + ":"
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if line[:1] in (" ", "\t") and current is not None:
+            current.append(line.strip())
+            continue
+        if current is not None:
+            values.append(" ".join(current))
+            current = None
+        if line.lower().startswith(prefix):
+            current = [line[len(prefix) :].strip()]
+    if current is not None:
+        values.append(" ".join(current))
+    return values
+
+
+def emails_in(text: str) -> list[str]:
+    return [m.group(0).lower() for m in EMAIL_RE.finditer(unicodedata.normalize("NFKC", text or ""))]
+
+
+def fold_romaji(token: str) -> str:
+    """One spelling for the Hepburn variants people use for long vowels (Satou, Satoh, Sato)."""
+    token = re.sub(r"oh(?=[^aeiou]|$)", "o", token)
+    token = token.replace("ou", "o").replace("oo", "o").replace("uu", "u")
+    return token
+
+
+def name_tokens(name: str) -> list[str]:
+    """The words of a personal name: normalised, honorifics, addresses and bracketed notes removed."""
+    text = unicodedata.normalize("NFKC", name or "").casefold()
+    text = EMAIL_RE.sub(" ", text)
+    # "田中 直樹（関西電機）" names a person plus a note; "addr (田中 直樹)" puts the name in brackets.
+    outside = _BRACKETED.sub(" ", text)
+    text = outside if outside.strip(" ()[]{}<>") else _BRACKET_CHARS.sub(" ", text)
+    text = _HONORIFICS.sub(" ", text)
+    tokens = [t for t in _SEPARATORS.split(text) if t]
+    return [fold_romaji(t) if _LATIN.match(t) else t for t in tokens]
+
+
+def name_keys(name: str) -> set[str]:
+    """Keys under which a name is indexed and looked up: both orders, with and without spaces.
+
+    "杉山 花子", "杉山花子", "Hanako Sugiyama", "SUGIYAMA Hanako" and "sugiyama, hanako 様" share a key.
+    Only full names make keys; a lone surname identifies nobody.
+    """
+    tokens = name_tokens(name)
+    if not tokens:
+        return set()
+    joined = "".join(tokens)
+    if len(tokens) == 1:
+        # Japanese full names are often written without a space; a lone Latin word is just a surname.
+        return {joined} if not _LATIN.match(joined) and len(joined) >= 3 else set()
+    keys = {joined, "".join(reversed(tokens)), "".join(sorted(tokens))}
+    return keys
+
+
+def is_latin_key(key: str) -> bool:
+    return bool(_LATIN.match(key))
