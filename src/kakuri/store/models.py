@@ -2,3 +2,5 @@
 
 Each feature adds one import line here.
 """
+import kakuri.store.accounts  # noqa: F401,E402  web console users, tokens, sessions
+import kakuri.store.messages  # noqa: F401,E402  gateway messages, recipients, audit log
