@@ -64,7 +64,14 @@ class Scanner:
         for detector in self.detectors:
             findings.extend(self._run(detector, message, ctx))
         verdict = score_findings(
-            findings, self.settings.policy, envelope.direction, self.symbol_groups, extra_overrides=overrides
+            findings,
+            self.settings.policy,
+            envelope.direction,
+            self.symbol_groups,
+            extra_overrides=overrides,
+            sender=envelope.mail_from.lower(),
+            from_addr=message.from_addr,
+            client_ip=envelope.client_ip,
         )
         return ScanResult(message=message, verdict=verdict, seconds=time.perf_counter() - started)
 

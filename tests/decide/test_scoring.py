@@ -85,3 +85,13 @@ def test_expression_semantics():
     assert pred({"A"}, {"office"})
     assert not pred({"A", "B", "C"}, set())
     assert not pred({"B"}, {"office"})
+
+
+def test_override_for_one_sender_or_host_only():
+    hold = [Override(name="emergency.hold_sender", when="*", action=Action.HOLD, senders=["taro@tokai-keiki.example"])]
+    assert score_findings([], _policy(), Direction.OUTBOUND, GROUPS, hold, sender="taro@tokai-keiki.example").action is Action.HOLD
+    assert score_findings([], _policy(), Direction.OUTBOUND, GROUPS, hold, from_addr="taro@tokai-keiki.example").action is Action.HOLD
+    assert score_findings([], _policy(), Direction.OUTBOUND, GROUPS, hold, sender="jiro@tokai-keiki.example").action is Action.DELIVER
+    by_ip = [Override(name="emergency.hold_host", when="*", action=Action.HOLD, client_ips=["10.1.2.3"])]
+    assert score_findings([], _policy(), Direction.OUTBOUND, GROUPS, by_ip, client_ip="10.1.2.3").action is Action.HOLD
+    assert score_findings([], _policy(), Direction.OUTBOUND, GROUPS, by_ip, client_ip="10.1.2.4").action is Action.DELIVER

@@ -1,6 +1,7 @@
 """Boolean expressions over symbols, as rspamd composites write them.
 
-Grammar: `A & (B | g:office) & !C`. A bare name is a symbol, `g:NAME` is "any symbol of that group".
+Grammar: `A & (B | g:office) & !C`. A bare name is a symbol, `g:NAME` is "any symbol of that group",
+`*` is always true (for overrides that apply to every message, e.g. "hold all outbound mail").
 Hand-written because it is twenty lines and no library offers exactly this small language.
 """
 
@@ -11,7 +12,7 @@ from typing import Callable, Collection
 
 Predicate = Callable[[Collection[str], Collection[str]], bool]  # (symbols, groups) -> bool
 
-_TOKEN = re.compile(r"\s*(?:(g:[A-Za-z0-9_]+)|([A-Z0-9_]+)|([&|!()]))")
+_TOKEN = re.compile(r"\s*(?:(g:[A-Za-z0-9_]+)|([A-Z0-9_]+)|([&|!()*]))")
 
 
 class ExpressionError(ValueError):
@@ -62,6 +63,8 @@ def compile_expression(text: str) -> Predicate:
                 raise ExpressionError(f"missing ')' in {text!r}")
             take()
             return inner
+        if token == "*":
+            return lambda s, g: True
         if token.startswith("g:"):
             group = token[2:]
             return lambda s, g: group in g

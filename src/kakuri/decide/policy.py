@@ -57,6 +57,15 @@ class Override(_Strict):
     when: str
     action: Action
     directions: list[Direction] | None = None  # None: every direction
+    senders: list[str] | None = None  # envelope senders or From addresses (lower case); None: anyone
+    client_ips: list[str] | None = None  # connecting hosts; None: any
+
+    def applies_to(self, direction: Direction, sender: str, from_addr: str, client_ip: str | None) -> bool:
+        if self.directions and direction not in self.directions:
+            return False
+        if self.senders is not None and not ({sender, from_addr} & set(self.senders)):
+            return False
+        return self.client_ips is None or client_ip in self.client_ips
 
     @field_validator("when")
     @classmethod

@@ -17,6 +17,10 @@ def score_findings(
     direction: Direction,
     symbol_groups: Mapping[str, str],
     extra_overrides: Iterable[Override] = (),
+    *,
+    sender: str = "",
+    from_addr: str = "",
+    client_ip: str | None = None,
 ) -> Verdict:
     findings = tuple(findings)
     # A symbol counts once, at the highest weight any finding gave it: three macro documents in one
@@ -42,7 +46,7 @@ def score_findings(
     action = _action_for_score(total, policy, direction, reasons)
 
     for override in (*policy.overrides, *extra_overrides):
-        if override.directions and direction not in override.directions:
+        if not override.applies_to(direction, sender, from_addr, client_ip):
             continue
         if compile_expression(override.when)(symbols, groups):
             reasons.append(f"override {override.name}: {override.action.value}")

@@ -13,10 +13,11 @@ from kakuri.settings import Settings
 
 
 def _factories() -> list[Callable[[Settings], Detector]]:
-    from kakuri.detect import mime_structure
+    from kakuri.detect import containers, mime_structure
 
     return [
         lambda s: mime_structure.MimeStructure(),  # malformed MIME, parser defects
+        lambda s: containers.Containers(),  # archive inventory, for emergency overrides
     ]
 
 
