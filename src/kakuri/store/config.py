@@ -1,0 +1,42 @@
+"""`[store]`: where the database and the raw-message blobs live, and how to open them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from kakuri.store.blobs import BlobStore, FileBlobStore
+from kakuri.store.db import make_engine, make_sessionmaker, migrate, sqlite_url
+
+
+class StoreConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = ""  # "" = SQLite file kakuri.db in the data folder; or postgresql+psycopg://user@host/db
+    blobs_dir: str = "blobs"  # relative to the data folder
+
+
+@dataclass
+class Stores:
+    """What the gateway, the CLI and the console share: the database and the blob store."""
+
+    engine: Engine
+    sessions: sessionmaker
+    blobs: BlobStore
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_stores(settings, *, url: str | None = None, upgrade: bool = True) -> Stores:
+    """Open (and by default migrate) the database and blob store configured in `settings`."""
+    config = StoreConfig.model_validate(settings.section("store"))
+    home = Path(settings.home)
+    home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url or config.url or sqlite_url(home))
+    if upgrade:
+        migrate(engine)
+    return Stores(engine=engine, sessions=make_sessionmaker(engine), blobs=FileBlobStore(home / config.blobs_dir))

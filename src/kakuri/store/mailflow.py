@@ -1,0 +1,168 @@
+"""What the gateway writes as mail flows: accepted messages, verdicts, delivery attempts, final states.
+
+Every function is idempotent for a given queue id, so replaying a spool entry after a crash repeats
+no visible effect: `record_accepted` returns the existing row, `record_attempt` only moves recipients
+that are still waiting. Each function commits once; the caller owns the session.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kakuri.store.messages import (
+    WAITING,
+    AuditEvent,
+    Message,
+    MessageState,
+    Recipient,
+    RecipientStatus,
+    utcnow,
+)
+
+GATEWAY = "gateway"
+
+# The verdict decides what happens to each recipient at first; deliver and tag wait for delivery.
+_INITIAL_STATUS = {
+    "deliver": RecipientStatus.PENDING,
+    "tag": RecipientStatus.PENDING,
+    "quarantine": RecipientStatus.QUARANTINED,
+    "hold": RecipientStatus.HELD,
+    # A reject verdict reached after our 250 (slow scan) cannot be refused any more: keep it.
+    "reject": RecipientStatus.QUARANTINED,
+}
+
+
+def record_accepted(
+    session: Session,
+    *,
+    queue_id: str,
+    mail_from: str,
+    rcpt_directions: dict[str, str],
+    direction: str,
+    received_at: datetime,
+    size: int,
+    verdict: dict,
+    headers: dict,
+    client_ip: str = "",
+    helo: str = "",
+    auth_user: str = "",
+    origin: str = "smtp",
+    blob_sha256: str | None = None,
+    state: MessageState | None = None,
+) -> Message:
+    """Create the message with its verdict and recipients, or return the one recorded before a crash."""
+    existing = session.get(Message, queue_id)
+    if existing is not None:
+        return existing
+    status = RecipientStatus.REJECTED if state is MessageState.REJECTED else _INITIAL_STATUS[verdict["action"]]
+    message = Message(
+        queue_id=queue_id,
+        message_id=headers.get("message_id", "")[:998],
+        mail_from=mail_from,
+        from_header=headers.get("from", ""),
+        to_header=headers.get("to", ""),
+        subject=headers.get("subject", ""),
+        date_header=headers.get("date", "")[:200],
+        size=size,
+        blob_sha256=blob_sha256,
+        direction=direction,
+        client_ip=client_ip or "",
+        helo=(helo or "")[:255],
+        auth_user=auth_user or "",
+        origin=origin,
+        action=verdict["action"],
+        score=verdict.get("score", 0.0),
+        reasons=list(verdict.get("reasons", [])),
+        symbols=list(verdict.get("symbols", [])),
+        findings=list(verdict.get("findings", [])),
+        received_at=received_at,
+        scanned_at=utcnow(),
+        recipients=[Recipient(address=a, direction=d, status=status) for a, d in rcpt_directions.items()],
+    )
+    message.state = state or _summarize(message)
+    if message.state not in (MessageState.QUEUED, MessageState.RELEASED):
+        message.finished_at = utcnow()
+    message.audit.append(
+        AuditEvent(actor=GATEWAY, event="received", reason="; ".join(message.reasons), detail={"action": message.action})
+    )
+    session.add(message)
+    session.commit()
+    return message
+
+
+def record_attempt(
+    session: Session,
+    *,
+    queue_id: str,
+    results: dict[str, tuple[RecipientStatus, str, datetime | None]],
+) -> Message:
+    """Apply one delivery attempt: address -> (new status, next hop's reply, next attempt time)."""
+    message = session.get(Message, queue_id)
+    if message is None:
+        raise KeyError(queue_id)
+    now = utcnow()
+    for rcpt in message.recipients:
+        if rcpt.address not in results or rcpt.status not in WAITING:
+            continue
+        status, reply, next_at = results[rcpt.address]
+        rcpt.status = status
+        rcpt.attempts += 1
+        rcpt.last_reply = reply[:1000]
+        rcpt.next_attempt_at = next_at
+        if status is RecipientStatus.DELIVERED:
+            rcpt.delivered_at = now
+        message.audit.append(
+            AuditEvent(actor=GATEWAY, event=str(status), reason=reply[:500], detail={"recipient": rcpt.address})
+        )
+    _settle(message)
+    session.commit()
+    return message
+
+
+def _settle(message: Message) -> None:
+    state = _summarize(message)
+    if state == message.state:
+        return
+    message.state = state
+    if state not in (MessageState.QUEUED, MessageState.RELEASED) or not waiting_recipients(message):
+        message.finished_at = utcnow()
+
+
+def _summarize(message: Message) -> MessageState:
+    statuses = {r.status for r in message.recipients}
+    released = message.state == MessageState.RELEASED
+    if statuses & set(WAITING):
+        return MessageState.RELEASED if released else MessageState.QUEUED
+    if RecipientStatus.DELIVERED in statuses:
+        return MessageState.RELEASED if released else MessageState.DELIVERED
+    for status, state in (
+        (RecipientStatus.BOUNCED, MessageState.BOUNCED),
+        (RecipientStatus.QUARANTINED, MessageState.QUARANTINED),
+        (RecipientStatus.HELD, MessageState.HELD),
+        (RecipientStatus.REJECTED, MessageState.REJECTED),
+    ):
+        if status in statuses:
+            return state
+    return MessageState.DELETED
+
+
+def waiting_recipients(message: Message) -> list[Recipient]:
+    return [r for r in message.recipients if r.status in WAITING]
+
+
+def bounced_recipients(message: Message) -> list[Recipient]:
+    return [r for r in message.recipients if r.status == RecipientStatus.BOUNCED]
+
+
+def messages_waiting(session: Session, *, limit: int = 1000) -> list[Message]:
+    """Messages with a recipient still to deliver, oldest first (what `kakuri queue` shows)."""
+    stmt = (
+        select(Message)
+        .where(Message.queue_id.in_(select(Recipient.queue_id).where(Recipient.status.in_(list(WAITING)))))
+        .order_by(Message.received_at)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
