@@ -1,0 +1,211 @@
+"""Lure links: URLs in the body that lead to a download, hide where they go, or imitate someone.
+
+Threat: Emotet's link variant: no attachment, a short "please download the invoice" text and a link
+to a .doc/.zip on a hacked WordPress site or a bare IP, often behind anchor text that shows our own
+domain or an innocent "請求書をダウンロード".
+Technique: each clickable URL (from `parse.urls.message_urls`) is checked for a file download by path
+extension (Office/archive vs executable/script), an IP-literal or odd-port host, `user@host`
+authority tricks, IDN hosts, data:/javascript: links, shorteners, a file in a CMS's own directories,
+a host made to look like ours or a partner's (`detect.lookalike`), anchor text naming another domain
+than the href's, and URLhaus feed entries (full URL, then host). Each symbol is a weak signal on its
+own: policy composites combine them (a download from an IP, a download behind a lookalike, ...), so a
+newsletter with a hundred tracking links or an invitation with a meeting link stays clean.
+Emits: URL_FILE_DOWNLOAD, URL_EXECUTABLE_DOWNLOAD, URL_DOWNLOAD_UNRELATED_HOST, URL_CMS_PATH_DOWNLOAD,
+URL_IP_HOST, URL_NONSTANDARD_PORT, URL_USERINFO, URL_IDN_HOST, URL_SCRIPT_SCHEME, URL_SHORTENER,
+URL_LOOKALIKE_DOMAIN, URL_TEXT_MISMATCH, URL_TEXT_MISMATCH_KNOWN_DOMAIN, URL_FEED_MATCH,
+URL_FEED_HOST_MATCH. One finding per symbol (the first URL), with the count in evidence.
+Blind spots: downloads served from extension-less paths (`/wp-admin/css/17ss8n/`) unless in the feed,
+URLs inside attachments (PDF, Office), redirect chains (nothing is fetched), defanged URLs.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from pathlib import Path
+from typing import ClassVar, Iterable
+
+from kakuri.detect.base import ScanContext
+from kakuri.detect.lookalike import find_lookalike
+from kakuri.model import Finding, ParsedMessage, SymbolSpec
+from kakuri.parse.domains import is_ip_literal, registrable_domain, split_domain
+from kakuri.parse.urls import Url, message_urls
+
+log = logging.getLogger(__name__)
+
+OFFICE_ARCHIVE = frozenset(
+    "doc docm docx dot dotm xls xlsm xlsb xlsx xlt xltm xla xlam ppt pptm pptx pps ppsm potm rtf one "
+    "zip rar 7z gz tgz bz2 xz tar cab ace arj lzh lha z uue jar".split())
+EXECUTABLE = frozenset(
+    "exe scr com pif bat cmd js jse vbs vbe wsf wsh hta ps1 psm1 lnk msi msp dll cpl sys reg chm "
+    "iso img vhd vhdx apk dmg appx msix url inf".split())
+SHORTENERS = frozenset(
+    "bit.ly bitly.com tinyurl.com t.co goo.gl ow.ly is.gd buff.ly rebrand.ly cutt.ly shorturl.at rb.gy "
+    "tiny.cc s.id v.gd t.ly x.gd qr.paps.jp urx.nu urx2.nu urx3.nu x.gd amzn.to lnkd.in bl.ink".split())
+STANDARD_PORTS = frozenset({None, 80, 443, 21})
+_CMS_DIRS = ("/wp-content/", "/wp-admin/", "/wp-includes/", "/components/com_", "/sites/default/files/")
+_DOMAIN_IN_TEXT = re.compile(r"(?:https?://)?((?:[\w-]+\.)+[\w-]{2,})(?=[/:\s]|$)", re.IGNORECASE)
+_FILE_LIKE_SUFFIXES = OFFICE_ARCHIVE | EXECUTABLE | frozenset("pdf mov mp4 png jpg gif txt csv py sh".split())
+_FEED_URL_COLUMN = 2  # id, dateadded, url, url_status, ...
+
+
+def load_urlhaus(folder: Path | None) -> tuple[frozenset[str], frozenset[str]]:
+    """(URLs, hosts) from every URLhaus CSV dump in `folder`; a bad file is logged and skipped."""
+    urls: set[str] = set()
+    if folder is not None and folder.is_dir():
+        for path in sorted(folder.glob("*.csv")):
+            try:
+                with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+                    rows = csv.reader(line for line in handle if not line.startswith("#"))
+                    urls.update(_feed_key(row[_FEED_URL_COLUMN]) for row in rows if len(row) > _FEED_URL_COLUMN)
+            except (OSError, csv.Error) as exc:
+                log.warning("URL feed %s skipped: %s", path, exc)
+    hosts = {h for h in (_host_of(u) for u in urls) if h}
+    return frozenset(urls), frozenset(hosts)
+
+
+def _feed_key(url: str) -> str:
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        return url.strip()
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{host.lower()}{slash}{path}".rstrip("/")
+
+
+def _host_of(key: str) -> str:
+    rest = key.partition("://")[2]
+    return rest.partition("/")[0].rpartition("@")[2].split(":")[0].strip("[]")
+
+
+def file_kind(url: Url) -> str | None:
+    """"executable", "document" (Office or archive) or None, by the path's extension."""
+    name = url.path.rstrip("/").rsplit("/", 1)[-1]
+    if "." not in name:
+        return None
+    ext = name.rsplit(".", 1)[-1].lower()
+    if ext in EXECUTABLE:
+        return "executable"
+    return "document" if ext in OFFICE_ARCHIVE else None
+
+
+class UrlLures:
+    name: ClassVar[str] = "urls"
+    symbols: ClassVar[tuple[SymbolSpec, ...]] = (
+        SymbolSpec("URL_FILE_DOWNLOAD", "url", "A link downloads an Office document or an archive"),
+        SymbolSpec("URL_EXECUTABLE_DOWNLOAD", "url", "A link downloads an executable, script, shortcut or disk image"),
+        SymbolSpec("URL_DOWNLOAD_UNRELATED_HOST", "url",
+                   "A file download is hosted on a domain that is neither the sender's, ours nor a partner's"),
+        SymbolSpec("URL_CMS_PATH_DOWNLOAD", "url",
+                   "A file download sits in a CMS's own directories (wp-content, wp-includes): typical of hacked sites"),
+        SymbolSpec("URL_IP_HOST", "url", "A link points to a bare IP address instead of a name"),
+        SymbolSpec("URL_NONSTANDARD_PORT", "url", "A link uses an unusual port"),
+        SymbolSpec("URL_USERINFO", "url", "A link hides its real host behind 'something@' in the address"),
+        SymbolSpec("URL_IDN_HOST", "url", "A link's host is an internationalised (punycode) name"),
+        SymbolSpec("URL_SCRIPT_SCHEME", "url", "A link or form uses a data: or javascript: address"),
+        SymbolSpec("URL_SHORTENER", "url", "A link goes through a URL shortener that hides the destination"),
+        SymbolSpec("URL_LOOKALIKE_DOMAIN", "url", "A link's domain imitates one of ours or a known partner's"),
+        SymbolSpec("URL_TEXT_MISMATCH", "url", "A link's visible text names another domain than the one it opens"),
+        SymbolSpec("URL_TEXT_MISMATCH_KNOWN_DOMAIN", "url",
+                   "A link's visible text shows our or a partner's domain but it opens another site"),
+        SymbolSpec("URL_FEED_MATCH", "url", "A link is listed in a malicious-URL feed (URLhaus)"),
+        SymbolSpec("URL_FEED_HOST_MATCH", "url", "A link's host has malicious URLs listed in a feed (URLhaus)"),
+    )
+
+    def __init__(self, feed_folder: Path | None = None) -> None:
+        self.feed_urls, self.feed_hosts = load_urlhaus(feed_folder)
+
+    def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
+        hits: dict[str, tuple[Url, dict[str, str]]] = {}
+        counts: dict[str, int] = {}
+        sender_org = registrable_domain(message.from_addr.rpartition("@")[2])
+        for url in message_urls(message):
+            for symbol, evidence in self._check_url(url, sender_org, ctx):
+                counts[symbol] = counts.get(symbol, 0) + 1
+                hits.setdefault(symbol, (url, evidence))
+        for symbol, (url, evidence) in hits.items():
+            yield Finding(symbol, self.name, evidence={
+                "url": url.url[:300], **evidence, "count": str(counts[symbol])})
+
+    def _check_url(self, url: Url, sender_org: str, ctx: ScanContext) -> Iterable[tuple[str, dict[str, str]]]:
+        if url.scheme in ("data", "javascript", "vbscript"):
+            if url.is_link:
+                yield "URL_SCRIPT_SCHEME", {"scheme": url.scheme}
+            return
+        if not url.host:
+            return
+        yield from self._feed(url)
+        if not url.is_link:
+            return  # images and scripts the client loads are not what the reader is lured to
+        ip_host = is_ip_literal(url.host)
+        if ip_host:
+            yield "URL_IP_HOST", {"host": url.host}
+        if url.port not in STANDARD_PORTS:
+            yield "URL_NONSTANDARD_PORT", {"port": str(url.port)}
+        if url.userinfo:
+            yield "URL_USERINFO", {"userinfo": url.userinfo[:100], "host": url.host}
+        if "xn--" in url.host or not url.host.isascii():
+            yield "URL_IDN_HOST", {"host": url.host}
+        if url.host.removeprefix("www.") in SHORTENERS:
+            yield "URL_SHORTENER", {"host": url.host}
+        lookalike = None if ip_host else find_lookalike(url.host, ctx.knowledge)
+        if lookalike:
+            yield "URL_LOOKALIKE_DOMAIN", {
+                "domain": lookalike.domain, "imitates": lookalike.imitates, "technique": lookalike.technique}
+        yield from self._download(url, sender_org, ctx)
+        if url.anchor:
+            yield from self._mismatch(url, sender_org, ctx)
+
+    def _feed(self, url: Url) -> Iterable[tuple[str, dict[str, str]]]:
+        if not self.feed_hosts:
+            return
+        if _feed_key(url.url) in self.feed_urls:
+            yield "URL_FEED_MATCH", {"feed": "urlhaus"}
+        elif url.host in self.feed_hosts:
+            yield "URL_FEED_HOST_MATCH", {"feed": "urlhaus", "host": url.host}
+
+    def _download(self, url: Url, sender_org: str, ctx: ScanContext) -> Iterable[tuple[str, dict[str, str]]]:
+        kind = file_kind(url)
+        if kind is None:
+            return
+        file = url.path.rstrip("/").rsplit("/", 1)[-1][:100]
+        yield ("URL_EXECUTABLE_DOWNLOAD" if kind == "executable" else "URL_FILE_DOWNLOAD"), {"file": file}
+        org = registrable_domain(url.host)
+        if not org or (org != sender_org and not _is_known(org, ctx)):
+            yield "URL_DOWNLOAD_UNRELATED_HOST", {"host": url.host, "sender_domain": sender_org}
+        lowered = url.path.lower()
+        if any(d in lowered for d in _CMS_DIRS):
+            yield "URL_CMS_PATH_DOWNLOAD", {"file": file}
+
+    def _mismatch(self, url: Url, sender_org: str, ctx: ScanContext) -> Iterable[tuple[str, dict[str, str]]]:
+        shown = _domain_shown(url.anchor)
+        if not shown:
+            return
+        real = registrable_domain(url.host) or url.host
+        if shown == real:
+            return
+        evidence = {"shown": shown, "opens": url.host}
+        if _is_known(shown, ctx) and shown != sender_org:
+            yield "URL_TEXT_MISMATCH_KNOWN_DOMAIN", evidence
+        else:
+            yield "URL_TEXT_MISMATCH", evidence
+
+
+def _domain_shown(anchor: str) -> str:
+    """The registrable domain (or IP) the anchor text presents as the destination, if any."""
+    match = _DOMAIN_IN_TEXT.search(anchor)
+    if not match:
+        return ""
+    host = match.group(1).lower()
+    if is_ip_literal(host):
+        return host
+    _, label, suffix = split_domain(host)
+    if not match.group(0).lower().startswith(("http", "www.")) and suffix in _FILE_LIKE_SUFFIXES:
+        return ""  # "document.zip" in the text is a file name, not the .zip TLD
+    return f"{label}.{suffix}" if label and suffix else ""
+
+
+def _is_known(domain: str, ctx: ScanContext) -> bool:
+    knowledge = ctx.knowledge
+    return knowledge.is_our_domain(domain) or any(
+        domain == d or domain.endswith("." + d) for d in knowledge.partner_domains)
