@@ -14,9 +14,12 @@ from kakuri.settings import Settings
 
 def _factories() -> list[Callable[[Settings], Detector]]:
     from kakuri.detect import containers, mime_structure
+    from kakuri.detect import lookalike, urls
 
     return [
         lambda s: mime_structure.MimeStructure(),  # malformed MIME, parser defects
+        lambda s: lookalike.LookalikeDomains(),  # sender domains imitating ours or a partner's
+        lambda s: urls.UrlLures(s.path("rules", "urlhaus")),  # lure links; URLhaus dumps loaded once
         lambda s: containers.Containers(),  # archive inventory, for emergency overrides
     ]
 
