@@ -15,12 +15,16 @@ from kakuri.settings import Settings
 def _factories() -> list[Callable[[Settings], Detector]]:
     from kakuri.detect import containers, mime_structure
     from kakuri.detect import lookalike, urls
+    from kakuri.detect import file_types, iocs, pdf
 
     return [
         lambda s: mime_structure.MimeStructure(),  # malformed MIME, parser defects
         lambda s: lookalike.LookalikeDomains(),  # sender domains imitating ours or a partner's
         lambda s: urls.UrlLures(s.path("rules", "urlhaus")),  # lure links; URLhaus dumps loaded once
         lambda s: containers.Containers(),  # archive inventory, for emergency overrides
+        lambda s: file_types.FileTypes(),  # executables, scripts, shortcuts, disk images, lying names
+        lambda s: pdf.Pdf(),  # PDF JavaScript, launch actions, embedded executables, link lures
+        lambda s: iocs.Iocs.from_settings(s),  # IOC hash lists, YARA rules, EICAR
     ]
 
 
