@@ -1,0 +1,32 @@
+"""TNEF (winmail.dat, application/ms-tnef): Outlook's wrapper around attachments, via tnefparse."""
+
+from __future__ import annotations
+
+import io
+from typing import ClassVar, Iterator
+
+from tnefparse.tnef import TNEF
+
+from kakuri.unpack.formats.base import CorruptArchive, Extraction, Member
+
+
+class TnefFormat:
+    name: ClassVar[str] = "tnef"
+
+    def extract(self, data: bytes, job: Extraction) -> Iterator[Member]:
+        try:
+            tnef = TNEF(data, do_checksum=False)
+        except Exception as exc:  # tnefparse raises ValueError, struct.error, IndexError... on bad input
+            raise CorruptArchive(f"{type(exc).__name__}: {exc}") from exc
+        for index, attachment in enumerate(tnef.attachments, start=1):
+            try:
+                name = attachment.long_filename() or attachment.name
+            except Exception:
+                name = None
+            if isinstance(name, bytes):
+                name = name.decode("cp932", errors="replace")
+            payload = attachment.data or b""
+            member = job.take(str(name or f"attachment_{index}").replace("\x00", ""),
+                              lambda payload=payload: io.BytesIO(payload), len(payload), len(payload))
+            if member is not None:
+                yield member
