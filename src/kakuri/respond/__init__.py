@@ -1,0 +1,1 @@
+"""Outbreak response: emergency policies, incidents, isolation, warnings, release, report."""

@@ -1,0 +1,138 @@
+"""One-switch emergency policies, effective on every gateway worker within seconds.
+
+Each active mode becomes a policy `Override` (decide/scoring applies it, and it only ever escalates):
+- archives:      quarantine every message with an archive or disk image at any depth, whatever the verdict
+- hold_outbound: hold every outbound message (accepted and kept, for release or bounce in bulk later)
+- hold_sender:   hold every message from one account / sender address (envelope sender or From)
+- hold_host:     hold every message submitted by one host (client IP), e.g. an infected PC
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from kakuri.decide.policy import Override
+from kakuri.model import Action, Direction
+from kakuri.store.incidents import EmergencyMode, IncidentEvent
+from kakuri.store.messages import utcnow
+
+
+class ModeKind(StrEnum):
+    ARCHIVES = "archives"
+    HOLD_OUTBOUND = "hold_outbound"
+    HOLD_SENDER = "hold_sender"
+    HOLD_HOST = "hold_host"
+
+
+_NEEDS_VALUE = {ModeKind.HOLD_SENDER, ModeKind.HOLD_HOST}
+
+
+class EmergencyError(ValueError):
+    pass
+
+
+def enable_mode(
+    session: Session, *, kind: ModeKind, actor: str, value: str = "", reason: str = "", incident_id: int | None = None
+) -> EmergencyMode:
+    """Switch a mode on (idempotent: an active identical mode is returned as it is)."""
+    value = _check_value(kind, value)
+    existing = _active(session, kind, value)
+    if existing:
+        return existing
+    mode = EmergencyMode(kind=kind.value, value=value, reason=reason, enabled_by=actor, incident_id=incident_id)
+    session.add(mode)
+    if incident_id is not None:
+        session.add(IncidentEvent(incident_id=incident_id, actor=actor, kind="emergency", text=f"{describe(mode)} ON: {reason}"))
+    session.flush()
+    return mode
+
+
+def disable_mode(session: Session, *, kind: ModeKind, actor: str, value: str = "", reason: str = "") -> int:
+    """Switch a mode off; returns how many active rows were closed (0 when it was not on)."""
+    value = _check_value(kind, value)
+    rows = session.scalars(
+        select(EmergencyMode).where(EmergencyMode.kind == kind.value, EmergencyMode.disabled_at.is_(None))
+    ).all()
+    closed = 0
+    for mode in rows:
+        if value and mode.value != value:
+            continue
+        mode.disabled_at, mode.disabled_by = utcnow(), actor
+        if mode.incident_id is not None:
+            session.add(IncidentEvent(incident_id=mode.incident_id, actor=actor, kind="emergency", text=f"{describe(mode)} OFF: {reason}"))
+        closed += 1
+    session.flush()
+    return closed
+
+
+def active_modes(session: Session) -> list[EmergencyMode]:
+    return list(session.scalars(select(EmergencyMode).where(EmergencyMode.disabled_at.is_(None)).order_by(EmergencyMode.id)))
+
+
+def overrides_for(modes: list[EmergencyMode]) -> list[Override]:
+    out: list[Override] = []
+    for mode in modes:
+        kind = ModeKind(mode.kind)
+        if kind is ModeKind.ARCHIVES:
+            out.append(Override(name="emergency.archives", when="ATTACHMENT_ARCHIVE", action=Action.QUARANTINE))
+        elif kind is ModeKind.HOLD_OUTBOUND:
+            out.append(Override(name="emergency.hold_outbound", when="*", action=Action.HOLD, directions=[Direction.OUTBOUND]))
+        elif kind is ModeKind.HOLD_SENDER:
+            out.append(Override(name=f"emergency.hold_sender:{mode.value}", when="*", action=Action.HOLD, senders=[mode.value]))
+        elif kind is ModeKind.HOLD_HOST:
+            out.append(Override(name=f"emergency.hold_host:{mode.value}", when="*", action=Action.HOLD, client_ips=[mode.value]))
+    return out
+
+
+def describe(mode: EmergencyMode) -> str:
+    return f"{mode.kind}" + (f" {mode.value}" if mode.value else "")
+
+
+class EmergencySwitch:
+    """The gateway's view of the active modes, re-read from the database at most every `ttl_seconds`.
+
+    The database is the one source of truth shared by every worker and node; the short cache keeps the
+    per-message cost at a dictionary lookup while a switch still takes effect within seconds.
+    """
+
+    def __init__(self, sessions: sessionmaker, ttl_seconds: float = 2.0) -> None:
+        self._sessions = sessions
+        self._ttl = ttl_seconds
+        self._lock = threading.Lock()
+        self._loaded_at = float("-inf")
+        self._overrides: list[Override] = []
+
+    def overrides(self) -> list[Override]:
+        now = time.monotonic()
+        if now - self._loaded_at >= self._ttl:
+            with self._lock:
+                if now - self._loaded_at >= self._ttl:
+                    try:
+                        with self._sessions() as session:
+                            self._overrides = overrides_for(active_modes(session))
+                    except Exception:  # keep the last known modes rather than fail open or stop mail
+                        pass
+                    self._loaded_at = now
+        return self._overrides
+
+
+def _check_value(kind: ModeKind, value: str) -> str:
+    value = value.strip().lower()
+    if kind in _NEEDS_VALUE and not value:
+        raise EmergencyError(f"{kind.value} needs a value: the sender address or the host IP to hold")
+    if kind not in _NEEDS_VALUE and value:
+        raise EmergencyError(f"{kind.value} takes no value")
+    return value
+
+
+def _active(session: Session, kind: ModeKind, value: str) -> EmergencyMode | None:
+    return session.scalars(
+        select(EmergencyMode).where(
+            EmergencyMode.kind == kind.value, EmergencyMode.value == value, EmergencyMode.disabled_at.is_(None)
+        )
+    ).first()

@@ -1,0 +1,82 @@
+"""Incident report: timeline, affected hosts and accounts, mail counts, warnings and actions taken.
+
+Rendered from one data object into Markdown (for tickets and mail) and standalone HTML (for people
+and printing to PDF from a browser); no remote resources in either.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import jinja2
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kakuri.respond.incidents import get_incident
+from kakuri.store.incidents import Incident, WarningMail
+from kakuri.store.messages import AuditEvent, Message, utcnow
+
+_TEMPLATES = Path(__file__).with_name("templates")
+
+
+@dataclass
+class IncidentReport:
+    incident: Incident
+    generated_at: datetime
+    window_end: datetime
+    hosts: list[str]
+    accounts: list[str]
+    indicators: list[str]
+    contacts: int
+    mail_states: dict[str, int]  # messages received during the incident, by current state
+    held_total: int  # messages ever held during the incident (some released since)
+    quarantined_total: int
+    released: int
+    warnings: dict[str, int]
+    actions: list = field(default_factory=list)  # timeline events that are actions (isolation, emergency, warning, release)
+
+
+def build_report(session: Session, incident_id: int) -> IncidentReport:
+    incident = get_incident(session, incident_id)
+    end = incident.closed_at or utcnow()
+    window = (Message.received_at >= incident.opened_at, Message.received_at <= end)
+    states = dict(session.execute(select(Message.state, func.count()).where(*window).group_by(Message.state)).all())
+    actions = dict(session.execute(select(Message.action, func.count()).where(*window).group_by(Message.action)).all())
+    released = session.scalar(
+        select(func.count(func.distinct(AuditEvent.queue_id))).where(
+            AuditEvent.event == "released", AuditEvent.at >= incident.opened_at, AuditEvent.at <= end
+        )
+    ) or 0
+    warnings = Counter(session.scalars(select(WarningMail.status).where(WarningMail.incident_id == incident_id)))
+    links = {kind: sorted(l.value for l in incident.links if l.kind == kind) for kind in ("host", "account", "indicator", "contact")}
+    return IncidentReport(
+        incident=incident,
+        generated_at=utcnow(),
+        window_end=end,
+        hosts=links["host"],
+        accounts=links["account"],
+        indicators=links["indicator"],
+        contacts=len(links["contact"]),
+        mail_states={str(k): v for k, v in sorted(states.items())},
+        held_total=actions.get("hold", 0),
+        quarantined_total=actions.get("quarantine", 0) + actions.get("reject", 0),
+        released=released,
+        warnings={k: warnings.get(k, 0) for k in ("sent", "failed", "pending")},
+        actions=[e for e in incident.events if e.kind in ("isolation", "emergency", "warning", "release", "closed")],
+    )
+
+
+def render_report(report: IncidentReport, fmt: str = "md") -> str:
+    name = {"md": "report.md.j2", "html": "report.html.j2"}.get(fmt)
+    if name is None:
+        raise ValueError(f"unknown report format {fmt!r}: use md or html")
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+        autoescape=fmt == "html",
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template(name).render(r=report)
