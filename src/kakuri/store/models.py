@@ -4,3 +4,5 @@ Each feature adds one import line here.
 """
 import kakuri.store.accounts  # noqa: F401,E402  web console users, tokens, sessions
 import kakuri.store.messages  # noqa: F401,E402  gateway messages, recipients, audit log
+import kakuri.store.incidents  # noqa: F401,E402  outbreak response: emergency modes, incidents, warnings
+import kakuri.store.knowledge_tables  # noqa: F401,E402  directory, thread ledger, contact graph
