@@ -36,13 +36,19 @@ class IsoFormat:
                     record = iso.get_record(**{facade: path})
                     size = record.get_data_length()
                     name = path.lstrip("/").split(";")[0] if facade == "iso_path" else path.lstrip("/")
-                    member = job.take(name, lambda path=path: iso.open_file_from_iso(**{facade: path}), size, size)
+                    member = job.take(name, lambda path=path: _opened(iso, facade, path), size, size)
                     if member is not None:
                         yield member
         except (PyCdlibException, ValueError, IndexError, KeyError, OSError) as exc:
             job.corrupt(f"{type(exc).__name__}: {exc}")
         finally:
             iso.close()
+
+
+def _opened(iso: pycdlib.PyCdlib, facade: str, path: str):
+    # pycdlib's file object is only usable once entered (it seeks to the extent in __enter__); it holds
+    # no resource of its own, the image's BytesIO is closed with the PyCdlib object.
+    return iso.open_file_from_iso(**{facade: path}).__enter__()
 
 
 class UnsupportedDiskImage:

@@ -11,6 +11,7 @@ import io
 from typing import ClassVar, Iterator
 
 import libarchive
+import rarfile
 
 from kakuri.unpack.formats.base import CorruptArchive, EncryptedArchive, Extraction, Member, StopExtraction
 
@@ -44,6 +45,8 @@ class LibarchiveFormat:
         self.name = kind  # type: ignore[misc]
 
     def extract(self, data: bytes, job: Extraction) -> Iterator[Member]:
+        if self.name == "rar":
+            yield from _refuse_encrypted(data)
         try:
             with libarchive.memory_reader(data) as archive:
                 for entry in archive:
@@ -58,19 +61,23 @@ class LibarchiveFormat:
             raise
         except libarchive.ArchiveError as exc:
             if "ncrypt" in str(exc) or "passphrase" in str(exc).lower():
-                if self.name == "rar":
-                    yield from _encrypted_names(data)
                 raise EncryptedArchive(str(exc)[:200], headers="header" in str(exc).lower()) from exc
             raise CorruptArchive(str(exc)[:200]) from exc
 
 
-def _encrypted_names(data: bytes) -> Iterator[Member]:
+def _refuse_encrypted(data: bytes) -> Iterator[Member]:
+    """Encrypted RAR: yield the member names, then raise EncryptedArchive. libarchive would hand out
+    the still-encrypted bytes of stored members as if they were the content."""
     try:
-        import rarfile
-
-        listing = rarfile.RarFile(io.BytesIO(data)).infolist()
-    except Exception:  # header-encrypted or a rarfile limitation: the names stay unknown
+        listing = rarfile.RarFile(io.BytesIO(data))
+        encrypted = listing.needs_password()
+    except rarfile.PasswordRequired as exc:
+        raise EncryptedArchive("RAR with encrypted headers", headers=True) from exc
+    except Exception:  # damaged headers: let libarchive try and report what it finds
         return
-    for info in listing:
+    if not encrypted:
+        return
+    for info in listing.infolist():
         if not info.isdir():
             yield Member(info.filename, encrypted=True)
+    raise EncryptedArchive("encrypted RAR: libarchive cannot decrypt RAR")

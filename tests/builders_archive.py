@@ -1,0 +1,154 @@
+"""Real containers built in code: zip (plain, ZipCrypto, AES), 7z, tar, gzip/bzip2/xz, ISO 9660,
+RAR 4 (stored), OneNote sections with embedded files, TNEF, and zip bombs of three kinds.
+
+RAR and TNEF writers are hand-written from the published formats (RARLAB technote for RAR 1.5-4,
+MS-OXTNEF) because no free tool on Debian writes RAR and no Python library writes TNEF.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import struct
+import tarfile
+import zipfile
+import zlib
+
+import py7zr
+import pycdlib
+import pyzipper
+
+ONENOTE_MAGIC = bytes.fromhex("e4525c7b8cd8a74daeb15378d02996d3")
+FILE_DATA_STORE = bytes.fromhex("e716e3bd65261145a4c48d4d0b7a9eac")
+FILE_DATA_FOOTER = bytes.fromhex("22a7fb71790f0b4abb13899256426b24")
+PE_STUB = b"MZ" + b"\x90" * 58 + struct.pack("<I", 64) + b"PE\x00\x00" + b"\x4c\x01" + b"\x00" * 200
+LNK_HEADER = bytes.fromhex("4c0000000114020000000000c000000000000046") + b"\x00" * 56
+
+
+def zip_of(files: dict[str, bytes], *, stored: bool = False) -> bytes:
+    out = io.BytesIO()
+    method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(out, "w", method) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def encrypted_zip(files: dict[str, bytes], password: str, *, aes: bool = False) -> bytes:
+    """ZipCrypto (what Windows and Japanese PPAP tools write) or WinZip AES-256."""
+    out = io.BytesIO()
+    encryption = pyzipper.WZ_AES if aes else pyzipper.ZIPCRYPTO  # type: ignore[attr-defined]
+    with pyzipper.AESZipFile(out, "w", compression=pyzipper.ZIP_DEFLATED, encryption=encryption) as archive:
+        archive.setpassword(password.encode("utf-8"))
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def seven_zip(files: dict[str, bytes], *, password: str | None = None, encrypt_headers: bool = False) -> bytes:
+    out = io.BytesIO()
+    with py7zr.SevenZipFile(out, "w", password=password) as archive:
+        if encrypt_headers:
+            archive.set_encrypted_header(True)
+        for name, data in files.items():
+            archive.writestr(data, name)
+    return out.getvalue()
+
+
+def tar_of(files: dict[str, bytes], *, compression: str = "") -> bytes:
+    """compression: "" (plain tar), "gz", "bz2" or "xz"."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode=f"w:{compression}") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def compressed(data: bytes, kind: str) -> bytes:
+    return {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress}[kind](data)
+
+
+def iso_of(files: dict[str, bytes]) -> bytes:
+    """ISO 9660 with Joliet names, as Windows' "burn" and the 2022 malware ISOs are made."""
+    iso = pycdlib.PyCdlib()
+    iso.new(joliet=3)
+    for index, (name, data) in enumerate(files.items()):
+        ext = name.rsplit(".", 1)[-1].upper()[:3] if "." in name else "BIN"
+        iso.add_fp(io.BytesIO(data), len(data), f"/F{index}.{ext};1", joliet_path=f"/{name}")
+    out = io.BytesIO()
+    iso.write_fp(out)
+    iso.close()
+    return out.getvalue()
+
+
+def onenote_with(payloads: list[bytes]) -> bytes:
+    """A OneNote section: header GUID, filler, then one FileDataStoreObject per embedded file."""
+    blob = bytearray(ONENOTE_MAGIC + b"\x00" * 1008)
+    for payload in payloads:
+        blob += FILE_DATA_STORE + struct.pack("<QIQ", len(payload), 0, 0) + payload
+        blob += b"\x00" * (-len(payload) % 8) + FILE_DATA_FOOTER
+    return bytes(blob)
+
+
+def _tnef_attribute(level: int, attribute: int, data: bytes) -> bytes:
+    return struct.pack("<BII", level, attribute, len(data)) + data + struct.pack("<H", sum(data) & 0xFFFF)
+
+
+def tnef_with(attachments: dict[str, bytes]) -> bytes:
+    """winmail.dat: signature, key, message class, then per attachment RendData, Title and Data."""
+    out = struct.pack("<IH", 0x223E9F78, 0x0001)
+    out += _tnef_attribute(1, 0x00089006, struct.pack("<I", 0x00010000))  # attTnefVersion
+    out += _tnef_attribute(1, 0x00069007, struct.pack("<II", 1252, 0))  # attOemCodepage
+    out += _tnef_attribute(1, 0x00078008, b"IPM.Note\x00")  # attMessageClass
+    for name, data in attachments.items():
+        out += _tnef_attribute(2, 0x00069002, b"\x01\x00" + b"\xff" * 4 + b"\x00" * 8)  # attAttachRenddata
+        out += _tnef_attribute(2, 0x00018010, name.encode("cp1252") + b"\x00")  # attAttachTitle
+        out += _tnef_attribute(2, 0x0006800F, data)  # attAttachData
+    return out
+
+
+def _rar_block(kind: int, flags: int, body: bytes) -> bytes:
+    header = struct.pack("<BHH", kind, flags, 7 + len(body)) + body
+    return struct.pack("<H", zlib.crc32(header) & 0xFFFF) + header
+
+
+def rar4_stored(files: dict[str, bytes], *, encrypted: bool = False) -> bytes:
+    """A RAR 4 archive with stored (method 0x30) members; `encrypted` only sets the member flag."""
+    out = b"Rar!\x1a\x07\x00" + _rar_block(0x73, 0, b"\x00" * 6)
+    for name, data in files.items():
+        encoded = name.encode("ascii")
+        flags = 0x8000 | (0x04 if encrypted else 0)
+        body = struct.pack("<IIBIIBBHI", len(data), len(data), 2, zlib.crc32(data), 0x514F0000, 20, 0x30,
+                           len(encoded), 0x20) + encoded
+        out += _rar_block(0x74, flags, body) + data
+    return out + _rar_block(0x7B, 0x4000, b"")
+
+
+def nested_zip_bomb(levels: int, copies: int, leaf_bytes: int) -> bytes:
+    """42.zip style: `copies` zips of `copies` zips ... of a file of zeros."""
+    layer = zip_of({"0.dat": b"\x00" * leaf_bytes})
+    for level in range(levels):
+        layer = zip_of({f"{level}_{i}.zip": layer for i in range(copies)})
+    return layer
+
+
+def overlapping_zip_bomb(entries: int, kernel_bytes: int) -> bytes:
+    """David Fifield's construction (full overlap): every central-directory entry points at one local
+    file header, so one small deflate kernel is "extracted" `entries` times."""
+    name = b"0"
+    kernel = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed = kernel.compress(b"\x00" * kernel_bytes) + kernel.flush()
+    crc = zlib.crc32(b"\x00" * kernel_bytes)
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, len(packed), kernel_bytes,
+                        len(name), 0) + name + packed
+    central = b""
+    for index in range(entries):
+        entry_name = str(index).encode()
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, crc, len(packed),
+                               kernel_bytes, len(entry_name), 0, 0, 0, 0, 0, 0) + entry_name
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, entries, entries, len(central), len(local), 0)
+    return local + central + end
