@@ -1,0 +1,109 @@
+"""Zeek conn.log, dns.log and files.log, as TSV (with `#fields` headers) or as JSON lines.
+
+Columns are looked up by name from the header, so field order and extra fields do not matter.
+Zeek timestamps are epoch seconds (UTC).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, Iterator
+
+from kakuri.hunt.events import Connection, DnsAnswer, FileSeen
+from kakuri.hunt.formats import ParseStats
+
+Event = Connection | DnsAnswer | FileSeen
+
+
+def parse_zeek(lines: Iterable[str], stats: ParseStats, source: str) -> Iterator[Event]:
+    fields: list[str] = []
+    path = ""
+    sep = "\t"
+    for line in lines:
+        stats.lines += 1
+        line = line.rstrip("\r\n")
+        if not line:
+            continue
+        if line.startswith("#"):
+            key, _, value = line.partition(sep if not line.startswith("#separator") else " ")
+            if key == "#fields":
+                fields = value.split(sep)
+            elif key == "#path":
+                path = value.strip()
+            elif key == "#separator":
+                sep = value.strip().encode().decode("unicode_escape") or "\t"
+            continue
+        try:
+            if line.startswith("{"):
+                record = json.loads(line)
+                kind = path or _kind_of(record)
+            else:
+                values = line.split(sep)
+                if len(values) != len(fields):
+                    raise ValueError(f"{len(values)} fields, header has {len(fields)}")
+                record = dict(zip(fields, values))
+                kind = path or _kind_of(record)
+            event = _event(kind, record)
+        except (ValueError, KeyError, TypeError) as exc:
+            stats.skip(source, line, str(exc) or type(exc).__name__)
+            continue
+        if event is not None:
+            yield event
+
+
+def _kind_of(record: dict) -> str:
+    if "query" in record:
+        return "dns"
+    if "sha256" in record:
+        return "files"
+    if "conn_state" in record or "service" in record:
+        return "conn"
+    return ""
+
+
+def _event(kind: str, r: dict) -> Event | None:
+    if kind == "conn":
+        return Connection(
+            ts=float(r["ts"]),
+            orig=r["id.orig_h"],
+            resp=r["id.resp_h"],
+            resp_port=int(r["id.resp_p"]),
+            proto=r.get("proto", "") or "",
+            service=_value(r.get("service")),
+            state=_value(r.get("conn_state")),
+            orig_bytes=_int(r.get("orig_bytes")),
+            resp_bytes=_int(r.get("resp_bytes")),
+        )
+    if kind == "dns":
+        answers = r.get("answers")
+        if isinstance(answers, str):
+            answers = [] if answers in ("-", "(empty)") else answers.split(",")
+        return DnsAnswer(
+            ts=float(r["ts"]),
+            client=r["id.orig_h"],
+            server=r["id.resp_h"],
+            query=_value(r.get("query")).lower().rstrip("."),
+            qtype=_value(r.get("qtype_name")),
+            answers=tuple(a.lower().rstrip(".") for a in (answers or ())),
+        )
+    if kind == "files":
+        digest = _value(r.get("sha256")).lower()
+        hosts = r.get("rx_hosts") or r.get("id.orig_h") or ""
+        host = hosts[0] if isinstance(hosts, list) else str(hosts).split(",")[0]
+        if not digest or not host or host == "-":
+            return None
+        return FileSeen(ts=float(r["ts"]), host=host, sha256=digest, source=_value(r.get("tx_hosts")))
+    return None
+
+
+def _value(v) -> str:
+    if v is None or v == "-" or v == "(empty)":
+        return ""
+    return ",".join(v) if isinstance(v, list) else str(v)
+
+
+def _int(v) -> int:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return 0

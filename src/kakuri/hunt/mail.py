@@ -1,0 +1,147 @@
+"""Per-sender aggregates of the mail server's log: who sent how much, to whom, from where.
+
+A sender is an account (SASL login, or envelope sender of mail from an internal client) and also the
+internal host that submitted it, so a spamming PC is seen even when it rotates stolen logins.
+Our domains are learnt from the log itself (mailboxes delivered locally, SASL logins). Counters are
+sliding windows and capped sets: memory does not grow with the number of lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from email.header import decode_header, make_header
+
+from kakuri.hunt.addresses import InternalNetworks
+from kakuri.hunt.events import MailTransaction
+
+MAX_ADDRESSES = 50_000
+DAY = 86400.0
+_REPLY = re.compile(r"^\s*(re|aw|sv|antw|r|返信)\s*[:：]", re.IGNORECASE)
+
+
+@dataclass
+class SenderStats:
+    first_seen: float
+    messages: int = 0
+    peak_burst: int = 0
+    peak_new_messages: int = 0  # most messages with a never-before recipient within a day
+    new_recipients: int = 0
+    stranger_replies: int = 0
+    external_recipients: int = 0
+    hard_bounces: int = 0
+    first_abuse: float | None = None
+    auth_external_ips: set[str] = field(default_factory=set)
+    clients: set[str] = field(default_factory=set)  # internal hosts that sent as this account
+    recipients: dict[str, bool] = field(default_factory=dict)  # external address -> ever delivered
+    _recent: deque = field(default_factory=deque)
+    _recent_new: deque = field(default_factory=deque)
+
+
+class MailAggregate:
+    def __init__(self, networks: InternalNetworks, *, burst_window_seconds: int, knowledge=None):
+        self.internal = networks.is_internal
+        self.window = burst_window_seconds
+        self.knowledge = knowledge
+        self.our_domains: set[str] = set()
+        self.accounts: dict[str, SenderStats] = {}
+        self.hosts: dict[str, SenderStats] = {}
+        self.host_names: dict[str, str] = {}
+        self.known: set[str] = set()  # external addresses that corresponded with us before
+        self.inbound_senders: dict[str, set[str]] = {}  # our mailbox -> external senders delivered to it
+        self.transactions = 0
+
+    def add(self, tx: MailTransaction) -> None:
+        self.transactions += 1
+        for rcpt in tx.recipients:
+            if rcpt.local:
+                self.our_domains.add(_domain(rcpt.address))
+        if tx.sasl_username:
+            self.our_domains.add(_domain(tx.sasl_username))
+        if tx.client_ip and tx.client_name and self.internal(tx.client_ip):
+            self.host_names.setdefault(tx.client_ip, tx.client_name)
+        if tx.sasl_username or (tx.client_ip and self.internal(tx.client_ip) and tx.sender):
+            self._outbound(tx)
+        elif tx.sender:
+            self._inbound(tx)
+
+    def is_ours(self, address: str) -> bool:
+        domain = _domain(address)
+        return domain in self.our_domains or any(domain.endswith("." + d) for d in self.our_domains)
+
+    def _outbound(self, tx: MailTransaction) -> None:
+        account = tx.sasl_username or tx.sender or ""
+        internal_client = bool(tx.client_ip and self.internal(tx.client_ip))
+        external = [r for r in tx.recipients if not r.local and not self.is_ours(r.address)]
+        new = [r.address for r in external if not self._known(r.address)]
+        stranger_reply = bool(external) and len(new) == len(external) and _is_reply(tx.subject)
+        senders = [self._sender(self.accounts, account, tx.ts)]
+        if internal_client:
+            senders.append(self._sender(self.hosts, tx.client_ip, tx.ts))
+            senders[0].clients.add(tx.client_ip)
+        elif tx.client_ip and tx.sasl_username:
+            senders[0].auth_external_ips.add(tx.client_ip)
+        for stats in senders:
+            self._count(stats, tx.ts, external, len(new), stranger_reply)
+        if len(self.known) < MAX_ADDRESSES * 20:
+            self.known.update(r.address for r in external if r.status == "sent")
+
+    def _inbound(self, tx: MailTransaction) -> None:
+        sender = tx.sender or ""
+        if self.is_ours(sender):
+            return
+        if len(self.known) < MAX_ADDRESSES * 20:
+            self.known.add(sender)
+        for rcpt in tx.recipients:
+            if rcpt.local and rcpt.status == "sent":
+                senders = self.inbound_senders.setdefault(rcpt.address, set())
+                if len(senders) < MAX_ADDRESSES:
+                    senders.add(sender)
+
+    def _known(self, address: str) -> bool:
+        if address in self.known:
+            return True
+        return bool(self.knowledge is not None and self.knowledge.is_known_contact(address))
+
+    def _sender(self, table: dict[str, SenderStats], key: str, ts: float) -> SenderStats:
+        stats = table.get(key)
+        if stats is None:
+            stats = table[key] = SenderStats(first_seen=ts)
+        stats.first_seen = min(stats.first_seen, ts)
+        return stats
+
+    def _count(self, s: SenderStats, ts: float, external, new_count: int, stranger_reply: bool) -> None:
+        s.messages += 1
+        s._recent.append(ts)
+        while s._recent and ts - s._recent[0] > self.window:
+            s._recent.popleft()
+        s.peak_burst = max(s.peak_burst, len(s._recent))
+        if new_count:
+            s.new_recipients += new_count
+            s._recent_new.append(ts)
+            while s._recent_new and ts - s._recent_new[0] > DAY:
+                s._recent_new.popleft()
+            s.peak_new_messages = max(s.peak_new_messages, len(s._recent_new))
+        s.stranger_replies += stranger_reply
+        for rcpt in external:
+            s.external_recipients += 1
+            bounced = rcpt.status == "bounced" and rcpt.dsn.startswith("5")
+            s.hard_bounces += bounced
+            if len(s.recipients) < MAX_ADDRESSES or rcpt.address in s.recipients:
+                s.recipients[rcpt.address] = s.recipients.get(rcpt.address, False) or not bounced
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+def _is_reply(subject: str | None) -> bool:
+    if not subject:
+        return False
+    if "=?" in subject:
+        try:
+            subject = str(make_header(decode_header(subject)))
+        except (ValueError, LookupError, UnicodeDecodeError):
+            pass
+    return bool(_REPLY.match(subject))

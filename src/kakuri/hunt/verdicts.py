@@ -1,0 +1,118 @@
+"""Score findings with the policy and build one record per host and per account, with whom to warn.
+
+Warning list of an account: external recipients of mail it sent (except addresses that only
+hard-bounced) and the people who wrote to it (not MAILER-DAEMON, noreply and other automated senders).
+A host's list is the union over the accounts used from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from kakuri.decide.policy import PolicyConfig
+from kakuri.hunt.config import HuntConfig
+from kakuri.hunt.findings import host_findings, mail_baselines, rare_limit, sender_findings
+from kakuri.hunt.mail import MailAggregate
+from kakuri.hunt.network import NetworkAggregate
+from kakuri.hunt.symbols import DETECTOR
+from kakuri.model import Finding
+
+PROXY_MIN_DESTINATIONS = 20
+
+
+@dataclass
+class HuntRecord:
+    kind: str  # host | account
+    key: str
+    score: float
+    verdict: str  # infected | clean
+    findings: list[Finding]
+    first_seen: float
+    hostname: str | None = None
+    notify: list[str] = field(default_factory=list)
+    linked: list[str] = field(default_factory=list)  # accounts of a host, hosts of an account
+
+    def as_json(self) -> dict:
+        out: dict = {self.kind: self.key}
+        if self.kind == "host":
+            out["hostname"] = self.hostname
+        out.update(
+            score=round(self.score, 2),
+            verdict=self.verdict,
+            evidence=[f.as_dict() for f in self.findings],
+            first_seen=datetime.fromtimestamp(self.first_seen, timezone.utc).isoformat().replace("+00:00", "Z"),
+            notify=self.notify,
+        )
+        out["accounts" if self.kind == "host" else "hosts"] = self.linked
+        return out
+
+
+def find_relays(net: NetworkAggregate, cfg: HuntConfig) -> dict[str, str]:
+    """Internal hosts that forward for others: resolvers, mail servers, web proxies (from their traffic)."""
+    roles = {ip: "configured" for ip in cfg.relays}
+    roles.update({ip: "resolver" for ip in net.resolvers})
+    roles.update({ip: "mail server" for ip in net.smtp_servers})
+    for ip, dests in net.conn_destinations.items():
+        if len(dests) >= PROXY_MIN_DESTINATIONS and len(dests & net.proxy_upstreams) * 2 >= len(dests):
+            roles.setdefault(ip, "proxy")
+    return roles
+
+
+def build_records(net: NetworkAggregate, mail: MailAggregate, policy: PolicyConfig, cfg: HuntConfig) -> list[HuntRecord]:
+    relays = find_relays(net, cfg)
+    limit = rare_limit(net, set(relays), cfg)
+    baselines = mail_baselines(mail)
+    accounts_of: dict[str, list[str]] = {}
+    for account, stats in mail.accounts.items():
+        for ip in stats.clients:
+            accounts_of.setdefault(ip, []).append(account)
+    records = []
+    for ip in sorted(set(net.hosts) | set(mail.hosts) | set(relays)):
+        traffic = net.hosts.get(ip)
+        if ip in relays:
+            found = [(Finding("HUNT_RELAY_ROLE", DETECTOR, evidence={"role": relays[ip]}), None)]
+        else:
+            found = host_findings(ip, traffic, net, set(relays), limit, cfg) if traffic else []
+            if ip in mail.hosts:
+                found += sender_findings(mail.hosts[ip], baselines, cfg, is_account=False)
+        seen = [t for t in (traffic.first_seen if traffic else None,
+                            mail.hosts[ip].first_seen if ip in mail.hosts else None) if t is not None]
+        record = _record("host", ip, found, min(seen) if seen else 0.0, policy, cfg)
+        record.hostname = net.names.get(ip) or mail.host_names.get(ip)
+        record.linked = sorted(accounts_of.get(ip, []))
+        if record.verdict == "infected":
+            record.notify = sorted(set().union(*(contacts(mail, a, cfg) for a in record.linked)) if record.linked else set())
+        records.append(record)
+    for account, stats in sorted(mail.accounts.items()):
+        found = sender_findings(stats, baselines, cfg, is_account=True)
+        record = _record("account", account, found, stats.first_seen, policy, cfg)
+        record.linked = sorted(stats.clients)
+        if record.verdict == "infected":
+            record.notify = sorted(contacts(mail, account, cfg))
+        records.append(record)
+    return records
+
+
+def _record(kind: str, key: str, found, first_seen: float, policy: PolicyConfig, cfg: HuntConfig) -> HuntRecord:
+    findings = [f for f, _ in found]
+    score = sum(policy.score_of(f.symbol) * f.weight for f in findings)
+    infected = score >= cfg.infected_score
+    times = [t for _, t in found if t is not None]
+    if infected and times:
+        first_seen = min(times)
+    return HuntRecord(kind, key, score, "infected" if infected else "clean", findings, first_seen)
+
+
+def contacts(mail: MailAggregate, account: str, cfg: HuntConfig) -> set[str]:
+    stats = mail.accounts.get(account)
+    out = {addr for addr, delivered in stats.recipients.items() if delivered} if stats else set()
+    automated = set(cfg.automated_localparts)
+    for sender in mail.inbound_senders.get(account, ()):
+        local = sender.partition("@")[0]
+        if sender and local not in automated and not mail.is_ours(sender):
+            out.add(sender)
+    graph = getattr(mail.knowledge, "contacts_of", None)  # the contact graph, when the store provides one
+    if graph is not None:
+        out.update(a for a in graph(account) if not mail.is_ours(a))
+    return out
