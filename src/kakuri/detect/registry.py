@@ -16,11 +16,14 @@ def _factories() -> list[Callable[[Settings], Detector]]:
     from kakuri.detect import containers, mime_structure
     from kakuri.detect import lookalike, sender_auth, urls
     from kakuri.detect import file_types, iocs, pdf
+    from kakuri.detect import impersonation, thread_hijack
 
     return [
         lambda s: mime_structure.MimeStructure(),  # malformed MIME, parser defects
         lambda s: sender_auth.SenderAuth(s.org.trusted_authserv_ids),  # SPF/DKIM/DMARC; publishes auth.* facts
         lambda s: lookalike.LookalikeDomains(),  # sender domains imitating ours or a partner's
+        lambda s: impersonation.Impersonation(),  # display names of our staff / partners on other addresses
+        lambda s: thread_hijack.ThreadHijack(),  # replies into known threads from outsiders to them
         lambda s: urls.UrlLures(s.path("rules", "urlhaus")),  # lure links; URLhaus dumps loaded once
         lambda s: containers.Containers(),  # archive inventory, for emergency overrides
         lambda s: file_types.FileTypes(),  # executables, scripts, shortcuts, disk images, lying names

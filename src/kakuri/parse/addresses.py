@@ -153,3 +153,19 @@ def name_keys(name: str) -> set[str]:
 
 def is_latin_key(key: str) -> bool:
     return bool(_LATIN.match(key))
+
+
+def sender_of(message) -> tuple[str, str]:
+    """(display name, address) of the first From mailbox, read from the raw header (see module doc)."""
+    for value in raw_header_values(message.raw, "From")[:1]:
+        for name, addr in mailboxes_from_raw(value):
+            if addr:
+                return name, addr
+    return message.from_name, message.from_addr
+
+
+def reply_to_of(message) -> list[tuple[str, str]]:
+    pairs = []
+    for value in raw_header_values(message.raw, "Reply-To"):
+        pairs.extend(p for p in mailboxes_from_raw(value) if p[1])
+    return pairs

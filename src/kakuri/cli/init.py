@@ -1,0 +1,102 @@
+"""`kakuri init [--domain D ...]`: create the data folder with a commented kakuri.toml and policy.toml.
+
+Run again with more `--domain`s to add group-company domains later: they are recorded in the
+database (our domains = `[org] our_domains` in kakuri.toml plus those recorded), and an existing
+kakuri.toml is never rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from kakuri.cli import state
+from kakuri.settings import CONFIG_NAME, POLICY_NAME
+
+_ORG_AND_SCAN = """# kakuri configuration. Every key is optional; commented lines show the defaults.
+# Scores and thresholds are not here: see policy.toml.
+
+[org]
+name = ""
+our_domains = {domains}            # ours and our group companies'; `kakuri init --domain D` adds more
+# internal_networks = ["127.0.0.0/8", "::1/128"]   # our PCs and relays (mail from here is outbound)
+# trusted_authserv_ids = []        # trust Authentication-Results of these MTAs (e.g. ["mx1.example.co.jp"])
+
+[unpack]
+# max_depth = 8
+# max_members = 1000
+# max_member_bytes = 67108864
+# max_total_bytes = 268435456
+# max_ratio = 200.0
+# max_password_attempts = 50
+# timeout_seconds = 20.0
+
+# Per-detector options: [detectors.<name>], e.g.
+# [detectors.iocs]
+# [detectors.urls]
+"""
+
+_WEB = """
+[web]
+# listen = "127.0.0.1:8025"
+# time_zone = "Asia/Tokyo"
+# language = "en"                  # or "ja"
+# session_hours = 8.0
+"""
+
+_POLICY = """# Operator policy, merged over kakuri's stock policy (kakuri/policy/*.toml); never copy the stock files.
+# Examples:
+#
+# [thresholds.inbound]
+# quarantine = 8.0
+#
+# [symbols.IMPERSONATION_PARTNER_NAME]
+# score = 8.0
+#
+# [[overrides]]
+# name = "hold-all-archives"
+# when = "ATTACHMENT_ARCHIVE"
+# action = "hold"
+"""
+
+
+def default_config(domains: list[str]) -> str:
+    text = _ORG_AND_SCAN.format(domains=json.dumps(domains, ensure_ascii=False))
+    try:
+        from kakuri.receive.config import TOML_DEFAULTS
+    except ImportError:  # gateway not part of this build
+        TOML_DEFAULTS = ""
+    return text + TOML_DEFAULTS + _WEB
+
+
+def init(
+    domain: Optional[List[str]] = typer.Option(None, "--domain", "-d", help="One of our mail domains (repeat)"),
+) -> None:
+    """Create the data folder (config, policy, database) and record our domains."""
+    home = state.HOME or Path("kakuri-data")
+    home.mkdir(parents=True, exist_ok=True)
+    domains = sorted({d.strip().lower().rstrip(".") for d in domain or [] if d.strip()})
+    config = home / CONFIG_NAME
+    if config.exists():
+        typer.echo(f"{config} exists; left as it is")
+    else:
+        config.write_text(default_config(domains), encoding="utf-8")
+        typer.echo(f"wrote {config}")
+    policy = home / POLICY_NAME
+    if not policy.exists():
+        policy.write_text(_POLICY, encoding="utf-8")
+        typer.echo(f"wrote {policy}")
+    from kakuri.store.knowledge import load_knowledge
+
+    knowledge = load_knowledge(state.settings())
+    added = knowledge.import_domains(domains, kind="ours")
+    typer.echo(f"our domains: {', '.join(sorted(knowledge.our_domains)) or '(none yet: use --domain)'}")
+    if added:
+        typer.echo(f"recorded {len(added)} new domain(s)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)

@@ -1,0 +1,156 @@
+"""Display-name impersonation of our staff and of known partner contacts.
+
+Threat: BEC and Emotet lures that show "杉山 花子" or a partner contact's name while the address is a
+free-mail or hijacked mailbox; display names that *contain* a trusted address ("tanaka@partner (田中)"
+<x@elsewhere>) so the client shows the trusted one; Reply-To that sends the answer elsewhere.
+Technique: the From (and Reply-To) display name is looked up in the directory by name keys (NFKC,
+case, spacing, name order, honorifics, romaji long vowels, rapidfuzz for close Latin spellings). A
+match is fine when the address is that person's, in our domains (for staff), or in the same
+organisation (registrable domain) as the person's address (a partner's second mailbox). A sender that
+is not in the directory but is a known correspondent (contact graph) is someone else with the same
+name and stays clean. The address structure is read before RFC 2047 decoding (parse.addresses).
+Emits: IMPERSONATION_STAFF_NAME, IMPERSONATION_PARTNER_NAME, IMPERSONATION_ADDRESS_IN_NAME,
+IMPERSONATION_REPLYTO_NAME, FROM_REPLYTO_MISMATCH.
+Blind spots: names not in the directory; surname-only display names ("田中"); kanji names written in
+kana or romaji when the directory has no such spelling; company-name display names; a compromised
+mailbox of the real person (see thread_hijack and sender authentication).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Iterable
+
+from kakuri.detect.base import ScanContext
+from kakuri.model import Finding, ParsedMessage, SymbolSpec
+from kakuri.model.knowledge import Knowledge, Person
+from kakuri.parse.addresses import domain_of, emails_in, organisation_of, reply_to_of, sender_of
+
+_LIST_HEADERS = ("List-Id", "List-Unsubscribe", "List-Post")
+
+
+class Impersonation:
+    name: ClassVar[str] = "impersonation"
+    symbols: ClassVar[tuple[SymbolSpec, ...]] = (
+        SymbolSpec(
+            "IMPERSONATION_STAFF_NAME", "identity", "The From display name is one of our staff; the address is not ours"
+        ),
+        SymbolSpec(
+            "IMPERSONATION_PARTNER_NAME",
+            "identity",
+            "The From display name is a known partner contact; the address is not theirs nor their organisation's",
+        ),
+        SymbolSpec(
+            "IMPERSONATION_ADDRESS_IN_NAME",
+            "identity",
+            "The display name shows another organisation's address than the real sender's (ours or a known one)",
+        ),
+        SymbolSpec(
+            "IMPERSONATION_REPLYTO_NAME",
+            "identity",
+            "The Reply-To display name is a directory person; its address is not theirs",
+        ),
+        SymbolSpec(
+            "FROM_REPLYTO_MISMATCH",
+            "identity",
+            "From claims our or a partner's identity but replies go to an unrelated, unknown domain",
+        ),
+    )
+
+    def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
+        knowledge = ctx.knowledge
+        name, address = sender_of(message)
+        if name:
+            finding = self._name_finding(name, address, knowledge, "From")
+            if finding:
+                yield finding
+            finding = self._address_in_name(name, address, knowledge)
+            if finding:
+                yield finding
+        for reply_name, reply_address in reply_to_of(message)[:5]:
+            if reply_name and self._impostor(reply_name, reply_address, knowledge):
+                yield Finding(
+                    "IMPERSONATION_REPLYTO_NAME",
+                    self.name,
+                    evidence={"display_name": reply_name[:200], "reply_to": reply_address},
+                )
+            if self._reply_elsewhere(message, name, address, reply_address, knowledge):
+                yield Finding(
+                    "FROM_REPLYTO_MISMATCH", self.name, evidence={"from": address, "reply_to": reply_address}
+                )
+                break
+
+    def _name_finding(self, name: str, address: str, knowledge: Knowledge, header: str) -> Finding | None:
+        impostor_of = self._impostor(name, address, knowledge)
+        if not impostor_of:
+            return None
+        staff = [p for p in impostor_of if p.kind == "staff"]
+        symbol = "IMPERSONATION_STAFF_NAME" if staff else "IMPERSONATION_PARTNER_NAME"
+        shown = staff or impostor_of
+        return Finding(
+            symbol,
+            self.name,
+            evidence={
+                "header": header,
+                "display_name": name[:200],
+                "address": address,
+                "impersonated": ", ".join(p.email for p in shown[:5]),
+            },
+        )
+
+    def _impostor(self, name: str, address: str, knowledge: Knowledge) -> list[Person]:
+        """The directory people this name claims to be, if the address is none of theirs; else []."""
+        people = knowledge.people_named(name)
+        if not people or any(_is_theirs(p, address, knowledge) for p in people):
+            return []
+        if knowledge.person_at(address) is None and knowledge.is_known_contact(address):
+            return []  # a known correspondent who shares the name: the contact graph vouches for them
+        return list(people)
+
+    def _address_in_name(self, name: str, address: str, knowledge: Knowledge) -> Finding | None:
+        sender_org = organisation_of(address)
+        for shown in emails_in(name):
+            if shown == address or organisation_of(shown) == sender_org:
+                continue
+            domain = domain_of(shown)
+            trusted = (
+                knowledge.is_our_domain(domain)
+                or knowledge.is_partner_domain(domain)
+                or knowledge.person_at(shown) is not None
+                or knowledge.is_known_contact(shown)
+            )
+            return Finding(
+                "IMPERSONATION_ADDRESS_IN_NAME",
+                self.name,
+                evidence={"shown": shown, "address": address, "shown_is_known": "yes" if trusted else "no"},
+                weight=1.0 if trusted else 0.5,
+            )
+        return None
+
+    def _reply_elsewhere(
+        self, message: ParsedMessage, name: str, address: str, reply_to: str, knowledge: Knowledge
+    ) -> bool:
+        if organisation_of(reply_to) == organisation_of(address) or any(message.header(h) for h in _LIST_HEADERS):
+            return False
+        reply_domain = domain_of(reply_to)
+        if (
+            knowledge.is_our_domain(reply_domain)
+            or knowledge.is_partner_domain(reply_domain)
+            or knowledge.is_known_contact(reply_to)
+        ):
+            return False
+        domain = domain_of(address)
+        claims = (
+            knowledge.is_our_domain(domain)
+            or knowledge.is_partner_domain(domain)
+            or knowledge.person_at(address) is not None
+            or bool(name and knowledge.people_named(name))
+        )
+        return claims
+
+
+def _is_theirs(person: Person, address: str, knowledge: Knowledge) -> bool:
+    if address == person.email:
+        return True
+    if person.kind == "staff" and knowledge.is_our_domain(domain_of(address)):
+        return True  # colleagues write from aliases and shared mailboxes of our domains
+    return bool(address) and organisation_of(address) == organisation_of(person.email)

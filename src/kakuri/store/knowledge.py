@@ -1,0 +1,253 @@
+"""Organisation knowledge kept in the database and served from memory: `KnowledgeStore`.
+
+`load_knowledge(settings)` reads the directory, the thread ledger and the contact graph once; after
+that every detector lookup is in memory (`KnowledgeIndex`), and new facts (`record`, directory
+imports, held archives) are written through to the database and to the index together.
+
+`record` is for mail that was delivered (or learned from history): recording quarantined mail would
+teach the contact graph that an attacker is a known correspondent.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from email.utils import parsedate_to_datetime
+from typing import Iterable, Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from kakuri.model import Envelope, ParsedMessage
+from kakuri.model.knowledge import Person
+from kakuri.parse.addresses import domain_of, sender_of
+from kakuri.parse.threading import normalise_subject
+from kakuri.store.knowledge_index import KnowledgeIndex, PasswordMail, PendingArchive
+from kakuri.store.knowledge_tables import (
+    Contact,
+    DirectoryPerson,
+    KnownDomain,
+    LedgerMessage,
+    PendingArchiveRow,
+)
+
+PASSWORD_WINDOW_SECONDS = 24 * 3600
+
+
+class KnowledgeStore(KnowledgeIndex):
+    def __init__(self, sessions: sessionmaker, *, our_domains: Iterable[str] = ()) -> None:
+        super().__init__(our_domains=our_domains)
+        self.sessions = sessions
+
+    # -- loading ---------------------------------------------------------------------------------
+    def load(self) -> KnowledgeStore:
+        with self.sessions() as session:
+            for row in session.scalars(select(KnownDomain)):
+                self.add_domains(**{"ours" if row.kind == "ours" else "partners": [row.domain]})
+            for row in session.scalars(select(DirectoryPerson)):
+                self.add_person(_person(row))
+            for row in session.execute(select(Contact)).scalars():
+                self.add_contact(row.sender, row.recipient, row.last_at, count=row.messages, first=row.first_at)
+            for row in session.execute(select(LedgerMessage).order_by(LedgerMessage.sent_at)).scalars():
+                self._index_message(row)
+            for row in session.scalars(select(PendingArchiveRow)):
+                self.add_pending(_pending(row))
+        return self
+
+    def _index_message(self, row: LedgerMessage) -> None:
+        recipients = row.recipients.split()
+        thread = self.add_message(
+            message_id=row.message_id,
+            references=row.refs.split(),
+            subject=row.subject,
+            participants=[row.sender, *recipients],
+            when=row.sent_at,
+            normalised=True,
+        )
+        if row.passwords:
+            mail = PasswordMail(row.sender, frozenset(recipients), row.sent_at, tuple(json.loads(row.passwords)))
+            self.add_passwords(thread, mail)
+
+    # -- directory -------------------------------------------------------------------------------
+    def import_people(self, people: Sequence[Person], *, replace_kind: str | None = None) -> int:
+        """Add people (replacing every person of `replace_kind` first, for a full re-import)."""
+        with self.sessions.begin() as session:
+            if replace_kind:
+                session.execute(delete(DirectoryPerson).where(DirectoryPerson.kind == replace_kind))
+            for p in people:
+                session.add(
+                    DirectoryPerson(
+                        kind=p.kind, email=p.email, name=p.name, other_names="\n".join(p.other_names), company=p.company
+                    )
+                )
+        for p in people:
+            self.add_person(p)
+        return len(people)
+
+    def import_domains(self, domains: Iterable[str], *, kind: str, company: str = "") -> list[str]:
+        added = []
+        with self.sessions.begin() as session:
+            for domain in {d.strip().lower().rstrip(".") for d in domains if d and d.strip()}:
+                if session.get(KnownDomain, (domain, kind)) is None:
+                    session.add(KnownDomain(domain=domain, kind=kind, company=company))
+                    added.append(domain)
+        self.add_domains(**{"ours" if kind == "ours" else "partners": added})
+        return added
+
+    # -- ledger ----------------------------------------------------------------------------------
+    def record(self, message: ParsedMessage, envelope: Envelope | None = None, *, when: float | None = None) -> bool:
+        """Add one delivered (or historical) mail to the ledger and contact graph; False if already known."""
+        return self.record_many([(message, envelope)], when=when) == 1
+
+    def record_many(self, items: Iterable[tuple[ParsedMessage, Envelope | None]], *, when: float | None = None) -> int:
+        """Record a batch in one transaction (what `kakuri learn` uses); returns how many were new."""
+        rows, edges = [], {}
+        for message, envelope in items:
+            row = self._ledger_row(message, envelope, when)
+            if row is None or self.has_message(row.message_id):
+                continue
+            self._index_message(row)
+            rows.append(row)
+            for recipient in row.recipients.split():
+                if recipient != row.sender:
+                    edge = edges.setdefault((row.sender, recipient), [0, row.sent_at, row.sent_at])
+                    edge[0] += 1
+                    edge[1], edge[2] = min(edge[1], row.sent_at), max(edge[2], row.sent_at)
+        if not rows:
+            return 0
+        for (sender, recipient), (count, first, last) in edges.items():
+            self.add_contact(sender, recipient, last, count=count, first=first)
+        with self.sessions.begin() as session:
+            session.add_all(rows)
+            for sender, recipient in edges:
+                count, first, last = self._edges[(sender, recipient)]
+                session.merge(Contact(sender=sender, recipient=recipient, messages=int(count), first_at=first, last_at=last))
+        return len(rows)
+
+    def _ledger_row(self, message: ParsedMessage, envelope: Envelope | None, when: float | None) -> LedgerMessage | None:
+        message_id = message.message_id.strip()[:998]
+        if not message_id:
+            return None  # without an id nothing can ever refer to it; the contact graph alone is not worth it
+        _, sender = sender_of(message)
+        recipients = dict.fromkeys(a for a in message.recipients if a)
+        if envelope is not None:
+            recipients.update(dict.fromkeys(r.lower() for r in envelope.rcpt_tos))
+        refs = [r for r in dict.fromkeys([message.in_reply_to, *message.references]) if r and r != message_id]
+        passwords = harvest_passwords(message)
+        return LedgerMessage(
+            message_id=message_id,
+            refs=" ".join(refs)[:20_000],
+            subject=normalise_subject(message.subject)[:2000],
+            sender=sender,
+            recipients=" ".join(recipients)[:20_000],
+            sent_at=when if when is not None else message_time(message),
+            passwords=json.dumps(passwords, ensure_ascii=False) if passwords else "",
+        )
+
+    # -- passwords in separate mails (PPAP) ------------------------------------------------------
+    def thread_passwords(self, message: ParsedMessage, envelope: Envelope | None = None) -> list[str]:
+        _, sender = sender_of(message)
+        return self.passwords_for(
+            sender=sender,
+            recipients=_recipients(message, envelope),
+            thread_ids=_thread_ids(message),
+            when=message_time(message),
+            window_seconds=PASSWORD_WINDOW_SECONDS,
+        )
+
+    def hold_encrypted(self, key: str, message: ParsedMessage, envelope: Envelope | None = None) -> None:
+        """Remember a held message whose archive needs a password that may arrive later."""
+        _, sender = sender_of(message)
+        pending = PendingArchive(
+            key, sender, frozenset(_recipients(message, envelope)), time.time(), tuple(_thread_ids(message))
+        )
+        with self.sessions.begin() as session:
+            session.merge(
+                PendingArchiveRow(
+                    key=key,
+                    sender=sender,
+                    recipients=" ".join(pending.recipients),
+                    thread_ids=" ".join(pending.thread_ids),
+                    held_at=pending.when,
+                )
+            )
+        self.add_pending(pending)
+
+    def release_pending(self, key: str) -> None:
+        with self.sessions.begin() as session:
+            session.execute(delete(PendingArchiveRow).where(PendingArchiveRow.key == key))
+        self.drop_pending(key)
+
+    def pending_for(self, message: ParsedMessage, envelope: Envelope | None = None) -> list[str]:
+        """Keys of held archives this newly arrived mail may hold the password for (rescan them).
+
+        The gateway calls this for a mail that carries password candidates (`harvest_passwords`),
+        then rescans each held message with `ThreadPasswords` (which now finds the password).
+        """
+        _, sender = sender_of(message)
+        return self.pending_encrypted(
+            sender=sender,
+            recipients=_recipients(message, envelope),
+            thread_ids=_thread_ids(message),
+            when=time.time(),
+            window_seconds=PASSWORD_WINDOW_SECONDS,
+        )
+
+
+def harvest_passwords(message: ParsedMessage) -> list[str]:
+    """Candidate passwords stated in a mail, by the unpack stage's harvester (the one extraction rule)."""
+    try:
+        from kakuri.unpack.passwords import harvest_passwords as harvest
+    except ImportError:  # unpack stage without a harvester in this build
+        return []
+    try:
+        return list(dict.fromkeys(harvest(message)))[:20]
+    except Exception:  # a harvester bug must not stop the ledger
+        return []
+
+
+def message_time(message: ParsedMessage) -> float:
+    try:
+        return parsedate_to_datetime(message.date).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return time.time()
+
+
+def _thread_ids(message: ParsedMessage) -> list[str]:
+    return [i for i in (message.message_id, message.in_reply_to, *message.references) if i]
+
+
+def _recipients(message: ParsedMessage, envelope: Envelope | None) -> list[str]:
+    found = dict.fromkeys(message.recipients)
+    if envelope is not None:
+        found.update(dict.fromkeys(r.lower() for r in envelope.rcpt_tos))
+    return list(found)
+
+
+def _person(row: DirectoryPerson) -> Person:
+    others = tuple(n for n in row.other_names.split("\n") if n)
+    return Person(name=row.name, email=row.email, kind=row.kind, other_names=others, company=row.company)
+
+
+def _pending(row: PendingArchiveRow) -> PendingArchive:
+    return PendingArchive(row.key, row.sender, frozenset(row.recipients.split()), row.held_at, tuple(row.thread_ids.split()))
+
+
+def open_knowledge(engine: Engine, our_domains: Iterable[str] = ()) -> KnowledgeStore:
+    from kakuri.store.db import make_sessionmaker
+
+    return KnowledgeStore(make_sessionmaker(engine), our_domains=our_domains).load()
+
+
+def load_knowledge(settings, *, engine: Engine | None = None) -> KnowledgeStore:
+    """The Knowledge the scanner uses: our domains from config plus everything stored (migrates first)."""
+    if engine is None:
+        from kakuri.store.config import open_stores
+
+        engine = open_stores(settings).engine
+    else:
+        from kakuri.store.db import migrate
+
+        migrate(engine)
+    return open_knowledge(engine, settings.org.our_domains)
