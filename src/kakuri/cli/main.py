@@ -31,6 +31,11 @@ def _register() -> None:
 
     scan.register(app)
     evaluate.register(app)
+    from kakuri.cli import directory, init, learn
+
+    init.register(app)
+    directory.register(app)
+    learn.register(app)
 
 
 _register()
