@@ -57,9 +57,12 @@ EXECUTABLE_TYPES = frozenset({"pe", "elf", "macho", "msi"})  # not "dos": any te
 ACTIVE_TYPES = EXECUTABLE_TYPES | {"lnk", "chm"}
 
 _OOXML_KINDS = frozenset({"ooxml", "docx", "docm", "xlsx", "xlsm", "pptx", "pptm"})
-_OOXML = _OOXML_KINDS | {"zip", "ole"}  # password-protected OOXML is an OLE container
+# Password-protected OOXML is an OLE container; "zip" because the sniffer may miss the OOXML marker
+# in a very large package.
+_OOXML = _OOXML_KINDS | {"zip", "ole"}
 # Word and Excel open HTML, XML, RTF and OOXML under legacy names; business systems export that way.
-_LEGACY_OFFICE = _OOXML | {"doc", "xls", "ppt", "rtf", "html", "xml"}
+# A plain zip they cannot open: that is an archive in disguise.
+_LEGACY_OFFICE = _OOXML_KINDS | {"ole", "doc", "xls", "ppt", "rtf", "html", "xml"}
 _EXPECTED_TYPES: dict[str, frozenset[str]] = {
     "pdf": frozenset({"pdf"}),
     **{ext: _OOXML for ext in "docx docm dotx dotm xlsx xlsm xltx xltm xlsb pptx pptm ppsx ppsm potx".split()},
