@@ -27,15 +27,20 @@ def main(
 
 
 def _register() -> None:
-    from kakuri.cli import evaluate, scan
+    from kakuri.cli import emergency, evaluate, incident, scan
 
     scan.register(app)
     evaluate.register(app)
+    emergency.register(app)
+    incident.register(app)
     from kakuri.cli import directory, init, learn
 
     init.register(app)
     directory.register(app)
     learn.register(app)
+    from kakuri.cli import hunt
+
+    hunt.register(app)
 
 
 _register()

@@ -1,0 +1,193 @@
+"""`kakuri incident ...`: open, link, annotate, isolate, warn, report and close incidents."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kakuri.cli import state
+from kakuri.cli.actor import current_actor
+from kakuri.respond import incidents as svc
+
+app = typer.Typer(help="Incidents: hosts, accounts, messages and indicators of one outbreak, with a timeline.", no_args_is_help=True)
+console = Console()
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="incident")
+
+
+@contextmanager
+def _stores() -> Iterator:
+    from kakuri.store.config import open_stores
+
+    stores = open_stores(state.settings())
+    try:
+        yield stores
+    except (svc.IncidentError, ValueError) as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        stores.close()
+
+
+@app.command("open")
+def open_(
+    title: str = typer.Argument(..., help="Short title, e.g. 'Emotet: hijacked replies from sales PC'"),
+    severity: str = typer.Option("high", "--severity"),
+    summary: str = typer.Option("", "--summary"),
+) -> None:
+    """Open an incident and print its number."""
+    with _stores() as stores, stores.sessions() as session:
+        incident = svc.open_incident(session, title=title, actor=current_actor(), severity=severity, summary=summary)
+        session.commit()
+        console.print(f"opened incident {incident.id}: {incident.title}")
+
+
+@app.command("list")
+def list_(status: Optional[str] = typer.Option(None, "--status", help="open | closed")) -> None:
+    """List incidents, newest first."""
+    with _stores() as stores, stores.sessions() as session:
+        table = Table("id", "status", "severity", "opened (UTC)", "title", "hosts", "accounts", "contacts")
+        for inc in svc.list_incidents(session, status=status):
+            count = lambda kind: str(sum(l.kind == kind for l in inc.links))  # noqa: E731
+            table.add_row(str(inc.id), inc.status, inc.severity, f"{inc.opened_at:%Y-%m-%d %H:%M}", inc.title, count("host"), count("account"), count("contact"))
+        console.print(table)
+
+
+@app.command("show")
+def show(incident_id: int) -> None:
+    """Show an incident: links and timeline."""
+    with _stores() as stores, stores.sessions() as session:
+        inc = svc.get_incident(session, incident_id)
+        console.print(f"[bold]incident {inc.id}[/bold] {inc.title} — {inc.status}, {inc.severity}")
+        links = Table("kind", "value", "note", title="linked")
+        for l in inc.links:
+            links.add_row(l.kind, l.value, l.note)
+        console.print(links)
+        timeline = Table("time (UTC)", "who", "what", title="timeline")
+        for e in inc.events:
+            timeline.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, f"{e.kind}: {e.text}")
+        console.print(timeline)
+
+
+@app.command("note")
+def note(incident_id: int, text: str) -> None:
+    """Add a note to the timeline."""
+    with _stores() as stores, stores.sessions() as session:
+        svc.add_note(session, incident_id, actor=current_actor(), text=text)
+        session.commit()
+
+
+@app.command("link")
+def link(
+    incident_id: int,
+    kind: str = typer.Argument(..., help="host | account | message | indicator | contact"),
+    values: list[str] = typer.Argument(...),
+    note: str = typer.Option("", "--note"),
+) -> None:
+    """Link hosts, accounts, messages (queue ids), indicators or contacts to the incident."""
+    with _stores() as stores, stores.sessions() as session:
+        added = sum(svc.link(session, incident_id, kind=kind, value=v, actor=current_actor(), note=note) is not None for v in values)
+        session.commit()
+        console.print(f"linked {added} new {kind}(s)")
+
+
+@app.command("import-hunt")
+def import_hunt(incident_id: int, hunt_json: Path = typer.Argument(..., help="Output of `kakuri hunt --json`")) -> None:
+    """Link the infected hosts and accounts found by `kakuri hunt`, and their contacts to warn."""
+    try:
+        results = json.loads(hunt_json.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        typer.secho(f"error: cannot read {hunt_json}: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    with _stores() as stores, stores.sessions() as session:
+        counts = svc.import_hunt(session, incident_id, results, actor=current_actor())
+        session.commit()
+        console.print(f"linked {counts['host']} host(s), {counts['account']} account(s), {counts['contact']} contact(s)")
+
+
+@app.command("iocs")
+def iocs(
+    incident_id: int,
+    queue_ids: list[str] = typer.Argument(None, help="Messages to extract from; default: the incident's linked messages"),
+    retro: bool = typer.Option(True, "--retro/--no-retro", help="Search delivered mail for the same indicators"),
+    since: Optional[datetime] = typer.Option(None, "--since", help="Retro-search from this time (UTC)"),
+) -> None:
+    """Extract indicators (hashes, URLs, senders, subjects) from quarantined mail; retro-search delivered mail."""
+    from kakuri.respond.indicators import indicators_of_messages, retro_search
+
+    with _stores() as stores, stores.sessions() as session:
+        inc = svc.get_incident(session, incident_id)
+        ids = list(queue_ids or [l.value for l in inc.links if l.kind == "message"])
+        if not ids:
+            raise svc.IncidentError("no messages: give queue ids or link messages first (`kakuri incident link N message QID`)")
+        found = indicators_of_messages(session, stores.blobs, ids)
+        for value in found.as_links():
+            svc.link(session, incident_id, kind="indicator", value=value, actor=current_actor())
+        console.print(f"{len(found.as_links())} indicator(s) from {len(ids)} message(s)")
+        if retro:
+            matches = retro_search(session, stores.blobs, found, since=since)
+            table = Table("queue id", "received (UTC)", "from", "subject", "recipients", "matched", title="delivered mail with these indicators")
+            for m in matches:
+                table.add_row(m.queue_id, f"{m.received_at:%Y-%m-%d %H:%M}", m.mail_from, m.subject, ", ".join(m.recipients), ", ".join(m.matched))
+                svc.link(session, incident_id, kind="message", value=m.queue_id, actor=current_actor(), note="retro-search: " + ", ".join(m.matched)[:300])
+            console.print(table)
+            svc.add_event(session, incident_id, actor=current_actor(), kind="detection", text=f"retro-search: {len(matches)} delivered message(s) match")
+        session.commit()
+
+
+@app.command("isolate")
+def isolate(
+    incident_id: int,
+    host: str,
+    reason: str = typer.Option("", "--reason", "-r"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be called, call nothing"),
+) -> None:
+    """Isolate a host through the configured actions ([[respond.isolation]] in kakuri.toml)."""
+    from kakuri.respond.isolation import IsolationAction, isolate_host
+
+    settings = state.settings()
+    actions = [IsolationAction.model_validate(a) for a in settings.section("respond").get("isolation", [])]
+    with _stores() as stores, stores.sessions() as session:
+        svc.link(session, incident_id, kind="host", value=host, actor=current_actor())
+        results = isolate_host(session, incident_id, host, actions, actor=current_actor(), reason=reason, dry_run=dry_run)
+        session.commit()
+    for r in results:
+        mark = "[yellow]dry run[/yellow]" if r.dry_run else ("[green]ok[/green]" if r.ok else "[red]FAILED[/red]")
+        console.print(f"{r.action}: {mark} {r.detail}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("report")
+def report(
+    incident_id: int,
+    fmt: str = typer.Option("md", "--format", help="md | html"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="File to write; default stdout"),
+) -> None:
+    """Write the incident report (timeline, hosts, accounts, mail counts, warnings, actions)."""
+    from kakuri.respond.report import build_report, render_report
+
+    with _stores() as stores, stores.sessions() as session:
+        text = render_report(build_report(session, incident_id), fmt)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"wrote {out}")
+    else:
+        typer.echo(text)
+
+
+@app.command("close")
+def close(incident_id: int, summary: str = typer.Option("", "--summary")) -> None:
+    """Close the incident (its report stays available)."""
+    with _stores() as stores, stores.sessions() as session:
+        svc.close_incident(session, incident_id, actor=current_actor(), summary=summary)
+        session.commit()
