@@ -122,11 +122,11 @@ def sender_findings(
     out = []
     burst_needed = max(cfg.burst_min_messages, cfg.burst_factor * burst_base)
     if stats.peak_burst >= burst_needed:
-        out.append(_finding("HUNT_MAIL_BURST", None, peak=stats.peak_burst, window_s=cfg.burst_window_seconds,
+        out.append(_finding("HUNT_MAIL_BURST", stats.peak_burst_start, peak=stats.peak_burst, window_s=cfg.burst_window_seconds,
                             usual=f"{burst_base:g}"))
     fanout_needed = max(cfg.fanout_min_messages, cfg.burst_factor * fanout_base)
     if stats.peak_new_messages >= fanout_needed and stats.new_recipients >= cfg.fanout_min_new_recipients:
-        out.append(_finding("HUNT_MAIL_FANOUT", None, messages_per_day=stats.peak_new_messages,
+        out.append(_finding("HUNT_MAIL_FANOUT", stats.peak_new_start, messages_per_day=stats.peak_new_messages,
                             new_recipients=stats.new_recipients, usual=f"{fanout_base:g}"))
     if stats.stranger_replies >= cfg.stranger_reply_min:
         out.append(_finding("HUNT_MAIL_REPLY_TO_STRANGERS", None, messages=stats.stranger_replies))
@@ -136,7 +136,7 @@ def sender_findings(
                             recipients=stats.external_recipients))
     if is_account and stats.auth_external_ips:
         ips = sorted(stats.auth_external_ips)
-        out.append(_finding("HUNT_MAIL_AUTH_EXTERNAL", None, sources=len(ips), examples=" ".join(ips[:5])))
+        out.append(_finding("HUNT_MAIL_AUTH_EXTERNAL", stats.first_external_auth, sources=len(ips), examples=" ".join(ips[:5])))
         if len(ips) >= cfg.external_auth_many_sources:
             out.append(_finding("HUNT_MAIL_AUTH_MANY_SOURCES", None, sources=len(ips)))
     return out

@@ -31,7 +31,9 @@ class SenderStats:
     stranger_replies: int = 0
     external_recipients: int = 0
     hard_bounces: int = 0
-    first_abuse: float | None = None
+    peak_burst_start: float = 0.0  # when the busiest window began
+    peak_new_start: float = 0.0
+    first_external_auth: float | None = None
     auth_external_ips: set[str] = field(default_factory=set)
     clients: set[str] = field(default_factory=set)  # internal hosts that sent as this account
     recipients: dict[str, bool] = field(default_factory=dict)  # external address -> ever delivered
@@ -82,6 +84,8 @@ class MailAggregate:
             senders[0].clients.add(tx.client_ip)
         elif tx.client_ip and tx.sasl_username:
             senders[0].auth_external_ips.add(tx.client_ip)
+            if senders[0].first_external_auth is None:
+                senders[0].first_external_auth = tx.ts
         for stats in senders:
             self._count(stats, tx.ts, external, len(new), stranger_reply)
         if len(self.known) < MAX_ADDRESSES * 20:
@@ -116,13 +120,15 @@ class MailAggregate:
         s._recent.append(ts)
         while s._recent and ts - s._recent[0] > self.window:
             s._recent.popleft()
-        s.peak_burst = max(s.peak_burst, len(s._recent))
+        if len(s._recent) > s.peak_burst:
+            s.peak_burst, s.peak_burst_start = len(s._recent), s._recent[0]
         if new_count:
             s.new_recipients += new_count
             s._recent_new.append(ts)
             while s._recent_new and ts - s._recent_new[0] > DAY:
                 s._recent_new.popleft()
-            s.peak_new_messages = max(s.peak_new_messages, len(s._recent_new))
+            if len(s._recent_new) > s.peak_new_messages:
+                s.peak_new_messages, s.peak_new_start = len(s._recent_new), s._recent_new[0]
         s.stranger_replies += stranger_reply
         for rcpt in external:
             s.external_recipients += 1
