@@ -1,0 +1,83 @@
+"""Office documents that fetch a template or an object from a remote server when opened.
+
+Threat: remote template injection (a clean-looking .docx whose word/_rels/settings.xml.rels points
+attachedTemplate at http(s):// or a UNC path serving a macro .dotm or an RTF exploit), the same
+through subDocument/frame relationships, externally linked OLE objects (CVE-2017-0199 style HTA
+links), RTF {\\*\\template URL}, and Excel web queries (.iqy) that pull a remote page into Excel.
+Technique: read the relationship parts of the package (regex over the small *.rels XML) and keep
+TargetMode="External" targets that are remote (http, https, ftp, UNC \\\\host or file://host). A local
+template path (file:///C:/Users/.../Normal.dotm, in every document made from a template), hyperlinks,
+external images and ordinary external workbook links (externalLinkPath) are not reported.
+Emits: OFFICE_EXTERNAL_TEMPLATE (template, subdocument or frame loaded from a remote target),
+OFFICE_EXTERNAL_OBJECT (OLE object or web query with a remote source).
+Blind spots: template links in binary .doc files (sttbfAssoc), targets obfuscated beyond URL syntax.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import ClassVar, Iterable
+
+from kakuri.detect.base import ScanContext
+from kakuri.detect.office_format import OfficeKind, members_matching, office_parts, open_package, read_member
+from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
+
+_RELATIONSHIP = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)>", re.IGNORECASE)
+_ATTRIBUTE = re.compile(rb'(\w+)\s*=\s*"([^"]*)"')
+_TEMPLATE_TYPES = ("/attachedtemplate", "/subdocument", "/frame")
+_OBJECT_TYPES = ("/oleobject",)
+_REMOTE = re.compile(r"(?i)^\s*(?:https?://|ftp://|\\\\[^\\]|//[^/]|file:/{0,2}(?:\\\\|//)?[^/\\:]+[/\\]|mhtml:|\\\\\?\\UNC)")
+_LOCAL_FILE = re.compile(r"(?i)^\s*file:/*[a-z]:")
+_RTF_TEMPLATE = re.compile(rb"\{\\\*\\template\s+([^}]{1,2000})\}")
+_IQY_URL = re.compile(rb"(?im)^\s*((?:https?|ftp)://\S+)")
+
+
+def is_remote_target(target: str) -> bool:
+    target = html.unescape(target)
+    return not _LOCAL_FILE.match(target) and bool(_REMOTE.match(target))
+
+
+class OfficeLinks:
+    name: ClassVar[str] = "office_links"
+    symbols: ClassVar[tuple[SymbolSpec, ...]] = (
+        SymbolSpec("OFFICE_EXTERNAL_TEMPLATE", "office", "Document loads its template, a subdocument or a frame from a remote server"),
+        SymbolSpec("OFFICE_EXTERNAL_OBJECT", "office", "Document links an OLE object or a web query to a remote source"),
+    )
+
+    def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
+        for part, kind in office_parts(message):
+            if kind is OfficeKind.OOXML:
+                yield from self._scan_package(part)
+            elif kind is OfficeKind.RTF and b"\\template" in part.data:
+                for target in _RTF_TEMPLATE.findall(part.data[:8_000_000]):
+                    text = target.decode("latin-1").strip()
+                    if is_remote_target(text):
+                        yield Finding("OFFICE_EXTERNAL_TEMPLATE", self.name, part.path, {"target": text[:300], "via": "rtf template"})
+            elif kind is OfficeKind.IQY:
+                urls = _IQY_URL.findall(part.data[:65536])
+                if urls:
+                    yield Finding("OFFICE_EXTERNAL_OBJECT", self.name, part.path,
+                                  {"target": urls[0].decode("latin-1")[:300], "via": "web query"})
+
+    def _scan_package(self, part: Part) -> Iterable[Finding]:
+        package = open_package(part.data)
+        if package is None:
+            return
+        with package:
+            for rels_name in members_matching(package, re.compile(r"\.rels$")):
+                for rel_type, target in _external_relationships(read_member(package, rels_name, 1_000_000)):
+                    if not is_remote_target(target):
+                        continue
+                    evidence = {"target": target[:300], "via": rel_type.rsplit("/", 1)[-1], "rels": rels_name}
+                    if rel_type.lower().endswith(_TEMPLATE_TYPES):
+                        yield Finding("OFFICE_EXTERNAL_TEMPLATE", self.name, part.path, evidence)
+                    elif rel_type.lower().endswith(_OBJECT_TYPES):
+                        yield Finding("OFFICE_EXTERNAL_OBJECT", self.name, part.path, evidence)
+
+
+def _external_relationships(xml: bytes) -> Iterable[tuple[str, str]]:
+    for match in _RELATIONSHIP.finditer(xml):
+        attrs = {k.decode().lower(): v.decode("utf-8", "replace") for k, v in _ATTRIBUTE.findall(match.group(1))}
+        if attrs.get("targetmode", "").lower() == "external":
+            yield attrs.get("type", ""), html.unescape(attrs.get("target", ""))

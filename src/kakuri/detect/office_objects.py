@@ -1,0 +1,147 @@
+"""Objects embedded in Office documents and RTF: packaged files and exploitable OLE classes.
+
+Threat: a document that carries the payload itself: an OLE Package (Ole10Native) holding an .exe, a
+script or a .lnk that the lure asks to double-click; an RTF whose \\object\\objdata is such a package or
+an Equation Editor object (CVE-2017-11882/CVE-2018-0802); OOXML embeddings/*.bin doing the same.
+Technique: olefile + oletools oleobj.OleNativeStream for every \\x01Ole10Native stream of an OLE file;
+storage CLSIDs checked against oletools' KNOWN_CLSIDS entries that name a CVE; rtfobj for RTF
+(only when the RTF contains "\\obj", rtfobj being a pure-Python parser). OOXML embeddings are appended
+to `Part.children` (container "ole") and analysed as OLE parts on the same walk; packaged files are
+appended too, so file-type, IOC and macro detectors see them.
+Emits: OFFICE_EMBEDDED_EXECUTABLE (packaged PE/script/shortcut), OFFICE_EMBEDDED_PACKAGE (a packaged
+file of a harmless type: scored near zero), OFFICE_EXPLOIT_OBJECT (object class known from Office exploits),
+OFFICE_RTF_OBJECT (RTF with an embedded object: rare in ordinary mail).
+Blind spots: payloads inside ActiveX controls, OLE2 objects nested in RTF that are not packages, and
+objects hidden by RTF obfuscation rtfobj cannot undo.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar, Iterable
+
+import olefile
+from oletools import oleobj, rtfobj
+from oletools.common.clsid import KNOWN_CLSIDS
+
+from kakuri.detect.base import ScanContext
+from kakuri.detect.office_format import (EMBEDDED_CONTAINER, OfficeKind, child_part, members_matching,
+                                         office_parts, open_package, read_member)
+from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
+
+# Classes oletools documents as exploit vectors (Equation Editor, monikers, MSCOMCTL...).
+EXPLOIT_CLSIDS = {clsid.upper(): text for clsid, text in KNOWN_CLSIDS.items() if "CVE" in text}
+_DANGEROUS_EXTENSIONS = frozenset(
+    "exe dll scr com pif cpl msi msp msc bat cmd ps1 psm1 vbs vbe js jse wsf wsh wsc hta sct lnk url inf reg "
+    "jar chm iso img vhd vhdx application gadget appref-ms settingcontent-ms xll library-ms".split())
+_LNK_MAGIC = bytes.fromhex("4C0000000114020000000000C000000000000046")
+_EMBEDDING_MEMBER = re.compile(r"(^|/)embeddings/[^/]+$")
+
+
+def payload_danger(filename: str, data: bytes) -> str | None:
+    """Why a packaged file would run code when opened, or None for documents, images, text..."""
+    if data[:2] == b"MZ":
+        return "PE executable"
+    if data[:20] == _LNK_MAGIC:
+        return "Windows shortcut"
+    if data[:4] == b"\x7fELF":
+        return "ELF executable"
+    extension = filename.lower().rstrip(". ").rsplit(".", 1)[-1] if "." in filename else ""
+    if extension in _DANGEROUS_EXTENSIONS:
+        return f".{extension} file"
+    return None
+
+
+class OfficeObjects:
+    name: ClassVar[str] = "office_objects"
+    symbols: ClassVar[tuple[SymbolSpec, ...]] = (
+        SymbolSpec("OFFICE_EMBEDDED_EXECUTABLE", "office", "Office/RTF document with an embedded executable, script or shortcut"),
+        SymbolSpec("OFFICE_EMBEDDED_PACKAGE", "office", "Office/RTF document with an embedded file of a harmless type"),
+        SymbolSpec("OFFICE_EXPLOIT_OBJECT", "office", "Embedded OLE object of a class used by Office exploits (e.g. Equation Editor)"),
+        SymbolSpec("OFFICE_RTF_OBJECT", "office", "RTF document with embedded objects"),
+    )
+
+    def __init__(self, max_objects: int = 50) -> None:
+        self.max_objects = max_objects
+
+    def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
+        for part, kind in office_parts(message):
+            if kind is OfficeKind.OOXML:
+                self._extract_embeddings(part)
+            elif kind is OfficeKind.OLE:
+                yield from self._scan_ole(part)
+            elif kind is OfficeKind.RTF and b"\\obj" in part.data:
+                yield from self._scan_rtf(part)
+
+    def _extract_embeddings(self, part: Part) -> None:
+        package = open_package(part.data)
+        if package is None:
+            return
+        with package:
+            for name in members_matching(package, _EMBEDDING_MEMBER)[: self.max_objects]:
+                data = read_member(package, name)
+                if data:
+                    child_part(part, name, data, EMBEDDED_CONTAINER)
+
+    def _scan_ole(self, part: Part) -> Iterable[Finding]:
+        try:
+            ole = olefile.OleFileIO(part.data)
+            entries = ole.listdir(streams=True, storages=True)[: 10 * self.max_objects]
+        except Exception:  # not readable: office_macros reports OFFICE_UNPARSEABLE
+            return
+        for path in [[]] + entries:
+            clsid = (ole.root.clsid if not path else ole.getclsid(path) or "").upper()
+            if clsid in EXPLOIT_CLSIDS:
+                yield Finding("OFFICE_EXPLOIT_OBJECT", self.name, part.path,
+                              {"clsid": clsid, "class": EXPLOIT_CLSIDS[clsid][:120], "storage": "/".join(path) or "root"})
+            if path and path[-1] == "\x01Ole10Native":
+                yield from self._package(part, _native_stream(ole, path))
+
+    def _scan_rtf(self, part: Part) -> Iterable[Finding]:
+        parser = rtfobj.RtfObjParser(part.data)
+        try:
+            parser.parse()
+        except Exception as exc:  # rtfobj on hostile input; what it found so far still counts
+            if not parser.objects:
+                yield Finding("OFFICE_RTF_OBJECT", self.name, part.path, {"error": type(exc).__name__})
+                return
+        classes = []
+        for obj in parser.objects[: self.max_objects]:
+            class_name = obj.class_name.decode("latin-1", "replace") if obj.is_ole and obj.class_name else ""
+            classes.append(class_name or ("OLE object" if obj.is_ole else "raw data"))
+            clsid = (obj.clsid or "").upper()
+            if clsid in EXPLOIT_CLSIDS or class_name.lower().startswith("equation"):
+                yield Finding("OFFICE_EXPLOIT_OBJECT", self.name, part.path,
+                              {"clsid": clsid, "class": EXPLOIT_CLSIDS.get(clsid, class_name)[:120], "storage": "rtf"})
+            if obj.is_package:
+                yield from self._package(part, (_text(obj.filename), bytes(obj.olepkgdata or b"")))
+        if classes:
+            yield Finding("OFFICE_RTF_OBJECT", self.name, part.path, {"objects": ", ".join(classes)[:300]})
+
+    def _package(self, part: Part, package: tuple[str, bytes] | None) -> Iterable[Finding]:
+        if package is None:
+            return
+        filename, payload = package
+        danger = payload_danger(filename, payload)
+        symbol = "OFFICE_EMBEDDED_EXECUTABLE" if danger else "OFFICE_EMBEDDED_PACKAGE"
+        evidence = {"filename": filename[:200], "size": str(len(payload))}
+        if danger:
+            evidence["kind"] = danger
+        yield Finding(symbol, self.name, part.path, evidence)
+        if payload:
+            child_part(part, filename.replace("\\", "/").rsplit("/", 1)[-1] or "package.bin", payload, EMBEDDED_CONTAINER)
+
+
+def _native_stream(ole: olefile.OleFileIO, path: list[str]) -> tuple[str, bytes] | None:
+    try:
+        native = oleobj.OleNativeStream(ole.openstream(path).read())
+    except Exception:  # truncated package header: nothing to show
+        return None
+    name = _text(native.filename) or _text(native.src_path) or "package.bin"
+    return name, bytes(native.data or b"")
+
+
+def _text(value: str | bytes | None) -> str:
+    if isinstance(value, bytes):
+        return value.decode("latin-1", "replace")
+    return value or ""
