@@ -17,6 +17,7 @@ def _factories() -> list[Callable[[Settings], Detector]]:
     from kakuri.detect import lookalike, sender_auth, urls
     from kakuri.detect import file_types, iocs, pdf
     from kakuri.detect import impersonation, thread_hijack
+    from kakuri.detect import office_dde, office_encryption, office_links, office_macros, office_objects, office_xlm
 
     return [
         lambda s: mime_structure.MimeStructure(),  # malformed MIME, parser defects
@@ -26,6 +27,12 @@ def _factories() -> list[Callable[[Settings], Detector]]:
         lambda s: thread_hijack.ThreadHijack(),  # replies into known threads from outsiders to them
         lambda s: urls.UrlLures(s.path("rules", "urlhaus")),  # lure links; URLhaus dumps loaded once
         lambda s: containers.Containers(),  # archive inventory, for emergency overrides
+        lambda s: office_encryption.OfficeEncryption(),  # decrypts VelvetSweatshop/body-password docs into children
+        lambda s: office_objects.OfficeObjects(),  # embedded packages/exploit objects; extracts them as children
+        lambda s: office_macros.OfficeMacros(),  # VBA present / autoexec / dropper behaviour
+        lambda s: office_xlm.OfficeXlm(),  # Excel 4.0 macro sheets (xls, xlsm, xlsb, SYLK)
+        lambda s: office_dde.OfficeDde(),  # DDE fields, links and formulas
+        lambda s: office_links.OfficeLinks(),  # remote template injection, external OLE links
         lambda s: file_types.FileTypes(),  # executables, scripts, shortcuts, disk images, lying names
         lambda s: pdf.Pdf(),  # PDF JavaScript, launch actions, embedded executables, link lures
         lambda s: iocs.Iocs.from_settings(s),  # IOC hash lists, YARA rules, EICAR
