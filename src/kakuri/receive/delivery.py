@@ -1,0 +1,299 @@
+"""The spool runner: scan what the SMTP reply did not, record, deliver with retries, bounce, clean up.
+
+Each spool entry goes through `process` as many times as needed; every step is idempotent, so a
+restart simply processes every entry again:
+
+1. ingest   - the message row exists (created with its verdict, kept copies stored as blobs first);
+2. deliver  - recipients that are due get one SMTP transaction; each answer is committed right away;
+3. finish   - when no recipient waits: DSN to the sender for bounced ones, then the entry is removed.
+
+At-least-once gap: a crash after the next hop's 250 and before step 2's commit (a few
+milliseconds: the commit is the first thing done with the answer, before QUIT) makes us deliver that
+message again after restart. Nothing can close it without the next hop's help; everything else is
+exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime, timedelta
+
+from kakuri.act.bounce import build_dsn
+from kakuri.act.dispose import OWN_MAIL_VERDICT, outgoing_bytes
+from kakuri.model.envelope import Direction, Envelope
+from kakuri.receive.config import DeliveryConfig
+from kakuri.receive.relay import Reply, Transport
+from kakuri.receive.scanning import ScanOutcome, ScanPool
+from kakuri.receive.spool import Spool, SpoolEntry
+from kakuri.store import mailflow
+from kakuri.store.config import Stores
+from kakuri.store.messages import Message, RecipientStatus, as_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+KEEP_COPY = ("quarantine", "hold", "reject")  # actions whose raw message we store for review
+SCAN_RETRY_SECONDS = 30.0
+MAX_SCAN_FAILURES = 3  # then the message is quarantined: a poison message must not block the queue
+
+
+class DeliveryQueue:
+    def __init__(
+        self,
+        *,
+        spool: Spool,
+        stores: Stores,
+        scans: ScanPool,
+        transport: Transport,
+        config: DeliveryConfig,
+        hostname: str,
+        poll_seconds: float = 2.0,
+    ) -> None:
+        self.spool, self.stores, self.scans, self.transport = spool, stores, scans, transport
+        self.config, self.hostname, self.poll_seconds = config, hostname, poll_seconds
+        self.inflight_scans: dict[str, asyncio.Future] = {}  # scans the SMTP reply stopped waiting for
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._queued: set[str] = set()
+        self._active: set[str] = set()
+        self._again: set[str] = set()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._scan_failures: dict[str, int] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    # -- running ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await asyncio.to_thread(self._reinject_orphans)
+        for queue_id in self.spool.queue_ids():
+            self.submit(queue_id)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._work()) for _ in range(self.config.concurrency)]
+        self._tasks.append(loop.create_task(self._poll()))
+
+    async def stop(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def submit(self, queue_id: str) -> None:
+        if queue_id in self._active:
+            self._again.add(queue_id)
+        elif queue_id not in self._queued:
+            self._queued.add(queue_id)
+            self._queue.put_nowait(queue_id)
+
+    def _submit_later(self, queue_id: str, delay: float) -> None:
+        old = self._timers.pop(queue_id, None)
+        if old:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[queue_id] = loop.call_later(max(delay, 0.0), self._fire, queue_id)
+
+    def _fire(self, queue_id: str) -> None:
+        self._timers.pop(queue_id, None)
+        self.submit(queue_id)
+
+    async def _work(self) -> None:
+        while True:
+            queue_id = await self._queue.get()
+            self._queued.discard(queue_id)
+            self._active.add(queue_id)
+            try:
+                await self.process(queue_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the entry stays in the spool; try again later rather than lose it
+                log.exception("processing %s failed; retrying in %ss", queue_id, SCAN_RETRY_SECONDS)
+                self._submit_later(queue_id, SCAN_RETRY_SECONDS)
+            finally:
+                self._active.discard(queue_id)
+                if queue_id in self._again:
+                    self._again.discard(queue_id)
+                    self.submit(queue_id)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            for queue_id in self.spool.refresh():
+                self.submit(queue_id)
+
+    # -- one entry -------------------------------------------------------------------------------
+    async def process(self, queue_id: str) -> None:
+        try:
+            entry = self.spool.read(queue_id)
+        except FileNotFoundError:
+            return
+        except (ValueError, KeyError, UnicodeDecodeError):
+            log.error("spool entry %s is unreadable; moved to %s", queue_id, self.spool.quarantine_dir)
+            self.spool.set_aside(queue_id)
+            return
+        message = await asyncio.to_thread(self._load, queue_id)
+        if message is None:
+            outcome = await self._verdict_for(entry)
+            if outcome is None:
+                return
+            message = await asyncio.to_thread(self._ingest, entry, outcome)
+        self.spool.mark_started(queue_id)
+        due = _due(message)
+        if due:
+            message = await self._deliver(entry, message, due)
+        waiting = mailflow.waiting_recipients(message)
+        if waiting:
+            next_at = min(as_utc(r.next_attempt_at) or utcnow() for r in waiting)
+            self._submit_later(queue_id, (next_at - utcnow()).total_seconds())
+            return
+        await self._finish(entry, message)
+
+    def _load(self, queue_id: str) -> Message | None:
+        with self.stores.sessions() as session:
+            return session.get(Message, queue_id)
+
+    async def _verdict_for(self, entry: SpoolEntry) -> ScanOutcome | None:
+        if entry.verdict is not None:
+            headers = entry.verdict.get("headers", {})
+            return ScanOutcome(verdict=entry.verdict, headers=headers)
+        pending = self.inflight_scans.pop(entry.queue_id, None)
+        try:
+            return await (pending if pending is not None else self.scans.scan(entry.raw, entry.envelope))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failures = self._scan_failures[entry.queue_id] = self._scan_failures.get(entry.queue_id, 0) + 1
+            log.error("scanning %s failed (%s): %s", entry.queue_id, failures, exc)
+            if isinstance(exc, BrokenProcessPool):
+                self.scans.restart()
+            if failures < MAX_SCAN_FAILURES:
+                self._submit_later(entry.queue_id, SCAN_RETRY_SECONDS)
+                return None
+            self._scan_failures.pop(entry.queue_id, None)
+            verdict = {**OWN_MAIL_VERDICT, "action": "quarantine", "reasons": [f"scan failed: {type(exc).__name__}"]}
+            return ScanOutcome(verdict=verdict, headers={})
+
+    def _ingest(self, entry: SpoolEntry, outcome: ScanOutcome) -> Message:
+        verdict = outcome.verdict
+        blob = self.stores.blobs.put(entry.raw) if verdict["action"] in KEEP_COPY else None
+        with self.stores.sessions() as session:
+            return mailflow.record_accepted(
+                session,
+                queue_id=entry.queue_id,
+                mail_from=entry.envelope.mail_from,
+                rcpt_directions=_rcpt_directions(entry),
+                direction=entry.envelope.direction.value,
+                received_at=datetime.fromtimestamp(entry.received_at, UTC),
+                size=len(entry.raw),
+                verdict=verdict,
+                headers=outcome.headers,
+                client_ip=entry.envelope.client_ip or "",
+                helo=entry.envelope.helo or "",
+                auth_user=entry.envelope.auth_user or "",
+                origin=entry.origin,
+                blob_sha256=blob,
+            )
+
+    async def _deliver(self, entry: SpoolEntry, message: Message, due: list[str]) -> Message:
+        data = outgoing_bytes(entry.raw, message=message, hostname=self.hostname, subject_tag=self.config.subject_tag)
+        replies = await self.transport.deliver(mail_from=entry.envelope.mail_from, rcpt_tos=due, data=data)
+        attempts = {r.address: r.attempts for r in message.recipients}
+        results = {rcpt: self._outcome(reply, attempts.get(rcpt, 0) + 1, entry) for rcpt, reply in replies.items()}
+        return await asyncio.to_thread(self._record, entry.queue_id, results)
+
+    def _record(self, queue_id: str, results) -> Message:
+        with self.stores.sessions() as session:
+            return mailflow.record_attempt(session, queue_id=queue_id, results=results)
+
+    def _outcome(self, reply: Reply, attempts: int, entry: SpoolEntry):
+        if reply.is_success:
+            return RecipientStatus.DELIVERED, str(reply), None
+        if reply.is_permanent:
+            return RecipientStatus.BOUNCED, str(reply), None
+        if time.time() - entry.received_at > self.config.max_age_seconds:
+            return RecipientStatus.BOUNCED, f"gave up after {attempts} attempts: {reply}", None
+        next_at = utcnow() + timedelta(seconds=self.config.retry_delay(attempts))
+        return RecipientStatus.DEFERRED, str(reply), next_at
+
+    async def _finish(self, entry: SpoolEntry, message: Message) -> None:
+        bounced = mailflow.bounced_recipients(message)
+        if bounced and self.config.bounce and entry.envelope.mail_from and entry.origin != "dsn":
+            dsn_id = await asyncio.to_thread(self._write_dsn, entry, [(r.address, r.last_reply) for r in bounced])
+            if dsn_id:
+                self.submit(dsn_id)
+        self.spool.remove(entry.queue_id)
+        self._scan_failures.pop(entry.queue_id, None)
+
+    def _write_dsn(self, entry: SpoolEntry, failures: list[tuple[str, str]]) -> str | None:
+        dsn_id = f"{entry.queue_id}-dsn"  # one per message, so a replay never sends a second one
+        if self.spool.exists(dsn_id) or self._load(dsn_id) is not None:
+            return None
+        raw = build_dsn(
+            hostname=self.hostname,
+            original=entry.raw,
+            mail_from=entry.envelope.mail_from,
+            queue_id=entry.queue_id,
+            failures=failures,
+        )
+        to_us = entry.envelope.direction is not Direction.INBOUND
+        envelope = Envelope(mail_from="", rcpt_tos=(entry.envelope.mail_from,), direction=Direction.INTERNAL)
+        self.spool.write(
+            SpoolEntry(
+                queue_id=dsn_id,
+                envelope=envelope,
+                raw=raw,
+                received_at=time.time(),
+                rcpt_directions={entry.envelope.mail_from: "internal" if to_us else "outbound"},
+                verdict=OWN_MAIL_VERDICT,
+                origin="dsn",
+            )
+        )
+        return dsn_id
+
+    def _reinject_orphans(self) -> None:
+        """Released messages whose spool entry was never written (crash inside a release) go back in."""
+        with self.stores.sessions() as session:
+            for message in mailflow.messages_waiting(session):
+                if self.spool.exists(message.queue_id) or not message.blob_sha256:
+                    continue
+                try:
+                    raw = self.stores.blobs.get(message.blob_sha256)
+                except KeyError:
+                    log.error("%s waits for delivery but its stored copy is missing", message.queue_id)
+                    continue
+                self.spool.write(entry_from_record(message, raw, origin="release"))
+
+
+def entry_from_record(message: Message, raw: bytes, *, origin: str) -> SpoolEntry:
+    """A spool entry re-made from a stored message (release): the record already has the verdict."""
+    envelope = Envelope(
+        mail_from=message.mail_from,
+        rcpt_tos=tuple(r.address for r in message.recipients),
+        client_ip=message.client_ip or None,
+        helo=message.helo or None,
+        direction=Direction(message.direction),
+        auth_user=message.auth_user or None,
+    )
+    return SpoolEntry(
+        queue_id=message.queue_id,
+        envelope=envelope,
+        raw=raw,
+        received_at=as_utc(message.received_at).timestamp(),
+        rcpt_directions={r.address: r.direction for r in message.recipients},
+        origin=origin,
+    )
+
+
+def _rcpt_directions(entry: SpoolEntry) -> dict[str, str]:
+    default = entry.envelope.direction.value
+    return {r: entry.rcpt_directions.get(r, default) for r in dict.fromkeys(entry.envelope.rcpt_tos)}
+
+
+def _due(message: Message) -> list[str]:
+    now = utcnow()
+    return [
+        r.address
+        for r in message.recipients
+        if r.status == RecipientStatus.PENDING
+        or (r.status == RecipientStatus.DEFERRED and (as_utc(r.next_attempt_at) or now) <= now)
+    ]
+

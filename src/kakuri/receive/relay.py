@@ -1,0 +1,136 @@
+"""Hand-off to the next hop: an SMTP server (aiosmtplib) or the built-in local Maildir.
+
+A transport returns one `Reply` per recipient, and never raises for delivery problems: a refused
+connection or a timeout is a temporary failure (code 0 below, treated as 4xx) for every recipient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+
+from kakuri.store.blobs import fsync_dir
+
+
+@dataclass(frozen=True)
+class Reply:
+    code: int  # SMTP code; 0 = no answer (connection failed, timeout)
+    text: str
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.code < 300
+
+    @property
+    def is_permanent(self) -> bool:
+        return 500 <= self.code < 600
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}" if self.code else self.text
+
+
+class Transport(Protocol):
+    async def deliver(self, *, mail_from: str, rcpt_tos: list[str], data: bytes) -> dict[str, Reply]: ...
+
+
+class SmtpRelay:
+    """One SMTP transaction per delivery, recipient by recipient, so every address gets its own answer."""
+
+    def __init__(self, host: str, port: int, *, timeout_seconds: float, helo: str | None = None) -> None:
+        self.host, self.port, self.timeout, self.helo = host, port, timeout_seconds, helo
+        self._goodbyes: set[asyncio.Future] = set()
+
+    async def deliver(self, *, mail_from: str, rcpt_tos: list[str], data: bytes) -> dict[str, Reply]:
+        client = aiosmtplib.SMTP(
+            hostname=self.host, port=self.port, timeout=self.timeout, local_hostname=self.helo, start_tls=False
+        )
+        try:
+            await client.connect()
+            replies = await self._transaction(client, mail_from, rcpt_tos, data)
+        except aiosmtplib.SMTPResponseException as exc:  # refused at greeting/EHLO/MAIL/DATA
+            _close(client)
+            return {r: Reply(exc.code, exc.message) for r in rcpt_tos}
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            _close(client)
+            return {r: Reply(0, f"next hop {self.host}:{self.port}: {type(exc).__name__}: {exc}"[:300]) for r in rcpt_tos}
+        # Say goodbye in the background: the caller records the result first, which narrows the window
+        # in which a crash after the next hop's 250 would make us deliver the message again.
+        task = asyncio.ensure_future(_quit(client))
+        self._goodbyes.add(task)
+        task.add_done_callback(self._goodbyes.discard)
+        return replies
+
+    async def _transaction(self, client, mail_from, rcpt_tos, data) -> dict[str, Reply]:
+        await client.ehlo()
+        await client.mail(mail_from)
+        replies: dict[str, Reply] = {}
+        accepted = []
+        for rcpt in rcpt_tos:
+            try:
+                response = await client.rcpt(rcpt)
+                replies[rcpt] = Reply(response.code, response.message)
+                accepted.append(rcpt)
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                replies[rcpt] = Reply(exc.code, exc.message)
+        if not accepted:
+            await client.rset()
+            return replies
+        response = await client.data(data)
+        for rcpt in accepted:
+            replies[rcpt] = Reply(response.code, response.message)
+        return replies
+
+
+async def _quit(client) -> None:
+    try:
+        await client.quit()
+    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+        _close(client)
+
+
+def _close(client) -> None:
+    try:
+        client.close()
+    except Exception:  # closing a broken connection must not hide the delivery result
+        pass
+
+
+class MaildirRelay:
+    """The embedded default's next hop: every recipient's copy goes into one Maildir in the data folder.
+
+    Written the Maildir way (tmp/ then rename into new/), with fsync, so a delivered message survives a crash.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        for sub in ("tmp", "new", "cur"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self._host = socket.gethostname().replace("/", "_").replace(":", "_")
+        self._count = 0
+
+    async def deliver(self, *, mail_from: str, rcpt_tos: list[str], data: bytes) -> dict[str, Reply]:
+        try:
+            name = await asyncio.to_thread(self._store, mail_from, rcpt_tos, data)
+        except OSError as exc:
+            return {r: Reply(0, f"maildir {self.root}: {exc}") for r in rcpt_tos}
+        return {r: Reply(250, f"2.0.0 stored as {name}") for r in rcpt_tos}
+
+    def _store(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> str:
+        self._count += 1
+        name = f"{time.time_ns()}.P{os.getpid()}Q{self._count}.{self._host}"
+        envelope = f"Return-Path: <{mail_from}>\r\nDelivered-To: {', '.join(rcpt_tos)}\r\n".encode()
+        tmp = self.root / "tmp" / name
+        with open(tmp, "wb") as handle:
+            handle.write(envelope + data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.root / "new" / name)
+        fsync_dir(self.root / "new")
+        return name

@@ -1,0 +1,151 @@
+"""The running gateway: SMTP listener, spool, scan pool and delivery runner, built from Settings.
+
+`Gateway(settings, smtp_listen=..., next_hop=...)` is what `kakuri serve`, `kakuri run-default`, the
+tests and the benchmark start; `await gateway.start()` returns once the port is listening and the
+spool left by a previous run has been handed to the runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+from pathlib import Path
+
+from aiosmtpd.smtp import SMTP, AuthResult
+
+from kakuri.receive.config import GatewayConfig, parse_host_port
+from kakuri.receive.delivery import DeliveryQueue
+from kakuri.receive.direction import DirectionRules
+from kakuri.receive.relay import MaildirRelay, SmtpRelay, Transport
+from kakuri.receive.scanning import ScanPool
+from kakuri.receive.smtp_handler import GatewayHandler
+from kakuri.receive.spool import Spool
+from kakuri.store.config import Stores, open_stores
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    def __init__(self, settings, *, smtp_listen: str | None = None, next_hop: str | None = None) -> None:
+        self.settings = settings
+        self.config = GatewayConfig.from_settings(settings)
+        if smtp_listen:
+            self.config.smtp.listen = smtp_listen
+        if next_hop:
+            self.config.delivery.next_hop = next_hop
+        self.home = Path(settings.home)
+        self.hostname = self.config.smtp.hostname or socket.getfqdn()
+        self.stores: Stores | None = None
+        self.scans: ScanPool | None = None
+        self.queue: DeliveryQueue | None = None
+        self.spool: Spool | None = None
+        self._server: asyncio.base_events.Server | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where the listener is bound (the real port when the config asked for port 0)."""
+        return self._server.sockets[0].getsockname()[:2]
+
+    def transport(self) -> Transport:
+        hop = self.config.delivery.next_hop
+        if hop == "maildir":
+            return MaildirRelay(self.home / self.config.delivery.maildir)
+        host, port = parse_host_port(hop)
+        return SmtpRelay(host, port, timeout_seconds=self.config.delivery.timeout_seconds, helo=self.hostname)
+
+    async def start(self) -> None:
+        smtp, spool_cfg = self.config.smtp, self.config.spool
+        self.stores = await asyncio.to_thread(open_stores, self.settings)
+        self.spool = Spool(
+            self.home / spool_cfg.dir, max_bytes=spool_cfg.max_bytes, max_age_seconds=spool_cfg.max_age_seconds
+        )
+        self.scans = await asyncio.to_thread(ScanPool, self.settings, workers=smtp.scan_workers, mode=smtp.scan_pool)
+        self.queue = DeliveryQueue(
+            spool=self.spool,
+            stores=self.stores,
+            scans=self.scans,
+            transport=self.transport(),
+            config=self.config.delivery,
+            hostname=self.hostname,
+            poll_seconds=spool_cfg.poll_seconds,
+        )
+        await self.queue.start()
+        handler = GatewayHandler(
+            spool=self.spool,
+            queue=self.queue,
+            scans=self.scans,
+            stores=self.stores,
+            rules=DirectionRules(
+                our_domains=self.settings.org.our_domains, internal_networks=self.settings.org.internal_networks
+            ),
+            max_recipients=smtp.max_recipients,
+            relay_check=smtp.relay_check,
+            scan_timeout_seconds=smtp.scan_inline_timeout_seconds,
+        )
+        host, port = parse_host_port(smtp.listen, default_port=25)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: self._protocol(handler), host=host, port=port)
+        log.info("kakuri gateway listening on %s:%s", *self.address)
+
+    def _protocol(self, handler: GatewayHandler) -> SMTP:
+        smtp = self.config.smtp
+        return SMTP(
+            handler,
+            hostname=self.hostname,
+            ident="kakuri",
+            data_size_limit=smtp.max_message_bytes,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            tls_context=self._tls_context(),
+            require_starttls=False,
+            auth_required=False,
+            auth_require_tls=True,
+            authenticator=self._authenticate if smtp.auth_users else None,
+            timeout=smtp.session_timeout_seconds,
+            # Pipelining or command floods end the session instead of tying up a connection forever.
+            command_call_limit={"RCPT": smtp.max_recipients * 2 + 20, "*": 1000},
+        )
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        smtp = self.config.smtp
+        if not (smtp.tls_cert and smtp.tls_key):
+            return None
+        if not hasattr(self, "_ssl"):
+            self._ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._ssl.load_cert_chain(self.home / smtp.tls_cert, self.home / smtp.tls_key)
+        return self._ssl
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        from argon2 import PasswordHasher
+        from argon2.exceptions import InvalidHashError, VerificationError
+
+        login = getattr(auth_data, "login", b"") or b""
+        password = getattr(auth_data, "password", b"") or b""
+        stored = self.config.smtp.auth_users.get(login.decode("utf-8", "replace"))
+        if stored is None:
+            return AuthResult(success=False, handled=False)
+        try:
+            PasswordHasher().verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        if self.queue is not None:
+            await self.queue.stop()
+        if self.scans is not None:
+            self.scans.close()
+        if self.stores is not None:
+            self.stores.close()
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,180 @@
+"""Durable accept: a message is on disk, fsynced, before we answer 250; whatever is left is resumed on start.
+
+One file per message, `<queue_id>.msg`: a magic line, one JSON line (envelope, verdict when the
+message was scanned before the reply, origin) and the raw bytes. A file appears only by an atomic
+rename after fsync of the file and of the directory, so a crash leaves either no entry or a whole one.
+The entry is immutable; delivery progress lives in the database (`store/mailflow.py`), and the entry is
+removed only when every recipient has reached a final state there.
+
+Other processes (e.g. `kakuri quarantine release`) hand messages to a running gateway by writing an
+entry here; the gateway polls for entries it does not know.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kakuri.model.envelope import Direction, Envelope
+from kakuri.store.blobs import fsync_dir, write_durably
+
+MAGIC = b"KAKURI-SPOOL 1\n"
+SUFFIX = ".msg"
+
+
+def new_queue_id() -> str:
+    """Sortable by arrival (microseconds, hex) and unique across processes (random tail)."""
+    return f"{time.time_ns() // 1000:014x}{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True)
+class SpoolEntry:
+    queue_id: str
+    envelope: Envelope
+    raw: bytes
+    received_at: float  # epoch seconds of our 250
+    rcpt_directions: dict[str, str] = field(default_factory=dict)
+    verdict: dict | None = None  # Verdict.as_dict() + "headers" summary when scanned before the reply
+    origin: str = "smtp"  # smtp | dsn | release
+
+    def to_bytes(self) -> bytes:
+        env = self.envelope
+        meta = {
+            "queue_id": self.queue_id,
+            "mail_from": env.mail_from,
+            "rcpt_tos": list(env.rcpt_tos),
+            "client_ip": env.client_ip,
+            "helo": env.helo,
+            "direction": env.direction.value,
+            "auth_user": env.auth_user,
+            "rcpt_directions": self.rcpt_directions,
+            "received_at": self.received_at,
+            "verdict": self.verdict,
+            "origin": self.origin,
+        }
+        return MAGIC + json.dumps(meta, ensure_ascii=True).encode() + b"\n" + self.raw
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SpoolEntry:
+        if not data.startswith(MAGIC):
+            raise ValueError("not a spool entry")
+        meta_line, _, raw = data[len(MAGIC) :].partition(b"\n")
+        meta = json.loads(meta_line)
+        envelope = Envelope(
+            mail_from=meta["mail_from"],
+            rcpt_tos=tuple(meta["rcpt_tos"]),
+            client_ip=meta.get("client_ip"),
+            helo=meta.get("helo"),
+            direction=Direction(meta.get("direction", "inbound")),
+            auth_user=meta.get("auth_user"),
+        )
+        return cls(
+            queue_id=meta["queue_id"],
+            envelope=envelope,
+            raw=raw,
+            received_at=meta["received_at"],
+            rcpt_directions=meta.get("rcpt_directions") or {},
+            verdict=meta.get("verdict"),
+            origin=meta.get("origin", "smtp"),
+        )
+
+
+class Spool:
+    """The spool folder, plus the size and backlog figures backpressure needs (kept in memory)."""
+
+    def __init__(self, root: Path, *, max_bytes: int, max_age_seconds: float) -> None:
+        self.root = Path(root)
+        self.tmp = self.root / "tmp"
+        self.quarantine_dir = self.root / "corrupt"  # unreadable entries are moved aside, never deleted
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+        self.max_age_seconds = max_age_seconds
+        self._lock = threading.Lock()  # the SMTP side writes from worker threads, the runner removes
+        self._sizes: dict[str, int] = {}
+        self._unstarted: dict[str, float] = {}  # queue id -> mtime, until the first scan/delivery step
+        for stale in self.tmp.iterdir():  # half-written before a crash: never acknowledged, safe to drop
+            stale.unlink(missing_ok=True)
+        self.refresh()
+
+    def _path(self, queue_id: str) -> Path:
+        if not queue_id or "/" in queue_id or queue_id.startswith("."):
+            raise ValueError(f"bad queue id {queue_id!r}")
+        return self.root / f"{queue_id}{SUFFIX}"
+
+    def write(self, entry: SpoolEntry) -> bool:
+        """Store durably. False (and nothing written) when an entry with this id already exists."""
+        path = self._path(entry.queue_id)
+        if path.exists():
+            return False
+        data = entry.to_bytes()
+        write_durably(path, data, self.tmp)
+        with self._lock:
+            self._sizes[entry.queue_id] = len(data)
+            self._unstarted[entry.queue_id] = time.time()
+        return True
+
+    def read(self, queue_id: str) -> SpoolEntry:
+        return SpoolEntry.from_bytes(self._path(queue_id).read_bytes())
+
+    def exists(self, queue_id: str) -> bool:
+        return self._path(queue_id).exists()
+
+    def remove(self, queue_id: str) -> None:
+        self._path(queue_id).unlink(missing_ok=True)
+        fsync_dir(self.root)
+        self._forget(queue_id)
+
+    def _forget(self, queue_id: str) -> None:
+        with self._lock:
+            self._sizes.pop(queue_id, None)
+            self._unstarted.pop(queue_id, None)
+
+    def set_aside(self, queue_id: str) -> None:
+        """Move an unreadable entry out of the way, keeping it for a human."""
+        self.quarantine_dir.mkdir(exist_ok=True)
+        os.replace(self._path(queue_id), self.quarantine_dir / f"{queue_id}{SUFFIX}")
+        fsync_dir(self.root)
+        self._forget(queue_id)
+
+    def mark_started(self, queue_id: str) -> None:
+        with self._lock:
+            self._unstarted.pop(queue_id, None)
+
+    def refresh(self) -> list[str]:
+        """Queue ids on disk that this object did not know yet (written by a previous run or another process)."""
+        found = []
+        for path in self.root.glob(f"*{SUFFIX}"):
+            queue_id = path.name[: -len(SUFFIX)]
+            if queue_id not in self._sizes:
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:
+                    continue
+                with self._lock:
+                    self._sizes[queue_id] = stat.st_size
+                    self._unstarted[queue_id] = stat.st_mtime
+                found.append(queue_id)
+        return sorted(found)
+
+    def queue_ids(self) -> list[str]:
+        with self._lock:
+            return sorted(self._sizes)
+
+    @property
+    def total_bytes(self) -> int:
+        with self._lock:
+            return sum(self._sizes.values())
+
+    def overload(self) -> str | None:
+        """Why new mail should wait ("full" or "behind"), or None when we can take it."""
+        with self._lock:
+            if sum(self._sizes.values()) >= self.max_bytes:
+                return "full"
+            if self._unstarted and time.time() - min(self._unstarted.values()) > self.max_age_seconds:
+                return "behind"
+        return None
