@@ -195,14 +195,14 @@ def test_ordinary_business_attachments_stay_clean(settings):
 @pytest.mark.parametrize("data", [b"", b"MZ", b"\x00" * 10, b"PK\x03\x04broken", bytes(range(256)) * 50])
 def test_malformed_or_empty_content_never_raises(data):
     for name in ("x.exe", "y.pdf", "z", "w.url", "...", "\u202e"):
-        list(FileTypes()._check_part(Part(path=name, data=data, filename=name)))
+        list(FileTypes().check_part(Part(path=name, data=data, filename=name)))
 
 
 def test_encrypted_member_is_judged_by_its_name_only(settings):
     part = Part(path="a.zip/b.doc", data=b"", filename="b.doc", encrypted=True, true_type="encrypted", depth=1)
-    assert list(FileTypes()._check_part(part)) == []
+    assert list(FileTypes().check_part(part)) == []
     exe = Part(path="a.zip/b.exe", data=b"", filename="b.exe", encrypted=True, true_type="encrypted", depth=1)
-    assert [f.symbol for f in FileTypes()._check_part(exe)] == ["FILE_EXECUTABLE"]
+    assert [f.symbol for f in FileTypes().check_part(exe)] == ["FILE_EXECUTABLE"]
 
 
 def test_corpus_script_and_eicar_mail_fire_and_benign_mail_stays_below_quarantine(settings, shared_dir):

@@ -120,9 +120,9 @@ class FileTypes:
 
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
         for part in message.walk_parts():
-            yield from self._check_part(part)
+            yield from self.check_part(part)
 
-    def _check_part(self, part: Part) -> Iterable[Finding]:
+    def check_part(self, part: Part) -> Iterable[Finding]:
         ext = part.extension
         true_type = true_type_of(part)
         ev = {"filename": part.filename or "", "true_type": true_type}

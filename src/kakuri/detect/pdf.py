@@ -75,9 +75,9 @@ class Pdf:
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
         for part in message.walk_parts():
             if is_pdf(part):
-                yield from self._check_pdf(part)
+                yield from self.check_part(part)
 
-    def _check_pdf(self, part: Part) -> Iterator[Finding]:
+    def check_part(self, part: Part) -> Iterator[Finding]:
         raw = part.data[:MAX_SCAN_BYTES]
         seen: dict[str, int] = {}
         escaped: set[str] = set()
@@ -117,7 +117,10 @@ class Pdf:
 
 
 def is_pdf(part: Part) -> bool:
-    return true_type_of(part) == "pdf" or b"%PDF-" in part.data[:1024]
+    true_type = true_type_of(part)
+    # Readers accept the header anywhere in the first KiB, so junk in front must not hide a PDF;
+    # a container (a stored zip member) is not itself a PDF.
+    return true_type == "pdf" or (true_type in ("data", "text") and b"%PDF-" in part.data[:1024])
 
 
 def _has(seen: dict, *names: str) -> bool:
