@@ -41,6 +41,9 @@ def _register() -> None:
     from kakuri.cli import hunt
 
     hunt.register(app)
+    from kakuri.cli import user
+
+    user.register(app)
 
 
 _register()

@@ -1,0 +1,106 @@
+"""`kakuri user add|list|passwd|token|disable`: console accounts (there is no default account)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from kakuri.cli import state
+
+user_app = typer.Typer(help="Web console accounts and API tokens.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(user_app, name="user")
+
+
+def _db():
+    from kakuri.store.config import open_stores
+
+    return open_stores(state.settings()).sessions
+
+
+def _read_password(confirm: bool = True) -> str:
+    if not sys.stdin.isatty():  # scripted: the first line of stdin
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(1)
+
+
+@user_app.command("add")
+def add(
+    name: str = typer.Argument(..., help="Login name"),
+    role: str = typer.Option(..., "--role", help="admin | analyst | viewer"),
+    time_zone: str = typer.Option("", "--time-zone", help="IANA zone for this user, e.g. Asia/Tokyo"),
+) -> None:
+    """Create a user; the password is prompted for, or read from the first line of stdin."""
+    from kakuri.store import accounts
+
+    if role not in {r.value for r in accounts.Role}:
+        _fail("--role must be admin, analyst or viewer")
+    password = _read_password()
+    with _db().begin() as db:
+        try:
+            accounts.add_user(db, name=name, role=role, password=password, time_zone=time_zone)
+        except accounts.AccountError as exc:
+            _fail(str(exc))
+    typer.echo(f"user {name} added ({role})")
+
+
+@user_app.command("passwd")
+def passwd(name: str = typer.Argument(...)) -> None:
+    """Set a new password (prompted or from stdin); ends the user's browser sessions."""
+    from kakuri.store import accounts
+
+    password = _read_password()
+    with _db().begin() as db:
+        user = accounts.get_user(db, name) or _fail(f"no user {name!r}")
+        try:
+            accounts.set_password(db, user, password)
+        except accounts.AccountError as exc:
+            _fail(str(exc))
+    typer.echo(f"password of {name} changed")
+
+
+@user_app.command("token")
+def token(
+    name: str = typer.Argument(...),
+    label: str = typer.Option("", "--label", help="What the token is for"),
+    revoke: bool = typer.Option(False, "--revoke", help="Revoke all tokens of the user instead"),
+) -> None:
+    """Print a new API token for NAME (shown once; use it as `Authorization: Bearer TOKEN`)."""
+    from kakuri.store import accounts
+
+    with _db().begin() as db:
+        user = accounts.get_user(db, name) or _fail(f"no user {name!r}")
+        if revoke:
+            typer.echo(f"{accounts.revoke_tokens(db, user)} token(s) revoked", err=True)
+            return
+        typer.echo(accounts.create_token(db, user, label))
+
+
+@user_app.command("list")
+def list_() -> None:
+    """Users, roles and state."""
+    from kakuri.store import accounts
+
+    with _db().begin() as db:
+        for user in accounts.list_users(db):
+            state_ = "disabled" if user.disabled else "active"
+            typer.echo(f"{user.name}\t{user.role}\t{state_}\t{user.time_zone or '-'}")
+
+
+@user_app.command("disable")
+def disable(name: str = typer.Argument(...), enable: bool = typer.Option(False, "--enable")) -> None:
+    """Disable (or --enable) an account; a disabled account's sessions and tokens stop working."""
+    from kakuri.store import accounts
+
+    with _db().begin() as db:
+        user = accounts.get_user(db, name) or _fail(f"no user {name!r}")
+        user.disabled = not enable
+    typer.echo(f"user {name} {'enabled' if enable else 'disabled'}")

@@ -1,0 +1,1 @@
+"""Web console and REST API (FastAPI): `create_app(settings)`; `kakuri serve --web HOST:PORT` runs it."""

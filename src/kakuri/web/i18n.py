@@ -1,0 +1,144 @@
+"""Interface labels by language, and times in the viewer's zone.
+
+Templates never hold user-facing English directly: they call `t("key")`, so adding a language is adding
+a column here. Japanese labels follow the words Japanese mail administrators use (隔離, 解放, 送信者...).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+LANGUAGES = ("en", "ja")
+
+LABELS: dict[str, tuple[str, str]] = {
+    # key: (English, Japanese)
+    "app.title": ("kakuri console", "kakuri 管理コンソール"),
+    "nav.dashboard": ("Dashboard", "ダッシュボード"),
+    "nav.quarantine": ("Quarantine", "隔離メール"),
+    "nav.trace": ("Message trace", "メッセージ追跡"),
+    "nav.audit": ("Audit log", "監査ログ"),
+    "nav.users": ("Users", "ユーザー"),
+    "nav.profile": ("Profile", "プロフィール"),
+    "nav.logout": ("Log out", "ログアウト"),
+    "login.title": ("Log in", "ログイン"),
+    "login.name": ("User name", "ユーザー名"),
+    "login.password": ("Password", "パスワード"),
+    "login.submit": ("Log in", "ログイン"),
+    "login.failed": ("Wrong user name or password.", "ユーザー名またはパスワードが違います。"),
+    "login.locked": ("Too many failed attempts; try again later.", "失敗が多すぎます。しばらくしてから再試行してください。"),
+    "dash.per_hour": ("Messages per hour by verdict", "判定別メッセージ数(1時間ごと)"),
+    "dash.symbols": ("Detections by symbol", "検知シンボル別件数"),
+    "dash.families": ("Detections by family", "検知ファミリー別件数"),
+    "dash.recipients": ("Most targeted recipients", "攻撃を受けた受信者"),
+    "dash.impersonated": ("Most impersonated names", "なりすまされた名前"),
+    "dash.window": ("Last %s hours", "直近 %s 時間"),
+    "dash.empty": ("No data in this window.", "この期間のデータはありません。"),
+    "q.search": ("Search", "検索"),
+    "q.text": ("Subject or Message-ID", "件名または Message-ID"),
+    "q.since": ("From (time)", "開始日時"),
+    "q.until": ("To (time)", "終了日時"),
+    "q.sender": ("Sender", "送信者"),
+    "q.recipient": ("Recipient", "受信者"),
+    "q.symbol": ("Symbol", "シンボル"),
+    "q.direction": ("Direction", "方向"),
+    "q.any": ("any", "すべて"),
+    "q.status": ("Status", "状態"),
+    "q.received": ("Received", "受信日時"),
+    "q.subject": ("Subject", "件名"),
+    "q.score": ("Score", "スコア"),
+    "q.next": ("Older →", "次へ →"),
+    "q.first": ("← Newest", "← 最新"),
+    "q.none": ("No quarantined message matches.", "該当する隔離メールはありません。"),
+    "q.selected": ("Selected messages", "選択したメッセージ"),
+    "q.reason": ("Reason (required)", "理由(必須)"),
+    "q.release": ("Release", "解放"),
+    "q.delete": ("Delete", "削除"),
+    "q.done": ("%s message(s): %s", "%s 件: %s"),
+    "m.envelope": ("Envelope", "エンベロープ"),
+    "m.headers": ("Headers", "ヘッダー"),
+    "m.verdict": ("Verdict and explanation", "判定と理由"),
+    "m.findings": ("Findings", "検知内容"),
+    "m.attachments": ("Attachments", "添付ファイル"),
+    "m.preview": ("Text preview (HTML shown as sanitized text)", "本文プレビュー(HTML はテキスト化して表示)"),
+    "m.raw": ("Download raw message (.eml)", "元メッセージをダウンロード (.eml)"),
+    "m.actions": ("Release or delete", "解放・削除"),
+    "m.history": ("History", "履歴"),
+    "m.client": ("Client", "接続元"),
+    "m.mail_from": ("MAIL FROM", "MAIL FROM"),
+    "m.rcpt_to": ("RCPT TO", "RCPT TO"),
+    "m.type": ("Type", "種類"),
+    "m.size": ("Size", "サイズ"),
+    "m.sha256": ("SHA-256", "SHA-256"),
+    "m.no_preview": ("Your role does not show message content.", "このロールでは本文を表示できません。"),
+    "trace.title": ("Message trace", "メッセージ追跡"),
+    "trace.none": ("No message matches.", "該当するメッセージはありません。"),
+    "audit.title": ("Audit log", "監査ログ"),
+    "audit.actor": ("Who", "実行者"),
+    "audit.action": ("Action", "操作"),
+    "audit.target": ("Target", "対象"),
+    "audit.reason": ("Reason", "理由"),
+    "users.title": ("Users", "ユーザー"),
+    "users.add": ("Add user", "ユーザー追加"),
+    "users.role": ("Role", "ロール"),
+    "users.token": ("New API token", "API トークン発行"),
+    "users.token_once": ("Copy this token now; it is not shown again:", "このトークンは再表示されません。今コピーしてください:"),
+    "profile.tz": ("Time zone", "タイムゾーン"),
+    "profile.save": ("Save", "保存"),
+    "error.forbidden": ("You are not allowed to do this.", "この操作の権限がありません。"),
+    "error.not_found": ("Not found.", "見つかりません。"),
+    "error.request": ("The request could not be carried out.", "リクエストを処理できませんでした。"),
+    "error.back": ("Back", "戻る"),
+    "common.time_zone": ("Times in %s", "時刻は %s"),
+}
+
+
+def pick_language(accept_language: str | None, default: str = "en") -> str:
+    """The first language of the Accept-Language header that we have, else the default."""
+    for item in (accept_language or "").split(","):
+        code = item.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return default if default in LANGUAGES else "en"
+
+
+def translator(language: str):
+    index = LANGUAGES.index(language) if language in LANGUAGES else 0
+
+    def t(key: str, *args) -> str:
+        text = LABELS.get(key, (key, key))[index]
+        return text % args if args else text
+
+    return t
+
+
+def zone(name: str | None, fallback: str = "Asia/Tokyo") -> ZoneInfo:
+    for candidate in (name, fallback, "UTC"):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def format_time(value: datetime | None, tz: ZoneInfo) -> str:
+    """"2026-11-25 21:05:03 JST"; stored times are UTC (naive ones from SQLite are taken as UTC)."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def parse_local_time(text: str | None, tz: ZoneInfo) -> datetime | None:
+    """A form's `datetime-local` value (viewer's zone) or an ISO time with offset, as aware UTC."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(UTC)

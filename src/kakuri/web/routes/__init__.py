@@ -1,0 +1,16 @@
+"""One module per resource; each has `api` (JSON under /api/v1) and/or `pages` (HTML) routers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+
+def register_routes(app: FastAPI) -> None:
+    from kakuri.web.app import API_PREFIX
+    from kakuri.web.routes import audit, auth, dashboard, quarantine, trace, users
+
+    for module in (auth, dashboard, quarantine, trace, audit, users):
+        if hasattr(module, "api"):
+            app.include_router(module.api, prefix=API_PREFIX)
+        if hasattr(module, "pages"):
+            app.include_router(module.pages, include_in_schema=False)
