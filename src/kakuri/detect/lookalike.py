@@ -30,7 +30,10 @@ from kakuri.model.knowledge import Knowledge
 from kakuri.parse.domains import is_ip_literal, normalise_host, registrable_domain, split_domain
 
 MIN_LABEL = 5  # shorter names have too many honest neighbours at distance one
-_ASCII_TRICKS = (("rn", "m"), ("vv", "w"), ("0", "o"), ("1", "l"), ("|", "l"))
+# Applied to both sides, so folding i/l/1 together catches "k1takami" for "kitakami" and "paypa1" alike.
+_ASCII_TRICKS = (("rn", "m"), ("vv", "w"), ("0", "o"), ("1", "l"), ("|", "l"), ("i", "l"))
+# Latin letters that look like other Latin letters; the confusables table only maps across scripts.
+_LATIN_LOOKALIKES = {"ɑ": "a", "ı": "i", "ɡ": "g", "ȷ": "j", "ɩ": "i", "ɒ": "a", "ǀ": "l", "ŀ": "l", "ꞁ": "l"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,8 @@ class _Known:
 
 @lru_cache(maxsize=4096)
 def _char_skeleton(char: str) -> str:
+    if char in _LATIN_LOOKALIKES:
+        return _LATIN_LOOKALIKES[char]
     found = confusables.is_confusable(char, preferred_aliases=["latin"], greedy=True) or []
     for entry in found:
         for glyph in entry["homoglyphs"]:
@@ -63,7 +68,7 @@ def _char_skeleton(char: str) -> str:
 
 @lru_cache(maxsize=8192)
 def skeleton(label: str) -> str:
-    """What the label looks like: `tоkai-keikі` (Cyrillic) and `t0kai-keiki` both give `tokai-keiki`."""
+    """What the label looks like: `tоkai-keiki` (Cyrillic о) and `t0kai-keiki` both give `tokal-kelkl`."""
     text = unicodedata.normalize("NFKC", label).lower()
     text = "".join(c if c.isascii() else _char_skeleton(c) for c in text)
     for trick, plain in _ASCII_TRICKS:

@@ -1,0 +1,140 @@
+"""Lure links: downloads, disguised hosts, anchor-text mismatch, feeds; and link-heavy mail that must stay clean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kakuri.detect.base import ScanContext
+from kakuri.detect.lookalike import LookalikeDomains
+from kakuri.detect.urls import UrlLures
+from kakuri.model.knowledge import StaticKnowledge
+from kakuri.parse.mime import parse_message
+from kakuri.pipeline import Scanner
+from tests.builders import make_message
+
+KNOWLEDGE = StaticKnowledge({"kitakami-denso.example"}, {"shirane-seimitsu.co.jp"})
+SENDER = "Sato <sato@shirane-seimitsu.co.jp>"
+
+
+def scanner(settings) -> Scanner:
+    """The stock policy with only the detectors this test is about."""
+    return Scanner(settings, knowledge=KNOWLEDGE, detectors=[LookalikeDomains(), UrlLures()])
+
+
+def check(raw: bytes, detector: UrlLures | None = None) -> dict:
+    ctx = ScanContext(knowledge=KNOWLEDGE)
+    return {f.symbol: f for f in (detector or UrlLures()).check(parse_message(raw), ctx)}
+
+
+def lure(href: str, text: str | None = None, from_: str = "Sato <info@flower-shop.test>") -> bytes:
+    anchor = text if text is not None else href
+    return make_message(from_=from_, body="請求書をダウンロードしてください。\n",
+                        html=f'<p>請求書をダウンロードしてください。</p><p><a href="{href}">{anchor}</a></p>')
+
+
+def test_office_document_on_a_hacked_site_is_a_download_from_an_unrelated_host():
+    found = check(lure("https://blog.flower.test/wp-content/uploads/2024/05/INV_0042.doc", "請求書をダウンロード"))
+    assert {"URL_FILE_DOWNLOAD", "URL_DOWNLOAD_UNRELATED_HOST", "URL_CMS_PATH_DOWNLOAD"} <= set(found)
+    assert found["URL_FILE_DOWNLOAD"].evidence["file"] == "INV_0042.doc"
+
+
+def test_archive_on_an_ip_literal_in_plain_text():
+    found = check(make_message(body="ダウンロード：http://203.0.113.50/INVOICE/scan_55.zip\n"))
+    assert {"URL_FILE_DOWNLOAD", "URL_IP_HOST"} <= set(found)
+
+
+def test_executable_and_script_downloads_are_their_own_symbol():
+    found = check(make_message(body="https://cdn.example.net/update/setup.js and http://x.example:8443/a.iso"))
+    assert found["URL_EXECUTABLE_DOWNLOAD"].evidence["count"] == "2"
+    assert found["URL_NONSTANDARD_PORT"].evidence["port"] == "8443"
+
+
+def test_anchor_showing_our_domain_but_opening_another_site():
+    found = check(lure("http://files.other.test/d/document.zip", "https://kitakami-denso.example/share/a8f"))
+    assert found["URL_TEXT_MISMATCH_KNOWN_DOMAIN"].evidence["shown"] == "kitakami-denso.example"
+
+
+def test_lookalike_link_host():
+    found = check(lure("https://shirane-selmitsu.co.jp/files/document.zip", "資料"))
+    assert found["URL_LOOKALIKE_DOMAIN"].evidence["imitates"] == "shirane-seimitsu.co.jp"
+
+
+def test_userinfo_trick_idn_script_scheme_and_shortener():
+    raw = make_message(html=(
+        '<a href="https://kitakami-denso.example@203.0.113.9/login">x</a>'
+        '<a href="https://xn--80ak6aa92e.example/">y</a>'
+        '<a href="javascript:location=\'https://e.test\'">z</a>'
+        '<a href="https://bit.ly/3abcd">w</a>'
+        '<img src="data:image/png;base64,iVBORw0KGgo=">'))
+    found = check(raw)
+    assert {"URL_USERINFO", "URL_IP_HOST", "URL_IDN_HOST", "URL_SCRIPT_SCHEME", "URL_SHORTENER"} <= set(found)
+    assert found["URL_SCRIPT_SCHEME"].evidence["count"] == "1"  # the inline image is not a link
+
+
+def test_partner_sharing_a_file_from_its_own_server_is_only_a_download():
+    raw = make_message(from_=SENDER, body="図面です: https://share.shirane-seimitsu.co.jp/dl/drawing_v2.zip\n")
+    assert set(check(raw)) == {"URL_FILE_DOWNLOAD"}
+
+
+def test_file_name_in_anchor_text_is_not_a_domain_mismatch():
+    found = check(lure("https://files.flower.test/document.zip", "document.zip"))
+    assert "URL_TEXT_MISMATCH" not in found and "URL_TEXT_MISMATCH_KNOWN_DOMAIN" not in found
+
+
+def newsletter(links: int = 40) -> bytes:
+    html = "".join(
+        f'<p><a href="https://click.mailer.example/ls/click?upn={i}x">https://www.fa-news.example/article/{i}</a></p>'
+        for i in range(links)) + '<img src="https://click.mailer.example/open.gif" width="1">'
+    return make_message(from_="FA News <mag@fa-news.example>", html=html,
+                        headers={"List-Unsubscribe": "<https://click.mailer.example/unsub>"})
+
+
+def test_newsletter_with_tracking_links_scores_below_tag(settings):
+    found = check(newsletter())
+    assert set(found) == {"URL_TEXT_MISMATCH"}  # an ESP tracker in front of the sender's own URLs
+    verdict = scanner(settings).scan(newsletter()).verdict
+    assert verdict.score < settings.policy.thresholds["inbound"].tag
+
+
+def test_meeting_invitation_link_is_clean():
+    raw = make_message(from_=SENDER, body="会議URL: https://meet.example.com/j/8431234567?pwd=abc\nhttps://teams.example/l/meetup-join/19%3ameeting\n")
+    assert check(raw) == {}
+
+
+def test_lure_link_with_ip_host_is_quarantined_by_policy(settings):
+    raw = make_message(from_="Sato <info@flower-shop.test>", body="請求書: https://198.51.100.186/INVOICE/INV_2872.doc\n")
+    verdict = scanner(settings).scan(raw).verdict
+    assert verdict.action.value == "quarantine", verdict.as_dict()
+
+
+def test_lure_link_behind_our_domain_is_quarantined_by_policy(settings):
+    raw = lure("https://shirane-selmitsu.co.jp/share/document.zip", "https://kitakami-denso.example/share/x1")
+    verdict = scanner(settings).scan(raw).verdict
+    assert verdict.action.value == "quarantine", verdict.as_dict()
+
+
+@pytest.fixture
+def feed_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "urlhaus"
+    folder.mkdir()
+    (folder / "csv.txt.csv").write_text(
+        "# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter\n"
+        '"1","2020-02-06 03:17:53","https://dance-studio.test/Zd9CN/","online","","malware_download","emotet","",""\n'
+        '"2","2020-02-06 03:17:53","http://www.flower-lab.test/wp-includes/ZO/","online","","malware_download","","",""\n'
+        "not,a,valid\n", encoding="utf-8")
+    (folder / "broken.csv").write_bytes(b"\xff\xfe\x00garbage")
+    return folder
+
+
+def test_feed_matches_by_full_url_then_by_host(feed_dir):
+    detector = UrlLures(feed_dir)
+    found = check(make_message(body="https://DANCE-studio.test/Zd9CN and http://www.flower-lab.test/other"), detector)
+    assert found["URL_FEED_MATCH"].evidence["url"] == "https://DANCE-studio.test/Zd9CN"
+    assert found["URL_FEED_HOST_MATCH"].evidence["host"] == "www.flower-lab.test"
+
+
+def test_missing_feed_folder_means_no_feed_symbols(tmp_path):
+    found = check(make_message(body="https://dance-studio.test/Zd9CN/"), UrlLures(tmp_path / "absent"))
+    assert not any(s.startswith("URL_FEED") for s in found)
