@@ -33,6 +33,7 @@ from kakuri.store.knowledge_tables import (
 )
 
 PASSWORD_WINDOW_SECONDS = 24 * 3600
+MAX_STORED_PASSWORDS = 20  # per recorded mail; the unpack stage tries them best first
 
 
 class KnowledgeStore(KnowledgeIndex):
@@ -202,7 +203,7 @@ def harvest_passwords(message: ParsedMessage) -> list[str]:
     except ImportError:  # unpack stage without a harvester in this build
         return []
     try:
-        return list(dict.fromkeys(harvest(message)))[:20]
+        return harvest(f"{message.subject}\n{message.body_text}", MAX_STORED_PASSWORDS)
     except Exception:  # a harvester bug must not stop the ledger
         return []
 

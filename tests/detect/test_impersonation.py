@@ -1,0 +1,99 @@
+import pytest
+
+from kakuri.detect.base import ScanContext
+from kakuri.detect.impersonation import Impersonation
+from kakuri.detect.thread_hijack import ThreadHijack
+from kakuri.parse.mime import parse_message
+from kakuri.pipeline import Scanner
+from tests.builders import make_message
+from tests.knowledge_builders import NAMESAKE, org_knowledge
+
+
+@pytest.fixture(scope="module")
+def knowledge():
+    return org_knowledge()
+
+
+def _symbols(knowledge, **message) -> dict[str, dict]:
+    parsed = parse_message(make_message(**message))
+    return {f.symbol: dict(f.evidence) for f in Impersonation().check(parsed, ScanContext(knowledge=knowledge))}
+
+
+@pytest.mark.parametrize(
+    "display_name",
+    ["佐々木 恵", "佐々木恵", "佐々木　恵 様", "Megumi Sasaki", "SASAKI Megumi", "Ｍｅｇｕｍｉ Ｓａｓａｋｉ"],
+)
+def test_staff_name_from_free_mail_is_flagged(knowledge, display_name):
+    found = _symbols(knowledge, from_=f"{display_name} <msasaki.office@freemail.test>")
+    assert found["IMPERSONATION_STAFF_NAME"]["impersonated"] == "megumi.sasaki@kitaboshi.example"
+
+
+def test_ceo_and_it_department_names_from_outside_are_flagged(knowledge):
+    assert "IMPERSONATION_STAFF_NAME" in _symbols(knowledge, from_="大川 誠 <ceo.office@freemail.test>")
+    assert "IMPERSONATION_STAFF_NAME" in _symbols(knowledge, from_="情報システム部 <helpdesk@freemail.test>")
+
+
+def test_close_spelling_of_a_partner_name_is_flagged(knowledge):
+    found = _symbols(knowledge, from_="Koji Morrita <kmorita@freemail.test>")
+    assert found["IMPERSONATION_PARTNER_NAME"]["impersonated"] == "k-morita@hoshizora-denki.example"
+
+
+def test_our_staff_writing_from_our_domains_is_clean(knowledge):
+    assert _symbols(knowledge, from_="佐々木 恵 <megumi.sasaki@kitaboshi.example>") == {}
+    assert _symbols(knowledge, from_="Megumi Sasaki <sales@kb-trading.example>") == {}
+
+
+def test_partner_writing_from_a_second_address_of_the_same_organisation_is_clean(knowledge):
+    assert _symbols(knowledge, from_="森田 浩二 <morita.k@hoshizora-denki.example>") == {}
+    assert _symbols(knowledge, from_="森田 浩二 <k-morita@mail.hoshizora-denki.example>") == {}
+
+
+def test_known_correspondent_sharing_a_colleagues_name_is_clean(knowledge):
+    assert _symbols(knowledge, from_=f"佐々木 恵 <{NAMESAKE}>") == {}
+
+
+def test_partner_name_on_an_unrelated_address_is_flagged(knowledge):
+    found = _symbols(knowledge, from_="森田 浩二 <host34@construction.test>")
+    assert set(found) == {"IMPERSONATION_PARTNER_NAME"}
+
+
+def test_partner_name_on_one_of_our_accounts_is_flagged(knowledge):
+    # What an infected PC's spam module sends: a harvested partner name on our user's account.
+    assert "IMPERSONATION_PARTNER_NAME" in _symbols(knowledge, from_="Emily Stone <sho.ueda@kb-trading.example>")
+
+
+def test_trusted_address_inside_the_display_name_is_flagged(knowledge):
+    found = _symbols(knowledge, from_='"k-morita@hoshizora-denki.example (森田 浩二)" <link97@webmail.test>')
+    assert found["IMPERSONATION_ADDRESS_IN_NAME"]["shown"] == "k-morita@hoshizora-denki.example"
+    assert "IMPERSONATION_PARTNER_NAME" in found
+
+
+def test_newsletter_with_a_company_display_name_is_clean(knowledge):
+    found = _symbols(knowledge, from_="Hoshizora Denki News <news@mailer.example.net>")
+    assert found == {}
+
+
+def test_reply_to_with_a_staff_name_elsewhere_is_flagged(knowledge):
+    found = _symbols(
+        knowledge,
+        from_="森田 浩二 <k-morita@hoshizora-denki.example>",
+        headers={"Reply-To": "大川 誠 <okawa.ceo@freemail.test>"},
+    )
+    assert {"IMPERSONATION_REPLYTO_NAME", "FROM_REPLYTO_MISMATCH"} <= set(found)
+
+
+def test_mailing_list_reply_to_is_not_a_mismatch(knowledge):
+    found = _symbols(
+        knowledge,
+        from_="森田 浩二 <k-morita@hoshizora-denki.example>",
+        headers={"Reply-To": "ml@lists.example.org", "List-Id": "<ml.lists.example.org>"},
+    )
+    assert found == {}
+
+
+def test_staff_name_spoof_alone_reaches_quarantine(settings, knowledge):
+    scanner = Scanner(settings, knowledge=knowledge, detectors=[Impersonation(), ThreadHijack()])
+    raw = make_message(from_="大川 誠 <ceo.okawa@freemail.test>", subject="【至急】振込先変更の件")
+    assert scanner.scan(raw).verdict.action.value == "quarantine"
+    benign = make_message(from_="大川 誠 <makoto.okawa@kitaboshi.example>", subject="定例会議")
+    assert scanner.scan(benign).verdict.action.value == "deliver"
