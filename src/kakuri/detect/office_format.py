@@ -33,7 +33,7 @@ class OfficeKind(StrEnum):
 
 # unpack/filetype.sniff names; "msi" is an OLE file too but no Office document, so it stays None.
 _TRUE_TYPES = {"ole": OfficeKind.OLE, "doc": OfficeKind.OLE, "xls": OfficeKind.OLE, "ppt": OfficeKind.OLE,
-               "msi": None, "rtf": OfficeKind.RTF, "sylk": OfficeKind.SYLK, "ooxml": OfficeKind.OOXML,
+               "msi": None, "zip": None, "rtf": OfficeKind.RTF, "sylk": OfficeKind.SYLK, "ooxml": OfficeKind.OOXML,
                **{f"{app}{end}": OfficeKind.OOXML for app in ("doc", "xls", "ppt") for end in "xmb"}}
 _TEXT_BY_EXTENSION = {"csv": OfficeKind.CSV, "tsv": OfficeKind.CSV, "iqy": OfficeKind.IQY, "slk": OfficeKind.SYLK}
 
@@ -42,7 +42,8 @@ def office_kind(part: Part) -> OfficeKind | None:
     """The Office format of `part`, or None. Content wins over the name except for text formats."""
     data = part.data
     if part.true_type in _TRUE_TYPES:
-        return _TRUE_TYPES[part.true_type]
+        kind = _TRUE_TYPES[part.true_type]
+        return kind if kind is not OfficeKind.OOXML or _is_ooxml_package(data) else None
     if data[:8] == OLE_MAGIC:
         return OfficeKind.OLE
     if data[:4] == b"PK\x03\x04":
@@ -58,8 +59,15 @@ def office_kind(part: Part) -> OfficeKind | None:
 
 
 def _is_ooxml_package(data: bytes) -> bool:
-    # The name sits in the first local header (Office writes it first) or in the central directory at the end.
-    return b"[Content_Types].xml" in data[:4096] or b"[Content_Types].xml" in data[-65536:]
+    # The name sits in the first local header (Office writes it first) or in the central directory at the
+    # end; but a plain zip that *stores* a docx shows the same bytes, so the member list decides.
+    if b"[Content_Types].xml" not in data[:4096] and b"[Content_Types].xml" not in data[-65536:]:
+        return False
+    package = open_package(data)
+    if package is None:
+        return False
+    with package:
+        return any(name.lower() == "[content_types].xml" for name in package.namelist())
 
 
 def office_parts(message: ParsedMessage) -> Iterator[tuple[Part, OfficeKind]]:

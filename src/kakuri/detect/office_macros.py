@@ -61,11 +61,15 @@ _USER_DRIVEN_EVENTS = ("_Click", "_Change", "_MouseMove", "_MouseEnter", "_Mouse
 
 
 def _autoexec_regex() -> re.Pattern[str]:
-    """olevba's autoexec keyword table, compiled once into one alternation (olevba compiles per call)."""
+    """olevba's autoexec keyword table, compiled once (olevba compiles one regex per keyword per call).
+
+    The ActiveX event names ("\\w+_Painted") share one "\\w+_(...)" branch: as separate alternatives each
+    would re-scan every word."""
     words = [re.escape(k) for keys in olevba.AUTOEXEC_KEYWORDS.values() for k in keys]
-    words += [k for keys in olevba.AUTOEXEC_KEYWORDS_REGEX.values() for k in keys
+    events = [k.removeprefix(r"\w+_") for keys in olevba.AUTOEXEC_KEYWORDS_REGEX.values() for k in keys
               if not k.endswith(_USER_DRIVEN_EVENTS)]
-    return re.compile(r"(?i)\b(?:" + "|".join(sorted(set(words), key=len, reverse=True)) + r")\b")
+    plain = "|".join(sorted(set(words), key=len, reverse=True))
+    return re.compile(r"(?i)\b(?:" + plain + r"|\w+_(?:" + "|".join(sorted(set(events))) + r"))\b")
 
 
 class OfficeMacros:
@@ -80,7 +84,8 @@ class OfficeMacros:
     def __init__(self, max_code_chars: int = 2_000_000) -> None:
         self.max_code_chars = max_code_chars
         self._autoexec = _autoexec_regex()
-        self._suspicious = {k: re.compile(r"(?i)(?<![\w.])(?:" + v + r")\b") for k, v in _SUSPICIOUS.items()}
+        self._suspicious = re.compile(
+            r"(?i)(?<![\w.])(?:" + "|".join(f"(?P<{k}>{v})" for k, v in _SUSPICIOUS.items()) + r")\b")
 
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
         for part, kind in office_parts(message):
@@ -111,9 +116,8 @@ class OfficeMacros:
 
     def _suspicious_keywords(self, code: str) -> list[str]:
         found: dict[str, None] = {}
-        for category, pattern in self._suspicious.items():
-            for match in pattern.finditer(code):
-                found.setdefault(f"{category}:{match.group(0).split()[0]}", None)
+        for match in self._suspicious.finditer(code):
+            found.setdefault(f"{match.lastgroup}:{match.group(0).split()[0]}", None)
         for match in _CREATE_OBJECT.finditer(code):
             progid = match.group(2)
             if progid is None:  # the ProgID is computed at run time: hidden on purpose
