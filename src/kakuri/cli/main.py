@@ -41,6 +41,13 @@ def _register() -> None:
     from kakuri.cli import hunt
 
     hunt.register(app)
+    from kakuri.cli import bench, quarantine, queue, serve, trace
+
+    serve.register(app)
+    queue.register(app)
+    quarantine.register(app)
+    trace.register(app)
+    bench.register(app)
     from kakuri.cli import user
 
     user.register(app)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from kakuri.act.bounce import build_dsn
 from kakuri.act.dispose import OWN_MAIL_VERDICT, outgoing_bytes
+from kakuri.act.release import entry_from_record
 from kakuri.model.envelope import Direction, Envelope
 from kakuri.receive.config import DeliveryConfig
 from kakuri.receive.relay import Reply, Transport
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 KEEP_COPY = ("quarantine", "hold", "reject")  # actions whose raw message we store for review
 SCAN_RETRY_SECONDS = 30.0
+ORPHAN_CHECK_POLLS = 5  # every 5th spool poll also looks for releases made without the gateway
 MAX_SCAN_FAILURES = 3  # then the message is quarantined: a poison message must not block the queue
 
 
@@ -115,8 +117,12 @@ class DeliveryQueue:
                     self.submit(queue_id)
 
     async def _poll(self) -> None:
+        polls = 0
         while True:
             await asyncio.sleep(self.poll_seconds)
+            polls += 1
+            if polls % ORPHAN_CHECK_POLLS == 0:
+                await asyncio.to_thread(self._reinject_orphans)
             for queue_id in self.spool.refresh():
                 self.submit(queue_id)
 
@@ -250,10 +256,11 @@ class DeliveryQueue:
         return dsn_id
 
     def _reinject_orphans(self) -> None:
-        """Released messages whose spool entry was never written (crash inside a release) go back in."""
+        """Waiting messages without a spool entry (a release that crashed half-way, or one made by a
+        process without a spool, such as a console on another machine) go back into the spool."""
         with self.stores.sessions() as session:
             for message in mailflow.messages_waiting(session):
-                if self.spool.exists(message.queue_id) or not message.blob_sha256:
+                if message.queue_id in self._active or self.spool.exists(message.queue_id) or not message.blob_sha256:
                     continue
                 try:
                     raw = self.stores.blobs.get(message.blob_sha256)
@@ -261,26 +268,6 @@ class DeliveryQueue:
                     log.error("%s waits for delivery but its stored copy is missing", message.queue_id)
                     continue
                 self.spool.write(entry_from_record(message, raw, origin="release"))
-
-
-def entry_from_record(message: Message, raw: bytes, *, origin: str) -> SpoolEntry:
-    """A spool entry re-made from a stored message (release): the record already has the verdict."""
-    envelope = Envelope(
-        mail_from=message.mail_from,
-        rcpt_tos=tuple(r.address for r in message.recipients),
-        client_ip=message.client_ip or None,
-        helo=message.helo or None,
-        direction=Direction(message.direction),
-        auth_user=message.auth_user or None,
-    )
-    return SpoolEntry(
-        queue_id=message.queue_id,
-        envelope=envelope,
-        raw=raw,
-        received_at=as_utc(message.received_at).timestamp(),
-        rcpt_directions={r.address: r.direction for r in message.recipients},
-        origin=origin,
-    )
 
 
 def _rcpt_directions(entry: SpoolEntry) -> dict[str, str]:

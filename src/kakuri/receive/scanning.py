@@ -30,6 +30,7 @@ class _Worker:
     """What one worker process (or the whole thread pool) holds."""
 
     def __init__(self, settings) -> None:
+        from kakuri.respond.emergency import EmergencySwitch
         from kakuri.store.config import open_stores
         from kakuri.store.knowledge import load_knowledge
         from kakuri.wiring import build_scanner
@@ -37,10 +38,11 @@ class _Worker:
         self.stores = open_stores(settings, upgrade=False)
         self.knowledge = load_knowledge(settings, engine=self.stores.engine)
         self.scanner = build_scanner(settings, knowledge=self.knowledge)
+        self.emergency = EmergencySwitch(self.stores.sessions)  # active modes, re-read every few seconds
         self.learn_lock = threading.Lock()
 
     def scan(self, raw: bytes, envelope: Envelope) -> ScanOutcome:
-        result = self.scanner.scan(raw, envelope)
+        result = self.scanner.scan(raw, envelope, overrides=self.emergency.overrides())
         verdict = result.verdict.as_dict()
         if verdict["action"] in LEARN_ACTIONS:
             with self.learn_lock:

@@ -59,7 +59,10 @@ class Gateway:
         smtp, spool_cfg = self.config.smtp, self.config.spool
         self.stores = await asyncio.to_thread(open_stores, self.settings)
         self.spool = Spool(
-            self.home / spool_cfg.dir, max_bytes=spool_cfg.max_bytes, max_age_seconds=spool_cfg.max_age_seconds
+            self.home / spool_cfg.dir,
+            max_bytes=spool_cfg.max_bytes,
+            max_age_seconds=spool_cfg.max_age_seconds,
+            owner=True,
         )
         self.scans = await asyncio.to_thread(ScanPool, self.settings, workers=smtp.scan_workers, mode=smtp.scan_pool)
         self.queue = DeliveryQueue(
@@ -78,7 +81,8 @@ class Gateway:
             scans=self.scans,
             stores=self.stores,
             rules=DirectionRules(
-                our_domains=self.settings.org.our_domains, internal_networks=self.settings.org.internal_networks
+                our_domains=await asyncio.to_thread(self._our_domains),
+                internal_networks=self.settings.org.internal_networks,
             ),
             max_recipients=smtp.max_recipients,
             relay_check=smtp.relay_check,
@@ -88,6 +92,16 @@ class Gateway:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: self._protocol(handler), host=host, port=port)
         log.info("kakuri gateway listening on %s:%s", *self.address)
+
+    def _our_domains(self) -> list[str]:
+        """[org] our_domains plus those recorded with `kakuri init --domain`."""
+        from sqlalchemy import select
+
+        from kakuri.store.knowledge_tables import KnownDomain
+
+        with self.stores.sessions() as session:
+            recorded = session.scalars(select(KnownDomain.domain).where(KnownDomain.kind == "ours")).all()
+        return sorted({*self.settings.org.our_domains, *recorded})
 
     def _protocol(self, handler: GatewayHandler) -> SMTP:
         smtp = self.config.smtp
@@ -131,6 +145,16 @@ class Gateway:
         except (VerificationError, InvalidHashError):
             return AuthResult(success=False, handled=False)
         return AuthResult(success=True)
+
+    async def release(self, *, queue_id: str, actor: str, reason: str = ""):
+        """Release a kept message through this gateway's delivery (audited); returns the message record."""
+        from kakuri.act.release import release_message
+
+        message = await asyncio.to_thread(
+            release_message, stores=self.stores, spool=self.spool, queue_id=queue_id, actor=actor, reason=reason
+        )
+        self.queue.submit(queue_id)
+        return message
 
     async def stop(self) -> None:
         if self._server is not None:

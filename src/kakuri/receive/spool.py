@@ -87,7 +87,9 @@ class SpoolEntry:
 class Spool:
     """The spool folder, plus the size and backlog figures backpressure needs (kept in memory)."""
 
-    def __init__(self, root: Path, *, max_bytes: int, max_age_seconds: float) -> None:
+    def __init__(
+        self, root: Path, *, max_bytes: int = 1 << 62, max_age_seconds: float = float("inf"), owner: bool = False
+    ) -> None:
         self.root = Path(root)
         self.tmp = self.root / "tmp"
         self.quarantine_dir = self.root / "corrupt"  # unreadable entries are moved aside, never deleted
@@ -97,8 +99,9 @@ class Spool:
         self._lock = threading.Lock()  # the SMTP side writes from worker threads, the runner removes
         self._sizes: dict[str, int] = {}
         self._unstarted: dict[str, float] = {}  # queue id -> mtime, until the first scan/delivery step
-        for stale in self.tmp.iterdir():  # half-written before a crash: never acknowledged, safe to drop
-            stale.unlink(missing_ok=True)
+        if owner:  # the gateway at start: half-written files were never acknowledged, safe to drop
+            for stale in self.tmp.iterdir():
+                stale.unlink(missing_ok=True)
         self.refresh()
 
     def _path(self, queue_id: str) -> Path:

@@ -1,0 +1,185 @@
+"""`kakuri bench smtp`: N concurrent SMTP clients send a corpus to a real gateway for a fixed time.
+
+The benchmark starts `kakuri serve` in a child process on a fresh data folder (loopback port, spool,
+SQLite, the configured scan pool) with a sink next hop run here (aiosmtpd), so it measures the whole
+path: SMTP, scan, fsynced spool, database, delivery. It reports accepted messages per second and the
+end-to-end latency from our `250` to the message's final record (delivered at the sink, or
+quarantined). The clients share the machine with the gateway: on 2 cores they cost it throughput.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+bench_app = typer.Typer(help="Load benchmarks.", no_args_is_help=True)
+_QUEUED = re.compile(r"queued as (\S+)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _load_corpus(corpus: Path) -> list[tuple[str, list[str], bytes]]:
+    labels = corpus.parent / "labels.jsonl" if (corpus.parent / "labels.jsonl").exists() else corpus / "labels.jsonl"
+    envelopes = {}
+    if labels.exists():
+        for line in labels.read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            envelopes[Path(item["file"]).name] = item.get("envelope", {})
+    out = []
+    for path in sorted(corpus.glob("*.eml")):
+        env = envelopes.get(path.name, {})
+        out.append((env.get("mail_from", "bench@example.net"), env.get("rcpt_to") or ["user@example.org"], path.read_bytes()))
+    if not out:
+        raise typer.BadParameter(f"no .eml files in {corpus}")
+    return out
+
+
+class _Sink:
+    async def handle_DATA(self, server, session, envelope):
+        return "250 2.0.0 Ok"
+
+
+async def _client(port: int, corpus, offset: int, deadline: float, accepted: dict, refused: list) -> None:
+    import aiosmtplib
+
+    i = offset
+    client = None
+    while time.time() < deadline:
+        mail_from, rcpts, raw = corpus[i % len(corpus)]
+        i += 7  # clients walk the corpus at different offsets
+        try:
+            if client is None:
+                client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=60)
+                await client.connect()
+            _, reply = await client.sendmail(mail_from, rcpts, raw)
+            match = _QUEUED.search(reply)
+            if match:
+                accepted[match.group(1)] = time.time()
+        except aiosmtplib.SMTPResponseException as exc:
+            refused.append(exc.code)
+            if exc.code == 451:
+                await asyncio.sleep(0.05)
+        except (aiosmtplib.SMTPException, OSError):
+            refused.append(0)
+            client = None
+    if client is not None:
+        try:
+            await client.quit()
+        except aiosmtplib.SMTPException:
+            pass
+
+
+def _finished(db: Path, queue_ids) -> dict[str, float]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT queue_id, finished_at FROM gw_messages WHERE finished_at IS NOT NULL").fetchall()
+    wanted = set(queue_ids)
+    return {q: datetime.fromisoformat(f).timestamp() if "+" in f else datetime.fromisoformat(f + "+00:00").timestamp()
+            for q, f in rows if q in wanted}
+
+
+async def _run(corpus, *, clients: int, seconds: float, home: Path, workers: int, pool: str) -> dict:
+    from aiosmtpd.controller import Controller
+
+    sink_port, smtp_port = _free_port(), _free_port()
+    sink = Controller(_Sink(), hostname="127.0.0.1", port=sink_port)
+    sink.start()
+    (home / "kakuri.toml").write_text(
+        f'[org]\nour_domains = ["tokai-keiki.example", "tk-shoji.example", "tokaikeiki-asia.example"]\n'
+        f'internal_networks = ["10.0.0.0/8"]\n'
+        f'[smtp]\nrelay_check = false\nscan_workers = {workers}\nscan_pool = "{pool}"\n'
+        f"[spool]\nmax_age_seconds = 120\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kakuri", "--home", str(home), "serve",
+         "--smtp", f"127.0.0.1:{smtp_port}", "--next-hop", f"127.0.0.1:{sink_port}"],
+        stdout=subprocess.DEVNULL, stderr=open(home / "gateway.log", "wb"),
+    )
+    try:
+        await _wait_port(smtp_port, proc)
+        accepted: dict[str, float] = {}
+        refused: list[int] = []
+        started = time.time()
+        await asyncio.gather(*(_client(smtp_port, corpus, i, started + seconds, accepted, refused) for i in range(clients)))
+        elapsed = time.time() - started
+        finished: dict[str, float] = {}
+        drain_deadline = time.time() + 120
+        while time.time() < drain_deadline:
+            finished = _finished(home / "kakuri.db", accepted)
+            if len(finished) >= len(accepted):
+                break
+            await asyncio.sleep(0.5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        sink.stop()
+    latencies = sorted(max(finished[q] - t, 0.0) for q, t in accepted.items() if q in finished)
+    return {
+        "clients": clients,
+        "seconds": round(elapsed, 1),
+        "accepted": len(accepted),
+        "accepted_per_second": round(len(accepted) / elapsed, 1),
+        "refused": {str(c): refused.count(c) for c in sorted(set(refused))},
+        "finished": len(finished),
+        "latency_p50_ms": round(_pct(latencies, 50) * 1000, 1),
+        "latency_p99_ms": round(_pct(latencies, 99) * 1000, 1),
+        "scan_pool": f"{pool} x{workers}",
+        "cpus": os.cpu_count(),
+    }
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, int(len(values) * p / 100))]
+
+
+async def _wait_port(port: int, proc: subprocess.Popen) -> None:
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise RuntimeError("the gateway exited; see gateway.log in the bench folder")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the gateway did not start listening")
+
+
+@bench_app.command("smtp")
+def smtp(
+    corpus: Path = typer.Argument(Path("../shared/corpus/messages"), help="Folder of .eml files (labels.jsonl beside)"),
+    clients: int = typer.Option(8, "--clients", "-c"),
+    seconds: float = typer.Option(20.0, "--seconds", "-t"),
+    workers: int = typer.Option(2, "--workers", help="Scan processes of the gateway"),
+    pool: str = typer.Option("process", "--pool", help="process or thread"),
+    keep: Optional[Path] = typer.Option(None, "--keep", help="Use (and keep) this data folder"),
+) -> None:
+    """Accepted msg/s and end-to-end p50/p99 latency (250 -> delivered or quarantined) of a real gateway."""
+    messages = _load_corpus(corpus)
+    with tempfile.TemporaryDirectory(prefix="kakuri-bench-") as tmp:
+        home = keep or Path(tmp)
+        home.mkdir(parents=True, exist_ok=True)
+        result = asyncio.run(_run(messages, clients=clients, seconds=seconds, home=home, workers=workers, pool=pool))
+    typer.echo(json.dumps(result))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app, name="bench")

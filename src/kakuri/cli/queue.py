@@ -1,0 +1,64 @@
+"""`kakuri queue`: what is waiting in the spool for scanning or delivery, and why."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kakuri.cli import state
+
+
+def queue(jsonl: bool = typer.Option(False, "--jsonl")) -> None:
+    """Spool entries with their recipients' status, attempts, last reply and next attempt."""
+    from kakuri.receive.config import SpoolConfig
+    from kakuri.receive.spool import Spool
+    from kakuri.store.config import open_stores
+    from kakuri.store.messages import WAITING, Message
+
+    settings = state.settings()
+    spool = Spool(Path(settings.home) / SpoolConfig.model_validate(settings.section("spool")).dir)
+    stores = open_stores(settings)
+    rows = []
+    with stores.sessions() as session:
+        for queue_id in spool.queue_ids():
+            message = session.get(Message, queue_id)
+            if message is None:
+                rows.append({"queue_id": queue_id, "recipient": "", "status": "unscanned", "why": "not scanned yet"})
+                continue
+            for r in message.recipients:
+                if r.status in WAITING:
+                    rows.append(
+                        {
+                            "queue_id": queue_id,
+                            "mail_from": message.mail_from,
+                            "recipient": r.address,
+                            "status": r.status,
+                            "attempts": r.attempts,
+                            "why": r.last_reply or "first attempt due",
+                            "next_attempt_at": r.next_attempt_at.isoformat() if r.next_attempt_at else None,
+                        }
+                    )
+    if jsonl:
+        for row in rows:
+            typer.echo(json.dumps(row, ensure_ascii=False))
+        return
+    typer.echo(f"{len(spool.queue_ids())} spool entries, {spool.total_bytes} bytes")
+    table = Table("queue id", "recipient", "status", "attempts", "next attempt (UTC)", "why")
+    for row in rows:
+        table.add_row(
+            row["queue_id"],
+            row["recipient"],
+            row["status"],
+            str(row.get("attempts", 0)),
+            (row.get("next_attempt_at") or "")[:19],
+            row["why"][:80],
+        )
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("queue")(queue)

@@ -1,0 +1,116 @@
+"""`kakuri serve` (the gateway, optionally with the console) and `kakuri run-default` (what `make run` starts)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kakuri.cli import state
+
+DEFAULT_SMTP = "127.0.0.1:2525"
+
+
+def serve(
+    smtp: Optional[str] = typer.Option(None, "--smtp", help="Listen on HOST:PORT (overrides [smtp] listen)"),
+    next_hop: Optional[str] = typer.Option(
+        None, "--next-hop", help='Deliver to HOST:PORT, or "maildir" (overrides [delivery] next_hop)'
+    ),
+    web: Optional[str] = typer.Option(None, "--web", help="Also serve the console on HOST:PORT"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every SMTP command"),
+) -> None:
+    """Run the SMTP gateway: accept, scan, quarantine or deliver, until stopped (Ctrl-C or SIGTERM)."""
+    _logging(verbose)
+    settings = state.settings()
+    asyncio.run(_serve(settings, smtp=smtp, next_hop=next_hop, web=web))
+
+
+def run_default() -> None:
+    """Start the embedded default: data folder ./kakuri-data, SMTP on 127.0.0.1:2525, delivery to a local Maildir."""
+    _logging(False)
+    home = state.HOME or Path("kakuri-data")
+    if not (home / "kakuri.toml").exists():
+        from kakuri.cli.init import init
+
+        state.HOME = home
+        init(domain=[])
+    settings = state.settings()
+    maildir = (home / "maildir" / "new").resolve()
+    typer.echo(
+        f"""
+kakuri is listening on {DEFAULT_SMTP}; delivered mail goes to {maildir}
+
+Send a test mail with swaks:
+  swaks --server {DEFAULT_SMTP} --from alice@example.com --to bob@example.org --header "Subject: hello"
+or with Python:
+  python3 -c "import smtplib; smtplib.SMTP('127.0.0.1', 2525).sendmail('alice@example.com', ['bob@example.org'],
+      b'Subject: hello\\r\\nFrom: alice@example.com\\r\\nTo: bob@example.org\\r\\n\\r\\nhi\\r\\n')"
+Then: ls {maildir}   kakuri --home {home} trace   kakuri --home {home} quarantine list
+Stop with Ctrl-C.
+"""
+    )
+    asyncio.run(_serve(settings, smtp=DEFAULT_SMTP, next_hop="maildir", web=None))
+
+
+async def _serve(settings, *, smtp: str | None, next_hop: str | None, web: str | None) -> None:
+    from kakuri.receive.server import Gateway
+
+    gateway = Gateway(settings, smtp_listen=smtp, next_hop=next_hop)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await gateway.start()
+    host, port = gateway.address
+    typer.echo(f"kakuri: SMTP on {host}:{port}, next hop {gateway.config.delivery.next_hop}", err=True)
+    console = await _start_console(settings, gateway, web) if web else None
+    try:
+        await stop.wait()
+    finally:
+        if console is not None:
+            console.should_exit = True
+        await gateway.stop()
+
+
+async def _start_console(settings, gateway, listen: str):
+    import uvicorn
+
+    from kakuri.receive.config import parse_host_port
+    from kakuri.web.app import create_app
+
+    host, port = parse_host_port(listen, default_port=8025)
+    app = create_app(settings, stores=gateway.stores, quarantine=_console_quarantine(gateway))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    asyncio.get_running_loop().create_task(server.serve())
+    typer.echo(f"kakuri: console on http://{host}:{port}/", err=True)
+    return server
+
+
+def _console_quarantine(gateway):
+    """The console's release goes through the gateway's spool (tagging, retries, bounces) instead of a direct send."""
+    from kakuri.store.quarantine import QuarantineError
+    from kakuri.web.actions import ActionError, StoreQuarantine
+
+    class GatewayQuarantine(StoreQuarantine):
+        async def release(self, *, queue_id: str, actor: str, reason: str) -> str:
+            try:
+                return str((await gateway.release(queue_id=queue_id, actor=actor, reason=reason)).state)
+            except QuarantineError as exc:
+                raise ActionError(str(exc)) from exc
+
+    return GatewayQuarantine(gateway.stores)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mail.log").setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("run-default")(run_default)
