@@ -1,6 +1,4 @@
-import io
 import json
-import zipfile
 
 import pytest
 
@@ -10,30 +8,21 @@ from kakuri.detect.pdf import Pdf
 from kakuri.model import Action, Part
 from kakuri.pipeline import Scanner
 from tests.builders import make_message
+from tests.builders_archive import LNK_HEADER, PE_STUB, iso_of, onenote_with, tnef_with, zip_of
 
-PE = b"MZ" + b"\x90" * 0x3A + (0x80).to_bytes(4, "little") + b"\x00" * 0x40 + b"PE\x00\x00" + b"\x00" * 400
+PE = PE_STUB
 ELF = b"\x7fELF\x02\x01\x01" + b"\x00" * 300
-LNK = bytes.fromhex("4c0000000114020000000000c000000000000046") + b"\x00" * 200
-ISO = b"\x00" * 0x8001 + b"CD001" + b"\x01" * 2000
+LNK = LNK_HEADER
 CHM = b"ITSF\x03\x00\x00\x00" + b"\x00" * 200
-ONENOTE = bytes.fromhex("e4525c7b8cd8a74daeb15378d02996d3") + b"\x00" * 200
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
 JSCRIPT = b'var sh = new ActiveXObject("WScript.Shell");\nsh.Run("cmd /c calc", 0);\n'
 
 
-def zip_of(*members: tuple[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members:
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 def ooxml(kind: str = "xl") -> bytes:
-    return zip_of(
-        ("[Content_Types].xml", b'<?xml version="1.0"?><Types xmlns="x"/>'),
-        (f"{kind}/workbook.xml" if kind == "xl" else f"{kind}/document.xml", b"<?xml version='1.0'?><w/>"),
-    )
+    return zip_of({
+        "[Content_Types].xml": b'<?xml version="1.0"?><Types xmlns="x"/>',
+        f"{kind}/workbook.xml" if kind == "xl" else f"{kind}/document.xml": b"<?xml version='1.0'?><w/>",
+    })
 
 
 def scan(settings, *attachments):
@@ -47,7 +36,7 @@ def found(verdict, symbol=None):
 
 
 def test_executable_inside_zip_is_flagged_at_depth_and_quarantined(settings):
-    verdict = scan(settings, ("請求書.zip", zip_of(("請求書_0912.exe", PE)), "application/zip"))
+    verdict = scan(settings, ("請求書.zip", zip_of({"請求書_0912.exe": PE}), "application/zip"))
     hit = found(verdict, "FILE_EXECUTABLE")
     assert [f.part for f in hit] == ["請求書.zip/請求書_0912.exe"]
     assert hit[0].evidence["by"] == "content"
@@ -66,7 +55,7 @@ def test_elf_without_any_extension_is_an_executable(settings):
 
 @pytest.mark.parametrize("name", ["見積書.js", "a.JSE", "run.vbs", "page.hta", "x.ps1", "go.bat", "job.wsf", "c.cmd"])
 def test_script_extensions_are_flagged(settings, name):
-    verdict = scan(settings, ("files.zip", zip_of((name, b"x = 1\n"))))
+    verdict = scan(settings, ("files.zip", zip_of({name: b"x = 1\n"})))
     assert [f.evidence["by"] for f in found(verdict, "FILE_SCRIPT")] == ["name"]
     assert verdict.action is Action.QUARANTINE
 
@@ -111,16 +100,22 @@ def test_other_windows_shortcut_formats_are_shortcuts(settings, name):
     assert found(scan(settings, (name, b"[Shell]\r\nCommand=2\r\n")), "FILE_SHORTCUT")
 
 
-def test_disk_image_is_flagged_by_content_and_by_name(settings):
-    assert found(scan(settings, ("scan_0912.bin", ISO)), "FILE_DISK_IMAGE")
+def test_disk_image_is_flagged_by_content_and_its_shortcut_inside_too(settings):
+    verdict = scan(settings, ("scan_0912.bin", iso_of({"請求書.pdf.lnk": LNK, "readme.txt": b"hello"})))
+    assert found(verdict, "FILE_DISK_IMAGE")[0].part == "scan_0912.bin"
+    assert [f.part for f in found(verdict, "FILE_SHORTCUT")] == ["scan_0912.bin/請求書.pdf.lnk"]
+
+
+def test_disk_image_is_flagged_by_name(settings):
     verdict = scan(settings, ("invoice.vhdx", b"not really a disk"))
     assert found(verdict, "FILE_DISK_IMAGE") and verdict.action is Action.QUARANTINE
 
 
 def test_onenote_chm_and_java_are_flagged(settings):
-    assert found(scan(settings, ("notes.bin", ONENOTE)), "FILE_ONENOTE")
+    onenote = scan(settings, ("notes.bin", onenote_with([b"<html><HTA:APPLICATION /></html>"])))
+    assert found(onenote, "FILE_ONENOTE") and found(onenote, "FILE_SCRIPT")
     assert found(scan(settings, ("help.chm", CHM)), "FILE_CHM")
-    jar = zip_of(("META-INF/MANIFEST.MF", b"Main-Class: a.B\n"), ("a/B.class", b"\xca\xfe\xba\xbe"))
+    jar = zip_of({"META-INF/MANIFEST.MF": b"Main-Class: a.B\n", "a/B.class": b"\xca\xfe\xba\xbe"})
     assert found(scan(settings, ("payment.zip", jar)), "FILE_JAVA")
 
 
@@ -152,7 +147,7 @@ def test_zero_width_characters_alone_count_at_half_weight(settings):
 
 
 def test_zip_named_doc_is_a_mild_mismatch(settings):
-    verdict = scan(settings, ("contract.doc", zip_of(("a.txt", b"hello"))))
+    verdict = scan(settings, ("contract.doc", zip_of({"a.txt": b"hello"})))
     hit = found(verdict, "FILE_TYPE_MISMATCH")
     assert hit and hit[0].evidence["true_type"] == "zip"
     assert verdict.action is Action.DELIVER
@@ -183,8 +178,8 @@ def test_ordinary_business_attachments_stay_clean(settings):
         ("forward.eml", eml, "application/octet-stream"),
         ("memo.txt", "よろしくお願いします。".encode("shift_jis"), "text/plain"),
         ("data.csv", "品番,数量\nA-1,10\n".encode("utf-8"), "text/csv"),
-        ("documents.zip", zip_of(("a.pdf", PDF), ("b.pdf", PDF))),
-        ("winmail.dat", b"\x78\x9f\x3e\x22" + b"\x00" * 80, "application/ms-tnef"),
+        ("documents.zip", zip_of({"a.pdf": PDF, "b.pdf": PDF})),
+        ("winmail.dat", tnef_with({"quote.pdf": PDF}), "application/ms-tnef"),
         ("contact.vcf", vcf, "text/vcard"),
         ("売上.xlsx", ooxml("xl")),
     )

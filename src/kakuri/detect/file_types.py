@@ -89,14 +89,17 @@ _ZERO_WIDTH = {0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x180E}
 
 # Markers that only script code carries; an attachment that says .txt or .pdf and contains these is a script.
 _SCRIPT_MARKERS = re.compile(
-    rb"new\s+ActiveXObject\s*\(|WScript\.(?:Shell|CreateObject|Sleep|ScriptFullName|Arguments)"
-    rb"|CreateObject\s*\(\s*[\"'](?:WScript\.|Shell\.Application|Scripting\.FileSystemObject|MSXML2\.|ADODB\.Stream)"
+    rb"WScript\.(?:Shell|CreateObject|Sleep|ScriptFullName|Arguments)"
+    # Not MSXML2/XMLHTTP alone: old web pages create those for AJAX; droppers pair them with these.
+    rb"|(?:new\s+ActiveXObject|CreateObject)\s*\(\s*[\"'](?:WScript\.|Shell\.Application|Scripting\.FileSystemObject|ADODB\.Stream)"
     rb"|GetObject\s*\(\s*[\"']winmgmts|<\s*HTA:APPLICATION"
     rb"|powershell(?:\.exe)?\s[^\r\n]{0,80}?-(?:e|ec|enc|encodedcommand)\s+[A-Za-z0-9+/=]{20,}"
     rb"|(?:IEX|Invoke-Expression)\b[^\r\n]{0,120}?(?:Net\.WebClient|DownloadString|Invoke-WebRequest)"
     rb"|\b(?:certutil(?:\.exe)?\s+-urlcache|bitsadmin(?:\.exe)?\s+/transfer|mshta(?:\.exe)?\s+https?:)",
     re.IGNORECASE,
 )
+_SCRIPT_ANCHORS = (b"wscript.", b"object", b"hta:", b"powershell", b"iex", b"invoke-expression", b"certutil",
+                   b"bitsadmin", b"mshta")
 _SCRIPT_SCAN_BYTES = 1 << 20
 _URL_TARGET = re.compile(rb"^\s*URL\s*=\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 
@@ -188,7 +191,12 @@ def true_type_of(part: Part) -> str:
 def _script_marker(part: Part, true_type: str) -> str | None:
     if true_type not in _TEXTUAL_TYPES:
         return None
-    match = _SCRIPT_MARKERS.search(part.data, 0, _SCRIPT_SCAN_BYTES)
+    head = part.data[:_SCRIPT_SCAN_BYTES]
+    # The regex has no literal prefix and is slow on megabytes; substring tests in C rule most text out.
+    lowered = head.lower()
+    if not any(anchor in lowered for anchor in _SCRIPT_ANCHORS):
+        return None
+    match = _SCRIPT_MARKERS.search(head)
     return match.group(0)[:80].decode("latin-1") if match else None
 
 
