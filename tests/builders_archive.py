@@ -37,14 +37,61 @@ def zip_of(files: dict[str, bytes], *, stored: bool = False) -> bytes:
 
 
 def encrypted_zip(files: dict[str, bytes], password: str, *, aes: bool = False) -> bytes:
-    """ZipCrypto (what Windows and Japanese PPAP tools write) or WinZip AES-256."""
+    """ZipCrypto (what Windows and Japanese PPAP tools write) or WinZip AES-256 (pyzipper)."""
+    if not aes:  # pyzipper writes AES only
+        return raw_zip([(name.encode("utf-8"), data) for name, data in files.items()], password=password, utf8=True)
     out = io.BytesIO()
-    encryption = pyzipper.WZ_AES if aes else pyzipper.ZIPCRYPTO  # type: ignore[attr-defined]
-    with pyzipper.AESZipFile(out, "w", compression=pyzipper.ZIP_DEFLATED, encryption=encryption) as archive:
+    with pyzipper.AESZipFile(out, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES) as archive:
         archive.setpassword(password.encode("utf-8"))
         for name, data in files.items():
             archive.writestr(name, data)
     return out.getvalue()
+
+
+class _ZipCrypto:
+    """PKWARE traditional encryption (APPNOTE 6.1): three CRC-driven keys over the plaintext."""
+
+    def __init__(self, password: bytes) -> None:
+        self.keys = [0x12345678, 0x23456789, 0x34567890]
+        for byte in password:
+            self._update(byte)
+
+    def _crc(self, crc: int, byte: int) -> int:
+        return zlib.crc32(bytes([byte]), crc ^ 0xFFFFFFFF) ^ 0xFFFFFFFF
+
+    def _update(self, byte: int) -> None:
+        k = self.keys
+        k[0] = self._crc(k[0], byte)
+        k[1] = ((k[1] + (k[0] & 0xFF)) * 134775813 + 1) & 0xFFFFFFFF
+        k[2] = self._crc(k[2], (k[1] >> 24) & 0xFF)
+
+    def encrypt(self, data: bytes) -> bytes:
+        out = bytearray()
+        for byte in data:
+            temp = (self.keys[2] | 2) & 0xFFFF
+            out.append(byte ^ (((temp * (temp ^ 1)) >> 8) & 0xFF))
+            self._update(byte)
+        return bytes(out)
+
+
+def raw_zip(entries: list[tuple[bytes, bytes]], *, password: str | None = None, utf8: bool = False) -> bytes:
+    """A deflate zip written byte by byte: raw (e.g. cp932) names, optional ZipCrypto."""
+    local, central = b"", b""
+    flags = (0x800 if utf8 else 0) | (0x1 if password else 0)
+    for name, data in entries:
+        crc = zlib.crc32(data)
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+        payload = packer.compress(data) + packer.flush()
+        if password:
+            header = bytes(range(11)) + bytes([crc >> 24])  # last byte: the check byte readers test
+            payload = _ZipCrypto(password.encode("utf-8")).encrypt(header + payload)
+        offset = len(local)
+        local += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, 8, 0, 0x21, crc, len(payload), len(data),
+                             len(name), 0) + name + payload
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, flags, 8, 0, 0x21, crc, len(payload),
+                               len(data), len(name), 0, 0, 0, 0, 0, offset) + name
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(central), len(local), 0)
+    return local + central + end
 
 
 def seven_zip(files: dict[str, bytes], *, password: str | None = None, encrypt_headers: bool = False) -> bytes:
@@ -76,9 +123,14 @@ def iso_of(files: dict[str, bytes]) -> bytes:
     """ISO 9660 with Joliet names, as Windows' "burn" and the 2022 malware ISOs are made."""
     iso = pycdlib.PyCdlib()
     iso.new(joliet=3)
+    directories: dict[str, str] = {"": ""}
     for index, (name, data) in enumerate(files.items()):
-        ext = name.rsplit(".", 1)[-1].upper()[:3] if "." in name else "BIN"
-        iso.add_fp(io.BytesIO(data), len(data), f"/F{index}.{ext};1", joliet_path=f"/{name}")
+        folder, _, leaf = name.rpartition("/")
+        if folder not in directories:  # one level of folders is enough for the tests
+            directories[folder] = f"/D{len(directories)}"
+            iso.add_directory(directories[folder], joliet_path=f"/{folder}")
+        ext = leaf.rsplit(".", 1)[-1].upper()[:3] if "." in leaf else "BIN"
+        iso.add_fp(io.BytesIO(data), len(data), f"{directories[folder]}/F{index}.{ext};1", joliet_path=f"/{name}")
     out = io.BytesIO()
     iso.write_fp(out)
     iso.close()

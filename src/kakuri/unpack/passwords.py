@@ -25,7 +25,7 @@ _CJK = r"解凍用?パスワード|パスワード|ﾊﾟｽﾜｰﾄﾞ|パス�
 _KEYWORD = re.compile(rf"(?<![A-Za-z])(?:{_LATIN})(?![A-Za-z0-9])|{_CJK}", re.IGNORECASE)
 
 _SEPARATOR = re.compile(r"[^\S\n]*(?:\([^)\n]{0,20}\)|（[^）\n]{0,20}）)?[^\S\n]*[:：=＝→][^\S\n]*(\S+)")
-_IS = re.compile(r"[^\S\n]*(?:は|is|ist|est|es|é)[^\S\n]*[「『\"“'‘]?([^\s「」『』\"“”'‘’]+)", re.IGNORECASE)
+_IS = re.compile(r"[^\S\n]*(?:は|is|ist|est|es|é)[^\S\n]*[:：]?[^\S\n]*[「『\"“'‘]?([^\s「」『』\"“”'‘’]+)", re.IGNORECASE)
 _QUOTED = re.compile(r"[「『\"“'‘【\[<]([^\s「」『』\"“”'‘’【】\[\]<>]{1,64})[」』\"”'’】\]>]")
 _TOKEN = re.compile(r"[!-~]{3,40}")  # printable ASCII runs: what people type as a password
 _TRAILING = "。、，,.;；:：)）」』】]>\"'”’!！?？"
@@ -53,7 +53,9 @@ def harvest_passwords(text: str, limit: int = 40) -> list[str]:
     ranked: list[tuple[int, int, str]] = []
     for variant in (normalised, text) if normalised != text else (text,):
         ranked.extend(_candidates(variant))
-    ranked.sort(key=lambda item: (item[0], item[1]))
+    # Passwords are typed in ASCII far more often than not: Japanese phrases caught after a keyword
+    # ("パスワードは別メールにて...") go after every ASCII candidate.
+    ranked.sort(key=lambda item: (not item[2].isascii(), item[0], item[1]))
     seen: dict[str, None] = {}
     for _rank, _position, candidate in ranked:
         seen.setdefault(candidate, None)
@@ -84,7 +86,11 @@ def _candidates(text: str) -> Iterator[tuple[int, int, str]]:
 def _next_line_token(text: str, end: int) -> str | None:
     """The first token of the next non-empty line, when the keyword's line has nothing after it."""
     line_end = text.find("\n", end)
-    if line_end < 0 or text[end:line_end].strip(" \t\r:：=＝は") != "":
+    if line_end < 0:
+        return None
+    rest = text[end:line_end].strip()
+    # "パスワード", "パスワードは下記の通りです。", "The password is as follows:" all point below.
+    if rest and not rest.endswith((":", "：")) and _TOKEN.search(rest):
         return None
     for line in text[line_end + 1:line_end + 200].splitlines():
         words = line.split()
@@ -99,5 +105,5 @@ def _variants(rank: int, position: int, token: str) -> Iterator[tuple[int, int, 
     head = _ASCII_HEAD.match(cleaned)
     forms = (head.group(0).rstrip(_TRAILING) if head else "", _COPULA.sub("", cleaned), cleaned, token)
     for candidate in forms:
-        if 0 < len(candidate) <= 64:
+        if 0 < len(candidate) <= 64 and any(char.isalnum() for char in candidate):
             yield rank, position, candidate
