@@ -76,3 +76,30 @@ class StoreQuarantine:
                 return str(operation(db, queue_id=queue_id, actor=actor, reason=reason, **extra).state)
             except quarantine_store.QuarantineError as exc:
                 raise ActionError(str(exc)) from exc
+
+
+class GatewayQuarantine(StoreQuarantine):
+    """Release inside `kakuri serve`: the message goes back through the gateway's own spool and delivery
+    queue, so it is tagged, retried and bounced like any other mail.
+
+    Order: records first, then the spool entry, then the queue. A crash between the first two leaves a
+    pending message without an entry, which the delivery queue re-injects at its next start.
+    """
+
+    def __init__(self, stores: Stores, *, spool, delivery) -> None:
+        super().__init__(stores)
+        self.spool, self.delivery = spool, delivery  # receive.spool.Spool, receive.delivery.DeliveryQueue
+
+    async def release(self, *, queue_id: str, actor: str, reason: str) -> str:
+        state = await run_in_threadpool(self._apply, quarantine_store.release, queue_id, actor, reason, False)
+        await run_in_threadpool(self._respool, queue_id)
+        self.delivery.submit(queue_id)
+        return state
+
+    def _respool(self, queue_id: str) -> None:
+        from kakuri.receive.delivery import entry_from_record
+
+        with self.stores.sessions() as db:
+            message = quarantine_store.get_message(db, queue_id=queue_id)
+            raw = quarantine_store.raw_message(self.stores.blobs, message)
+            self.spool.write(entry_from_record(message, raw, origin="release"))
