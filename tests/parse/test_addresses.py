@@ -50,7 +50,7 @@ def test_encoded_display_name_cannot_supply_the_address():
 
 def test_mailboxes_from_raw_decodes_names_after_splitting():
     pairs = mailboxes_from_raw('"Sato, Ichiro" <I.Sato@Example.co.jp>, =?utf-8?b?5p2J5bGx?= <s@x.example>')
-    assert pairs == [("Sato, Ichiro", "i.sato@example.co.jp"), ("杉山", "s@x.example")]
+    assert pairs == (("Sato, Ichiro", "i.sato@example.co.jp"), ("杉山", "s@x.example"))
 
 
 def test_registrable_domain_uses_public_suffixes_and_reserved_names():

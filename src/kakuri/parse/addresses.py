@@ -78,14 +78,15 @@ def decode_words(value: str) -> str:
     return "".join(out)
 
 
-def mailboxes_from_raw(raw_value: str) -> list[tuple[str, str]]:
+@lru_cache(maxsize=1024)
+def mailboxes_from_raw(raw_value: str) -> tuple[tuple[str, str], ...]:
     """(decoded display name, lower-case address) pairs from an undecoded address header value."""
     pairs = []
     for name, addr in getaddresses([raw_value or ""]):
         name = " ".join(decode_words(name).split())
         if addr or name:
             pairs.append((name, addr.strip().lower()))
-    return pairs
+    return tuple(pairs)
 
 
 def raw_header_values(raw: bytes, name: str, limit: int = 65_536) -> list[str]:
@@ -157,6 +158,9 @@ def is_latin_key(key: str) -> bool:
 
 def sender_of(message) -> tuple[str, str]:
     """(display name, address) of the first From mailbox, read from the raw header (see module doc)."""
+    decoded = message.header("From") or ""
+    if decoded.count("@") <= 1 and "," not in decoded:
+        return message.from_name, message.from_addr  # no second address to confuse the parser with
     for value in raw_header_values(message.raw, "From")[:1]:
         for name, addr in mailboxes_from_raw(value):
             if addr:
@@ -165,6 +169,8 @@ def sender_of(message) -> tuple[str, str]:
 
 
 def reply_to_of(message) -> list[tuple[str, str]]:
+    if not message.reply_to:
+        return []
     pairs = []
     for value in raw_header_values(message.raw, "Reply-To"):
         pairs.extend(p for p in mailboxes_from_raw(value) if p[1])
