@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kakuri.parse.mime import parse_message
 from kakuri.parse.urls import MAX_URLS, extract_html_urls, extract_text_urls, message_urls
 from tests.builders import make_message
@@ -69,3 +71,10 @@ def test_message_urls_are_deduplicated_capped_and_computed_once():
 
 def test_broken_html_does_not_raise():
     assert extract_html_urls("<a href='https://x.example/'><<<</a <![CDATA[") is not None
+
+
+@pytest.mark.timeout(20)
+def test_pathological_html_is_read_in_linear_time():
+    hostile = "<a href=x " * 100_000 + "<style" * 50_000 + "<" * 200_000 + "https://" + "a" * 100_000
+    urls = extract_html_urls(hostile)
+    assert len(urls) <= MAX_URLS + 1

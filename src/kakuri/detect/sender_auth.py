@@ -213,7 +213,9 @@ def evaluate(message: ParsedMessage, ctx: ScanContext, resolver: Resolver) -> Au
     spf_result, spf_domain = ("none", "")
     if envelope.client_ip:
         spf_result, spf_domain = check_spf(resolver, envelope.client_ip, envelope.mail_from, envelope.helo or "")
-    dkim_result, dkim_domains = check_dkim(resolver, message.raw)
+    dkim_result, dkim_domains = "none", ()
+    if message.header("DKIM-Signature") is not None:  # spare dkimpy's header split on unsigned mail
+        dkim_result, dkim_domains = check_dkim(resolver, message.raw)
     from_domain = message.from_addr.rpartition("@")[2].lower()
     dmarc, policy = check_dmarc(resolver, from_domain, spf_result, spf_domain, dkim_domains)
     return AuthResults(spf_result, spf_domain, dkim_result, dkim_domains, dmarc, policy, check_arc(resolver, message.raw))

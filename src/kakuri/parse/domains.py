@@ -41,6 +41,7 @@ def to_unicode(host: str) -> str:
     return ".".join(labels)
 
 
+@lru_cache(maxsize=8192)
 def is_ip_literal(host: str) -> bool:
     host = normalise_host(host)
     try:
