@@ -82,7 +82,8 @@ def _beacon_findings(rare: dict[str, PairStats], cfg: HuntConfig) -> list[tuple[
 
 
 def _literal_findings(host: HostTraffic, rare: dict[str, PairStats], cfg: HuntConfig) -> list[tuple[Finding, float | None]]:
-    posting = {d: p for d, p in rare.items() if p.literal and p.posts and d not in host.resolved_ips}
+    posting = {d: p for d, p in rare.items()
+               if p.literal and p.posts and not p.timing_excluded and d not in host.resolved_ips}
     out = []
     if posting:
         first = min(p.first for p in posting.values())

@@ -16,6 +16,8 @@ from kakuri.hunt.events import Connection, DnsAnswer, FileSeen, WebRequest
 from kakuri.hunt.feeds import Feeds
 
 SMTP_PORTS = frozenset({25, 465, 587})
+# Requests that carry the client's data out (a TLS tunnel to a bare address counts: TrickBot/QakBot-style C2)
+SENDING_METHODS = frozenset({"POST", "PUT", "CONNECT"})
 MAX_PATHS = 64
 MAX_HITS_PER_HOST = 200
 MAX_SET = 20_000
@@ -96,7 +98,7 @@ class NetworkAggregate:
             pair.blocked += 1
         elif r.status >= 500 or r.status == 0:
             pair.failures += 1
-        if r.method == "POST":
+        if r.method in SENDING_METHODS:
             pair.posts += 1
         if len(pair.paths) < MAX_PATHS and r.path:
             pair.paths.add(r.path)
@@ -119,6 +121,8 @@ class NetworkAggregate:
         pair.timing_excluded = c.proto == "icmp" or c.resp_port in (53, 123) or c.service in ("ntp", "dns")
         if not c.established:
             pair.failures += 1
+        elif c.orig_bytes > 0:
+            pair.posts += 1  # a direct connection that sent data: the conn.log view of a POST
         if c.resp_port in SMTP_PORTS and c.resp not in host.smtp_destinations:
             host.smtp_destinations[c.resp] = c.ts
         entry = self.feeds.c2_at(c.resp, c.resp_port)

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 from typing import Iterable, Iterator
-from urllib.parse import urlsplit
 
 from kakuri.hunt.events import WebRequest
 from kakuri.hunt.formats import ParseStats
@@ -53,9 +52,15 @@ def _split_url(method: str, url: str) -> tuple[str, int, str]:
         if not host:
             host, port = url, "443"
         return host.strip("[]").lower(), int(port), ""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    scheme, _, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    netloc = netloc.rpartition("@")[2]
+    if netloc.startswith("["):  # IPv6 literal
+        host, _, port = netloc[1:].partition("]")
+        port = port.lstrip(":")
+    else:
+        host, _, port = netloc.partition(":")
     if not host:
         raise ValueError("URL without host")
-    default = 443 if parts.scheme == "https" else 80
-    return host, parts.port or default, parts.path or "/"
+    default = 443 if scheme.lower() == "https" else 80
+    return host.lower(), int(port) if port else default, slash + path.partition("?")[0] if slash else "/"

@@ -17,6 +17,7 @@ Event = Connection | DnsAnswer | FileSeen
 
 def parse_zeek(lines: Iterable[str], stats: ParseStats, source: str) -> Iterator[Event]:
     fields: list[str] = []
+    wanted: list[tuple[str, int]] = []  # (name, column) of the fields we use: no dict per line
     path = ""
     sep = "\t"
     for line in lines:
@@ -28,6 +29,7 @@ def parse_zeek(lines: Iterable[str], stats: ParseStats, source: str) -> Iterator
             key, _, value = line.partition(sep if not line.startswith("#separator") else " ")
             if key == "#fields":
                 fields = value.split(sep)
+                wanted = [(name, i) for i, name in enumerate(fields) if name in _USED]
             elif key == "#path":
                 path = value.strip()
             elif key == "#separator":
@@ -36,19 +38,23 @@ def parse_zeek(lines: Iterable[str], stats: ParseStats, source: str) -> Iterator
         try:
             if line.startswith("{"):
                 record = json.loads(line)
-                kind = path or _kind_of(record)
             else:
                 values = line.split(sep)
                 if len(values) != len(fields):
                     raise ValueError(f"{len(values)} fields, header has {len(fields)}")
-                record = dict(zip(fields, values))
-                kind = path or _kind_of(record)
-            event = _event(kind, record)
+                record = {name: values[i] for name, i in wanted}
+            event = _event(path or _kind_of(record), record)
         except (ValueError, KeyError, TypeError) as exc:
             stats.skip(source, line, str(exc) or type(exc).__name__)
             continue
         if event is not None:
             yield event
+
+
+_USED = frozenset(
+    "ts id.orig_h id.resp_h id.resp_p proto service conn_state orig_bytes resp_bytes query qtype_name answers "
+    "sha256 rx_hosts tx_hosts".split()
+)
 
 
 def _kind_of(record: dict) -> str:
