@@ -67,6 +67,7 @@ def test_script_extensions_are_flagged(settings, name):
         b'Set o = CreateObject("WScript.Shell")\r\no.Run "powershell"\r\n',
         b"powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA\n",
         b"<html><head><HTA:APPLICATION ID='x'></head><body></body></html>",
+        "\ufeffvar s = WScript.CreateObject('WScript.Shell');".encode("utf-16-le"),
     ],
 )
 def test_script_code_under_a_harmless_name_is_a_script(settings, code):

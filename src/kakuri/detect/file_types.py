@@ -24,7 +24,6 @@ from typing import ClassVar, Iterable
 
 from kakuri.detect.base import ScanContext
 from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
-
 from kakuri.unpack.filetype import DISK_IMAGE_TYPES, sniff
 
 EXECUTABLE_EXTENSIONS = frozenset(
@@ -189,9 +188,12 @@ def true_type_of(part: Part) -> str:
 
 
 def _script_marker(part: Part, true_type: str) -> str | None:
-    if true_type not in _TEXTUAL_TYPES:
-        return None
     head = part.data[:_SCRIPT_SCAN_BYTES]
+    # Windows Script Host runs UTF-16 scripts too; the sniffer calls those "data".
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) and true_type in _TEXTUAL_TYPES | {"data"}:
+        head = head.decode("utf-16", "replace").encode("utf-8", "replace")
+    elif true_type not in _TEXTUAL_TYPES:
+        return None
     # The regex has no literal prefix and is slow on megabytes; substring tests in C rule most text out.
     lowered = head.lower()
     if not any(anchor in lowered for anchor in _SCRIPT_ANCHORS):
