@@ -36,7 +36,7 @@ def lure(href: str, text: str | None = None, from_: str = "Sato <info@flower-sho
 
 def test_office_document_on_a_hacked_site_is_a_download_from_an_unrelated_host():
     found = check(lure("https://blog.flower.test/wp-content/uploads/2024/05/INV_0042.doc", "請求書をダウンロード"))
-    assert {"URL_FILE_DOWNLOAD", "URL_DOWNLOAD_UNRELATED_HOST", "URL_CMS_PATH_DOWNLOAD"} <= set(found)
+    assert {"URL_FILE_DOWNLOAD", "URL_DOWNLOAD_UNRELATED_HOST", "URL_CMS_INTERNAL_PATH"} <= set(found)
     assert found["URL_FILE_DOWNLOAD"].evidence["file"] == "INV_0042.doc"
 
 
@@ -138,3 +138,15 @@ def test_feed_matches_by_full_url_then_by_host(feed_dir):
 def test_missing_feed_folder_means_no_feed_symbols(tmp_path):
     found = check(make_message(body="https://dance-studio.test/Zd9CN/"), UrlLures(tmp_path / "absent"))
     assert not any(s.startswith("URL_FEED") for s in found)
+
+
+def test_extensionless_link_into_a_hacked_sites_cms_folder():
+    found = check(make_message(body="請求書: https://green-farm.test/wp-admin/css/colors/17ss8n/\n"))
+    assert found["URL_CMS_INTERNAL_PATH"].evidence["host"] == "green-farm.test"
+    assert "URL_FILE_DOWNLOAD" not in found
+
+
+def test_wordpress_notification_from_the_site_itself_is_clean():
+    raw = make_message(from_="WordPress <wordpress@blog.flower.test>",
+                       body="Approve it: https://blog.flower.test/wp-admin/comment.php?action=approve&c=12\n")
+    assert check(raw) == {}

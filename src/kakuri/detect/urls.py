@@ -5,12 +5,12 @@ to a .doc/.zip on a hacked WordPress site or a bare IP, often behind anchor text
 domain or an innocent "請求書をダウンロード".
 Technique: each clickable URL (from `parse.urls.message_urls`) is checked for a file download by path
 extension (Office/archive vs executable/script), an IP-literal or odd-port host, `user@host`
-authority tricks, IDN hosts, data:/javascript: links, shorteners, a file in a CMS's own directories,
+authority tricks, IDN hosts, data:/javascript: links, shorteners, a link into a CMS's own directories on an unrelated site,
 a host made to look like ours or a partner's (`detect.lookalike`), anchor text naming another domain
 than the href's, and URLhaus feed entries (full URL, then host). Each symbol is a weak signal on its
 own: policy composites combine them (a download from an IP, a download behind a lookalike, ...), so a
 newsletter with a hundred tracking links or an invitation with a meeting link stays clean.
-Emits: URL_FILE_DOWNLOAD, URL_EXECUTABLE_DOWNLOAD, URL_DOWNLOAD_UNRELATED_HOST, URL_CMS_PATH_DOWNLOAD,
+Emits: URL_FILE_DOWNLOAD, URL_EXECUTABLE_DOWNLOAD, URL_DOWNLOAD_UNRELATED_HOST, URL_CMS_INTERNAL_PATH,
 URL_IP_HOST, URL_NONSTANDARD_PORT, URL_USERINFO, URL_IDN_HOST, URL_SCRIPT_SCHEME, URL_SHORTENER,
 URL_LOOKALIKE_DOMAIN, URL_TEXT_MISMATCH, URL_TEXT_MISMATCH_KNOWN_DOMAIN, URL_FEED_MATCH,
 URL_FEED_HOST_MATCH. One finding per symbol (the first URL), with the count in evidence.
@@ -96,8 +96,9 @@ class UrlLures:
         SymbolSpec("URL_EXECUTABLE_DOWNLOAD", "url", "A link downloads an executable, script, shortcut or disk image"),
         SymbolSpec("URL_DOWNLOAD_UNRELATED_HOST", "url",
                    "A file download is hosted on a domain that is neither the sender's, ours nor a partner's"),
-        SymbolSpec("URL_CMS_PATH_DOWNLOAD", "url",
-                   "A file download sits in a CMS's own directories (wp-content, wp-includes): typical of hacked sites"),
+        SymbolSpec("URL_CMS_INTERNAL_PATH", "url",
+                   "A link into a CMS's own directories (wp-admin, wp-includes, wp-content) on a site unrelated "
+                   "to the sender: where hacked sites serve malware"),
         SymbolSpec("URL_IP_HOST", "url", "A link points to a bare IP address instead of a name"),
         SymbolSpec("URL_NONSTANDARD_PORT", "url", "A link uses an unusual port"),
         SymbolSpec("URL_USERINFO", "url", "A link hides its real host behind 'something@' in the address"),
@@ -152,7 +153,10 @@ class UrlLures:
         if lookalike:
             yield "URL_LOOKALIKE_DOMAIN", {
                 "domain": lookalike.domain, "imitates": lookalike.imitates, "technique": lookalike.technique}
-        yield from self._download(url, sender_org, ctx)
+        unrelated = _is_unrelated(url.host, sender_org, ctx)
+        yield from self._download(url, unrelated, sender_org)
+        if unrelated and any(d in url.path.lower() for d in _CMS_DIRS):
+            yield "URL_CMS_INTERNAL_PATH", {"host": url.host, "path": url.path[:100]}
         if url.anchor:
             yield from self._mismatch(url, sender_org, ctx)
 
@@ -164,18 +168,14 @@ class UrlLures:
         elif url.host in self.feed_hosts:
             yield "URL_FEED_HOST_MATCH", {"feed": "urlhaus", "host": url.host}
 
-    def _download(self, url: Url, sender_org: str, ctx: ScanContext) -> Iterable[tuple[str, dict[str, str]]]:
+    def _download(self, url: Url, unrelated: bool, sender_org: str) -> Iterable[tuple[str, dict[str, str]]]:
         kind = file_kind(url)
         if kind is None:
             return
         file = url.path.rstrip("/").rsplit("/", 1)[-1][:100]
         yield ("URL_EXECUTABLE_DOWNLOAD" if kind == "executable" else "URL_FILE_DOWNLOAD"), {"file": file}
-        org = registrable_domain(url.host)
-        if not org or (org != sender_org and not _is_known(org, ctx)):
+        if unrelated:
             yield "URL_DOWNLOAD_UNRELATED_HOST", {"host": url.host, "sender_domain": sender_org}
-        lowered = url.path.lower()
-        if any(d in lowered for d in _CMS_DIRS):
-            yield "URL_CMS_PATH_DOWNLOAD", {"file": file}
 
     def _mismatch(self, url: Url, sender_org: str, ctx: ScanContext) -> Iterable[tuple[str, dict[str, str]]]:
         shown = _domain_shown(url.anchor)
@@ -203,6 +203,12 @@ def _domain_shown(anchor: str) -> str:
     if not match.group(0).lower().startswith(("http", "www.")) and suffix in _FILE_LIKE_SUFFIXES:
         return ""  # "document.zip" in the text is a file name, not the .zip TLD
     return f"{label}.{suffix}" if label and suffix else ""
+
+
+def _is_unrelated(host: str, sender_org: str, ctx: ScanContext) -> bool:
+    """Neither the sender's organisation nor ours nor a known partner's (IP literals included)."""
+    org = registrable_domain(host)
+    return not org or (org != sender_org and not _is_known(org, ctx))
 
 
 def _is_known(domain: str, ctx: ScanContext) -> bool:
