@@ -100,6 +100,19 @@ def test_embedded_executable_is_flagged_and_embedded_xml_invoice_data_is_mild(se
     assert verdict.action is Action.DELIVER
 
 
+def test_executable_embedded_under_a_document_name_is_found_by_its_bytes():
+    pe = b"MZ" + b"\x90" * 58 + (64).to_bytes(4, "little") + b"PE\x00\x00" + b"\x00" * 200
+    pdf = invoice(
+        b"/Names << /EmbeddedFiles << /Names [(f) 5 0 R] >> >>",
+        b"",
+        b"<< /Type /Filespec /F (scan.pdf) /EF << /F 6 0 R >> >>",
+        stream(zlib.compress(pe), b"/Type /EmbeddedFile"),
+    )
+    found = symbols_of(pdf)
+    assert found["PDF_EMBEDDED_EXECUTABLE"]["content"] == "pe"
+    assert found["PDF_EMBEDDED_EXECUTABLE"]["names"] == ""
+
+
 def test_one_page_pdf_that_is_one_big_link_is_a_lure_but_a_footer_link_is_not():
     def with_link(rect: bytes) -> bytes:
         annot = b"<< /Type /Annot /Subtype /Link /Rect %s /A << /S /URI /URI (https://files.example/view?id=1) >> >>"

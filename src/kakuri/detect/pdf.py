@@ -6,13 +6,15 @@ Technique: a bounded scan for the PDF names that carry these features (/JS, /Jav
 /OpenAction, /AA, /EmbeddedFile, /URI, /XFA, /AcroForm, /Encrypt), tolerant of the hex escapes that
 hide them (/J#61vaScript, itself a strong sign) and looking inside compressed object streams (/ObjStm),
 where PDF 1.5+ files keep their dictionaries. The names of embedded and launched files come from
-file specification strings (/F, /UF).
+file specification strings (/F, /UF); embedded files' own bytes are inflated and sniffed as well.
 Why not pdfid: it walks the file byte by byte in Python (slow on the multi-megabyte scans that
 partners mail every day) and does not open object streams; the few names we need fit one regex.
 Emits: PDF_JAVASCRIPT, PDF_AUTO_ACTION, PDF_LAUNCH, PDF_EMBEDDED_FILE, PDF_EMBEDDED_EXECUTABLE,
 PDF_OBFUSCATED_NAME, PDF_URI_LURE, PDF_XFA, PDF_ENCRYPTED.
 Blind spots: streams with filters other than Flate (or chains) and encrypted object streams are not
-opened; JavaScript reached only through indirect names we do not list; lures whose link is drawn small.
+opened; JavaScript reached only through indirect names we do not list; lures whose link is drawn small;
+embedded files are sniffed for executables, not handed to the other detectors (a macro document
+inside a PDF is not opened).
 """
 
 from __future__ import annotations
@@ -22,16 +24,17 @@ import zlib
 from typing import ClassVar, Iterable, Iterator
 
 from kakuri.detect.base import ScanContext
-from kakuri.detect.file_types import RISKY_EXTENSIONS, true_type_of
+from kakuri.detect.file_types import ACTIVE_TYPES, RISKY_EXTENSIONS, true_type_of
 from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
+from kakuri.unpack.filetype import sniff
 
 MAX_SCAN_BYTES = 32 * 1024 * 1024  # raw bytes of one PDF that are read
-MAX_OBJECT_STREAMS = 256
-MAX_INFLATED_BYTES = 16 * 1024 * 1024  # all object streams of one PDF together
+MAX_STREAMS = 256  # object streams and embedded files opened per PDF, each
+MAX_INFLATED_BYTES = 16 * 1024 * 1024  # all streams of one PDF together
 LURE_LINK_SHARE = 0.25  # a link covering this share of a single page is the page's point
 
 _WATCHED = ("JS", "JavaScript", "Launch", "OpenAction", "AA", "EmbeddedFile", "EmbeddedFiles", "URI", "XFA",
-            "AcroForm", "Encrypt", "ObjStm", "RichMedia")
+            "AcroForm", "Encrypt", "ObjStm")
 _DELIMITER = rb"(?=[\s()<>\[\]{}/%]|$)"
 
 
@@ -81,18 +84,24 @@ class Pdf:
         raw = part.data[:MAX_SCAN_BYTES]
         seen: dict[str, int] = {}
         escaped: set[str] = set()
-        objstm_ends = _scan_names(raw, seen, escaped)
-        chunks = [raw, *_object_streams(raw, objstm_ends)]
+        streams = _scan_names(raw, seen, escaped)
+        budget = _Budget()
+        chunks = [raw, *filter(None, (_stream_after(raw, at, budget) for at in streams["ObjStm"]))]
         for chunk in chunks[1:]:
             _scan_names(chunk, seen, escaped)
-        files = []
+        files: list[str] = []
         if _has(seen, "EmbeddedFile", "EmbeddedFiles", "Launch"):
             files = [name for chunk in chunks for name in _file_names(chunk)]
-        yield from self._active_content(part, seen, escaped, files)
+        # The embedded file's bytes, not just its name: "invoice.pdf" inside may be a PE.
+        payloads = (_stream_after(raw, at, budget, raw_fallback=True) for at in streams["EmbeddedFile"])
+        active = sorted({kind for data in payloads if data and (kind := sniff(data)) in ACTIVE_TYPES})
+        yield from self._active_content(part, seen, escaped, files, active)
         if seen.get("URI") and (lure := _uri_lure(chunks)):
             yield Finding("PDF_URI_LURE", self.name, part=part.path, evidence=lure)
 
-    def _active_content(self, part: Part, seen: dict, escaped: set, files: list[str]) -> Iterator[Finding]:
+    def _active_content(
+        self, part: Part, seen: dict, escaped: set, files: list[str], active: list[str]
+    ) -> Iterator[Finding]:
         ev = {"filename": part.filename or ""}
         js, launch = _has(seen, "JS", "JavaScript"), _has(seen, "Launch")
         if js:
@@ -105,8 +114,9 @@ class Pdf:
         if _has(seen, "EmbeddedFile", "EmbeddedFiles"):
             yield Finding("PDF_EMBEDDED_FILE", self.name, part=part.path, evidence={**ev, "names": ", ".join(files)[:200]})
         risky = [f for f in files if _extension(f) in RISKY_EXTENSIONS]
-        if risky:
-            yield Finding("PDF_EMBEDDED_EXECUTABLE", self.name, part=part.path, evidence={**ev, "names": ", ".join(risky)[:200]})
+        if risky or active:
+            evidence = {**ev, "names": ", ".join(risky)[:200], "content": ", ".join(active)}
+            yield Finding("PDF_EMBEDDED_EXECUTABLE", self.name, part=part.path, evidence=evidence)
         hidden = sorted(escaped - {"ObjStm"})
         if hidden:
             yield Finding("PDF_OBFUSCATED_NAME", self.name, part=part.path, evidence={**ev, "names": ", ".join(hidden)})
@@ -131,42 +141,39 @@ def _yes(seen: dict, name: str) -> str:
     return "yes" if seen.get(name) else "no"
 
 
-def _scan_names(chunk: bytes, seen: dict[str, int], escaped: set[str]) -> list[int]:
-    """Count the watched names in `chunk`; return where each /ObjStm name ends."""
-    objstm_ends = []
+def _scan_names(chunk: bytes, seen: dict[str, int], escaped: set[str]) -> dict[str, list[int]]:
+    """Count the watched names in `chunk`; return where each /ObjStm and /EmbeddedFile name ends."""
+    streams: dict[str, list[int]] = {"ObjStm": [], "EmbeddedFile": []}
     for match in _NAMES.finditer(chunk):
         name = _WATCHED[int(match.lastgroup[1:])]
         seen[name] = seen.get(name, 0) + 1
         if b"#" in match.group(0):
             escaped.add(name)
-        if name == "ObjStm":
-            objstm_ends.append(match.end())
-    return objstm_ends
+        if name in streams and len(streams[name]) < MAX_STREAMS:
+            streams[name].append(match.end())
+    return streams
 
 
-def _object_streams(raw: bytes, objstm_ends: list[int]) -> Iterator[bytes]:
-    """The inflated content of each /Type /ObjStm stream, within the count and size budget."""
-    budget = MAX_INFLATED_BYTES
-    for position in objstm_ends[:MAX_OBJECT_STREAMS]:
-        start = _STREAM.search(raw, position, position + 4096)
-        if not start:
-            continue
-        end = raw.find(b"endstream", start.end())
-        inflated = _inflate(raw[start.end(): end if end >= 0 else len(raw)], budget)
-        budget -= len(inflated)
-        if inflated:
-            yield inflated
-        if budget <= 0:
-            return
+class _Budget:
+    """Inflated bytes still allowed for one PDF."""
+
+    def __init__(self) -> None:
+        self.left = MAX_INFLATED_BYTES
 
 
-def _inflate(body: bytes, limit: int) -> bytes:
-    if limit <= 0:  # zlib reads max_length=0 as "no limit"
+def _stream_after(raw: bytes, position: int, budget: _Budget, raw_fallback: bool = False) -> bytes:
+    """The content of the stream whose dictionary holds `position`, inflated within the budget."""
+    start = _STREAM.search(raw, position, position + 4096)
+    if not start or budget.left <= 0:
         return b""
-    try:
-        return zlib.decompressobj().decompress(body, limit)
+    end = raw.find(b"endstream", start.end())
+    body = raw[start.end(): end if end >= 0 else len(raw)]
+    try:  # zlib reads max_length=0 as "no limit", hence the check on budget.left above
+        data = zlib.decompressobj().decompress(body, budget.left)
     except zlib.error:  # damaged or not Flate: tolerated, the raw scan still ran
-        return b""
+        data = body[: budget.left] if raw_fallback else b""
+    budget.left -= len(data)
+    return data
 
 
 def _file_names(chunk: bytes) -> Iterator[str]:
