@@ -9,7 +9,9 @@ answer could not be had (timeout, SERVFAIL), which SPF and DMARC report as tempe
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from typing import Any, Iterable, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class DnsTempError(Exception):
@@ -63,6 +65,25 @@ class DnsResolver:
 
     def ptr(self, name: str) -> list[str]:
         return [r.target.to_text(omit_final_dot=True) for r in self._query(name, "PTR")]
+
+
+class DnsConfig(BaseModel):
+    """`[detectors.sender_auth]` in kakuri.toml: live lookups are opt-in (a gateway behind a trusted
+    MTA reads its Authentication-Results instead)."""
+
+    model_config = ConfigDict(extra="ignore")
+    live_dns: bool = False
+    nameservers: list[str] = Field(default_factory=list)  # empty: the system's resolv.conf
+    port: int = 53
+    timeout_seconds: float = 3.0
+
+
+def build_resolver(options: dict[str, Any]) -> DnsResolver | None:
+    """The resolver the scanner should use, from the sender_auth options; None = no lookups."""
+    config = DnsConfig.model_validate(options or {})
+    if not config.live_dns:
+        return None
+    return DnsResolver(config.nameservers, port=config.port, timeout_seconds=config.timeout_seconds)
 
 
 class StaticResolver:
