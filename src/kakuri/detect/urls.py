@@ -5,8 +5,8 @@ to a .doc/.zip on a hacked WordPress site or a bare IP, often behind anchor text
 domain or an innocent "請求書をダウンロード".
 Technique: each clickable URL (from `parse.urls.message_urls`) is checked for a file download by path
 extension (Office/archive vs executable/script), an IP-literal or odd-port host, `user@host`
-authority tricks, IDN hosts, data:/javascript: links, shorteners, a link into a CMS's own directories on an unrelated site,
-a host made to look like ours or a partner's (`detect.lookalike`), anchor text naming another domain
+authority tricks, IDN hosts, data:/javascript: links, shorteners, a link into a CMS's own
+directories on a site unrelated to the sender, a host made to look like ours or a partner's (`detect.lookalike`), anchor text naming another domain
 than the href's, and URLhaus feed entries (full URL, then host). Each symbol is a weak signal on its
 own: policy composites combine them (a download from an IP, a download behind a lookalike, ...), so a
 newsletter with a hundred tracking links or an invitation with a meeting link stays clean.
@@ -14,8 +14,8 @@ Emits: URL_FILE_DOWNLOAD, URL_EXECUTABLE_DOWNLOAD, URL_DOWNLOAD_UNRELATED_HOST, 
 URL_IP_HOST, URL_NONSTANDARD_PORT, URL_USERINFO, URL_IDN_HOST, URL_SCRIPT_SCHEME, URL_SHORTENER,
 URL_LOOKALIKE_DOMAIN, URL_TEXT_MISMATCH, URL_TEXT_MISMATCH_KNOWN_DOMAIN, URL_FEED_MATCH,
 URL_FEED_HOST_MATCH. One finding per symbol (the first URL), with the count in evidence.
-Blind spots: downloads served from extension-less paths (`/wp-admin/css/17ss8n/`) unless in the feed,
-URLs inside attachments (PDF, Office), redirect chains (nothing is fetched), defanged URLs.
+Blind spots: extension-less downloads outside CMS folders (`/INVOICE/sh0hwv/`) unless the host is
+an IP or in the feed; URLs inside attachments (PDF, Office), redirect chains (nothing is fetched), defanged URLs.
 """
 
 from __future__ import annotations
