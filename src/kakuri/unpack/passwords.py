@@ -32,6 +32,7 @@ _TRAILING = "。、，,.;；:：)）」』】]>\"'”’!！?？"
 _LEADING = ":：=＝(（「『【[<\"'“‘"
 _ASCII_HEAD = re.compile(r"[!-~]+(?=[^!-~])")  # "abc123です" -> "abc123", "pw1（半角）" -> "pw1"
 _COPULA = re.compile(r"(?:です|となります|になります|でございます|となっております)$")
+_SENTENCE = re.compile(r"(?:ます|ました|ません|ください|下さい|です|でした|ございます)[。．.!！]?$")  # prose, not a password
 _WINDOW = 120  # characters after a keyword searched for quoted and generic tokens
 _STOPWORDS = frozenset({"is", "the", "for", "file", "zip", "and", "will", "be", "sent", "separately", "in",
                         "a", "an", "of", "your", "this", "mail", "email", "below", "following", "password"})
@@ -103,7 +104,9 @@ def _variants(rank: int, position: int, token: str) -> Iterator[tuple[int, int, 
     """The token cut to its ASCII head ("abc123です"), then cleaned of punctuation, then as written."""
     cleaned = token.lstrip(_LEADING).rstrip(_TRAILING)
     head = _ASCII_HEAD.match(cleaned)
-    forms = (head.group(0).rstrip(_TRAILING) if head else "", _COPULA.sub("", cleaned), cleaned, token)
+    forms = (head.group(0).rstrip(_TRAILING) if head else "", _COPULA.sub("", cleaned), cleaned)
+    if rank < 2:  # after "Password:", the token as written may itself end in punctuation
+        forms += (token,)
     for candidate in forms:
-        if 0 < len(candidate) <= 64 and any(char.isalnum() for char in candidate):
+        if 0 < len(candidate) <= 64 and any(char.isalnum() for char in candidate) and not _SENTENCE.search(candidate):
             yield rank, position, candidate

@@ -45,7 +45,8 @@ def test_no_password_in_body_ppap_style_stays_unopened(unpack):
     body = "添付ファイルはパスワード付きZIP形式です。\nパスワードは別メールにてお送りいたします。\n"
     result = unpack({"請求書.zip": encrypted_zip({"請求書.pdf": b"%PDF-1.4"}, "ci6%zd%3yPR", aes=True)}, body=body)
     assert result.symbols == {"ARCHIVE_ENCRYPTED_UNOPENED"}
-    assert result.finding("ARCHIVE_ENCRYPTED_UNOPENED").evidence["attempts"] != "0"
+    assert result.finding("ARCHIVE_ENCRYPTED_UNOPENED").evidence["members"] == "1"
+    assert result.part("請求書.zip/請求書.pdf").encrypted
 
 
 def test_cp932_member_names_are_decoded(unpack):
