@@ -117,7 +117,9 @@ def test_onenote_chm_and_java_are_flagged(settings):
     assert found(onenote, "FILE_ONENOTE") and found(onenote, "FILE_SCRIPT")
     assert found(scan(settings, ("help.chm", CHM)), "FILE_CHM")
     jar = zip_of({"META-INF/MANIFEST.MF": b"Main-Class: a.B\n", "a/B.class": b"\xca\xfe\xba\xbe"})
-    assert found(scan(settings, ("payment.zip", jar)), "FILE_JAVA")
+    java = scan(settings, ("payment.zip", jar))
+    assert {f.part for f in found(java, "FILE_JAVA")} == {"payment.zip", "payment.zip/a/B.class"}
+    assert not found(java, "FILE_DISGUISED_EXECUTABLE") and not found(java, "FILE_EXECUTABLE")
 
 
 @pytest.mark.parametrize("name", ["invoice.pdf.exe", "report.doc      .js", "写真.jpg.scr", "scan.pdf.iso"])

@@ -35,7 +35,7 @@ SCRIPT_EXTENSIONS = frozenset(
 SHORTCUT_EXTENSIONS = frozenset("lnk scf settingcontent-ms library-ms searchconnector-ms".split())
 DISK_IMAGE_EXTENSIONS = frozenset("iso img vhd vhdx udf".split())
 ONENOTE_EXTENSIONS = frozenset("one onepkg".split())
-JAVA_EXTENSIONS = frozenset("jar jnlp".split())
+JAVA_EXTENSIONS = frozenset("jar jnlp class".split())
 # What Windows runs or mounts on a double-click: a decoy extension in front of one of these is a lie.
 RISKY_EXTENSIONS = (
     EXECUTABLE_EXTENSIONS
@@ -127,6 +127,8 @@ class FileTypes:
     def check_part(self, part: Part) -> Iterable[Finding]:
         ext = part.extension
         true_type = true_type_of(part)
+        if true_type == "macho" and ext == "class":  # Java bytecode shares Mach-O's fat magic
+            true_type = "java_class"
         ev = {"filename": part.filename or "", "true_type": true_type}
         yield from self._by_kind(part, ext, true_type, ev)
         if part.filename:
