@@ -78,3 +78,23 @@ def test_travelling_employee_sending_usual_mail_from_a_hotel_stays_clean(run_hun
     records = run_hunt(mail=log)
     assert records[traveller]["verdict"] == "clean"
     assert symbols(records[traveller]) == {"HUNT_MAIL_AUTH_EXTERNAL"}
+
+
+def test_billing_system_mailing_many_new_customers_stays_clean(run_hunt):
+    log = Maillog()
+    _ordinary_mail(log)
+    billing = f"billing@{OURS}"
+    for i in range(150):
+        log.submit(T0 + DAY + 2 * HOUR + i * 20, billing, [f"customer{i}@shop{i}.example"], client_ip="10.1.5.5",
+                   subject="Your invoice")
+    records = run_hunt(mail=log)
+    assert {"HUNT_MAIL_BURST", "HUNT_MAIL_FANOUT"} <= symbols(records[billing])
+    assert records[billing]["verdict"] == "clean"
+
+
+def test_mailbox_that_only_receives_mail_is_reported_clean(run_hunt):
+    log = Maillog()
+    _ordinary_mail(log)
+    log.deliver(T0 + 5, "someone@partner.example", [f"quiet@{OURS}"])
+    quiet = run_hunt(mail=log, maillog_year=2021)[f"quiet@{OURS}"]
+    assert quiet["verdict"] == "clean" and quiet["first_seen"].startswith("2021-03-01")

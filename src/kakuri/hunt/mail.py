@@ -52,6 +52,7 @@ class MailAggregate:
         self.host_names: dict[str, str] = {}
         self.known: set[str] = set()  # external addresses that corresponded with us before
         self.inbound_senders: dict[str, set[str]] = {}  # our mailbox -> external senders delivered to it
+        self.mailbox_first_seen: dict[str, float] = {}
         self.transactions = 0
 
     def add(self, tx: MailTransaction) -> None:
@@ -99,6 +100,7 @@ class MailAggregate:
             self.known.add(sender)
         for rcpt in tx.recipients:
             if rcpt.local and rcpt.status == "sent":
+                self.mailbox_first_seen.setdefault(rcpt.address, tx.ts)
                 senders = self.inbound_senders.setdefault(rcpt.address, set())
                 if len(senders) < MAX_ADDRESSES:
                     senders.add(sender)

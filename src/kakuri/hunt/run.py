@@ -72,6 +72,7 @@ def hunt(
                 tz=cfg.timezones.get("maillog", "UTC"),
                 year=cfg.maillog_year,
                 reference=earliest if earliest is not None else log_file.path.stat().st_mtime,
+                reference_is_end=earliest is None,
             )
             for tx in parse_maillog(lines, stats, source, clock):
                 mail.add(tx)

@@ -33,5 +33,6 @@ SYMBOLS: tuple[SymbolSpec, ...] = (
     _spec("HUNT_MAIL_HARD_BOUNCES", "Many of its recipients do not exist (harvested or stale addresses)"),
     _spec("HUNT_MAIL_AUTH_EXTERNAL", "Logged in by SMTP AUTH from an address outside our networks"),
     _spec("HUNT_MAIL_AUTH_MANY_SOURCES", "Logged in by SMTP AUTH from several outside addresses"),
+    _spec("HUNT_ACCOUNT_ON_INFECTED_HOST", "The account sends mail from a host judged infected"),
     _spec("HUNT_RELAY_ROLE", "A proxy, resolver or mail server: its upstream traffic belongs to its clients"),
 )

@@ -84,10 +84,17 @@ def build_records(net: NetworkAggregate, mail: MailAggregate, policy: PolicyConf
         if record.verdict == "infected":
             record.notify = sorted(set().union(*(contacts(mail, a, cfg) for a in record.linked)) if record.linked else set())
         records.append(record)
-    for account, stats in sorted(mail.accounts.items()):
-        found = sender_findings(stats, baselines, cfg, is_account=True)
-        record = _record("account", account, found, stats.first_seen, policy, cfg)
-        record.linked = sorted(stats.clients)
+    infected_hosts = {r.key for r in records if r.verdict == "infected"}
+    mailboxes = set(mail.accounts) | {a for a in mail.inbound_senders if mail.is_ours(a)}
+    for account in sorted(mailboxes):
+        stats = mail.accounts.get(account)
+        found = sender_findings(stats, baselines, cfg, is_account=True) if stats else []
+        on_infected = sorted(stats.clients & infected_hosts) if stats else []
+        if on_infected:
+            found.append((Finding("HUNT_ACCOUNT_ON_INFECTED_HOST", DETECTOR, evidence={"hosts": " ".join(on_infected)}), None))
+        first = stats.first_seen if stats else mail.mailbox_first_seen.get(account, 0.0)
+        record = _record("account", account, found, first, policy, cfg)
+        record.linked = sorted(stats.clients) if stats else []
         if record.verdict == "infected":
             record.notify = sorted(contacts(mail, account, cfg))
         records.append(record)

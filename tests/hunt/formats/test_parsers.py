@@ -81,3 +81,10 @@ def test_maillog_in_japan_time_is_converted_to_utc():
 def test_rfc3339_syslog_stamps_keep_their_offset():
     (tx,) = parse_maillog(_tx_lines("2020-02-03T09:00:00+09:00"), ParseStats(), "maillog", SyslogClock())
     assert datetime.fromtimestamp(tx.ts, timezone.utc).hour == 0
+
+
+def test_without_other_logs_the_year_is_the_latest_not_after_the_file_date():
+    file_date = datetime(2021, 1, 10, tzinfo=timezone.utc).timestamp()
+    clock = SyslogClock(reference=file_date, reference_is_end=True)
+    (tx,) = parse_maillog(_tx_lines("Dec 30 10:00:00"), ParseStats(), "maillog", clock)
+    assert datetime.fromtimestamp(tx.ts, timezone.utc).year == 2020

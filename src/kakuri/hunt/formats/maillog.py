@@ -35,10 +35,13 @@ _LOCAL_AGENTS = ("lmtp", "local", "virtual", "pipe")
 class SyslogClock:
     """Year and zone for year-less syslog stamps."""
 
-    def __init__(self, *, tz: str = "UTC", year: int | None = None, reference: float | None = None):
+    def __init__(self, *, tz: str = "UTC", year: int | None = None, reference: float | None = None,
+                 reference_is_end: bool = False):
         self.zone = ZoneInfo(tz)
         self.year = year
         self.reference = reference
+        # A file's mtime is when logging ended: the first line is the latest date not after it
+        self.reference_is_end = reference_is_end
         self._cache: dict[tuple, float] = {}
 
     def bsd(self, month: str, day: int, hh: int, mm: int, ss: int) -> float:
@@ -54,9 +57,14 @@ class SyslogClock:
                     self._cache.clear()
                 self._cache[key] = base
             ts = base + ss
-            if best is None or abs(ts - self._ref()) < abs(best - self._ref()):
+            if self.reference_is_end:
+                if ts <= self._ref() + 2 * 86400 and (best is None or ts > best):
+                    best = ts
+            elif best is None or abs(ts - self._ref()) < abs(best - self._ref()):
                 best = ts
-        self.reference = best
+        if best is None:  # every candidate after the mtime: the clock was wrong; take the earliest
+            best = datetime(years[0], mon, day, hh, mm, ss, tzinfo=self.zone).timestamp()
+        self.reference, self.reference_is_end = best, False
         return best
 
     def iso(self, stamp: str) -> float:
