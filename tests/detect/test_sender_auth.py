@@ -161,3 +161,17 @@ def test_garbage_signature_header_does_not_crash(resolver):
     raw = b"DKIM-Signature: v=1; a=rsa-sha256; d=partner.example; s=sel; b=!!!\r\n" + make_message()
     symbols, facts = run(raw, resolver)
     assert facts["auth.dkim"] == "fail" and "AUTH_DKIM_FAIL" in symbols
+
+
+def test_spf_is_not_judged_on_our_own_relay(resolver):
+    raw = make_message(from_="Taro <taro@partner.example>")
+    ctx = ScanContext(envelope=Envelope(mail_from="taro@partner.example", client_ip="10.10.1.25"),
+                      knowledge=OURS, resolver=resolver)
+    findings = list(SenderAuth(internal_networks=["10.0.0.0/8"]).check(parse_message(raw), ctx))
+    assert ctx.facts["auth.spf"] == "none" and not any(f.symbol.startswith("AUTH_SPF") for f in findings)
+
+
+def test_our_domain_under_p_none_counts_half(resolver):
+    resolver.records["_dmarc.tokai-keiki.example"]["TXT"] = ["v=DMARC1; p=none"]
+    symbols, _ = run(make_message(from_="a@tokai-keiki.example"), resolver, mail_from="a@tokai-keiki.example", ip=OTHER_IP)
+    assert symbols["AUTH_DMARC_FAIL_OUR_DOMAIN"].weight == 0.5

@@ -21,7 +21,7 @@ def _factories() -> list[Callable[[Settings], Detector]]:
 
     return [
         lambda s: mime_structure.MimeStructure(),  # malformed MIME, parser defects
-        lambda s: sender_auth.SenderAuth(s.org.trusted_authserv_ids),  # SPF/DKIM/DMARC; publishes auth.* facts
+        lambda s: sender_auth.SenderAuth(s.org.trusted_authserv_ids, s.org.internal_networks),  # SPF/DKIM/DMARC
         lambda s: lookalike.LookalikeDomains(),  # sender domains imitating ours or a partner's
         lambda s: impersonation.Impersonation(),  # display names of our staff / partners on other addresses
         lambda s: thread_hijack.ThreadHijack(),  # replies into known threads from outsiders to them

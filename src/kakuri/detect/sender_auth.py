@@ -12,13 +12,16 @@ of the SPF and DKIM identities. Results are published as facts (`auth.spf`, `aut
 `auth.dmarc`, `auth.arc`) so other detectors need not read our symbols.
 Emits: AUTH_SPF_FAIL, AUTH_SPF_SOFTFAIL, AUTH_DKIM_FAIL, AUTH_DMARC_FAIL, AUTH_DMARC_FAIL_OUR_DOMAIN.
 An SPF failure is not reported when DMARC passes through aligned DKIM (forwarded mail), and DMARC
-failures under `p=none` count half.
-Blind spots: no resolver and no trusted header means no findings at all; domains without SPF/DMARC
-records; ARC is reported but not trusted (any relay can seal).
+failures under `p=none` count half. SPF is skipped when the client is inside `org.internal_networks`
+(we would be judging our own relay).
+Blind spots: no resolver and no trusted header means no findings at all; behind an untrusted relay
+the client IP is not the sender's; domains without SPF/DMARC records; ARC is reported but not
+trusted (any relay can seal); a trusted MTA must strip incoming headers that carry its authserv-id.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from dataclasses import dataclass
 from typing import ClassVar, Iterable
@@ -208,10 +211,10 @@ def read_trusted_results(message: ParsedMessage, trusted_ids: frozenset[str]) ->
     return None
 
 
-def evaluate(message: ParsedMessage, ctx: ScanContext, resolver: Resolver) -> AuthResults:
+def evaluate(message: ParsedMessage, ctx: ScanContext, resolver: Resolver, *, spf: bool = True) -> AuthResults:
     envelope = ctx.envelope
     spf_result, spf_domain = ("none", "")
-    if envelope.client_ip:
+    if spf and envelope.client_ip:
         spf_result, spf_domain = check_spf(resolver, envelope.client_ip, envelope.mail_from, envelope.helo or "")
     dkim_result, dkim_domains = "none", ()
     if message.header("DKIM-Signature") is not None:  # spare dkimpy's header split on unsigned mail
@@ -232,20 +235,29 @@ class SenderAuth:
                    "Mail from outside claims one of our domains in From and fails its DMARC"),
     )
 
-    def __init__(self, trusted_authserv_ids: Iterable[str] = ()) -> None:
+    def __init__(self, trusted_authserv_ids: Iterable[str] = (), internal_networks: Iterable[str] = ()) -> None:
         self.trusted_ids = frozenset(i.lower() for i in trusted_authserv_ids)
+        self.internal_networks = tuple(ipaddress.ip_network(n, strict=False) for n in internal_networks)
 
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
         if ctx.envelope.direction != Direction.INBOUND:
             return  # our own mail is authenticated by the submission path, not by DNS
         results = read_trusted_results(message, self.trusted_ids) if self.trusted_ids else None
         if results is None and ctx.resolver is not None:
-            results = evaluate(message, ctx, ctx.resolver)
+            results = evaluate(message, ctx, ctx.resolver, spf=not self._is_internal(ctx.envelope.client_ip))
         if results is None:
             return
         ctx.facts.update({"auth.spf": results.spf, "auth.dkim": results.dkim,
                           "auth.dmarc": results.dmarc, "auth.arc": results.arc})
         yield from self._findings(message, ctx, results)
+
+    def _is_internal(self, client_ip: str | None) -> bool:
+        """A hop inside our network: SPF would judge our relay, not the sender."""
+        try:
+            address = ipaddress.ip_address(client_ip or "")
+        except ValueError:
+            return False
+        return address.is_loopback or any(address in network for network in self.internal_networks)
 
     def _findings(self, message: ParsedMessage, ctx: ScanContext, r: AuthResults) -> Iterable[Finding]:
         base = {"source": r.source}
@@ -260,7 +272,5 @@ class SenderAuth:
         from_domain = message.from_addr.rpartition("@")[2].lower()
         evidence = {**base, "from_domain": from_domain, "policy": r.dmarc_policy or "unknown", "arc": r.arc}
         weight = 0.5 if r.dmarc_policy == "none" else 1.0  # the owner itself does not trust its setup yet
-        if ctx.knowledge.is_our_domain(from_domain):
-            yield Finding("AUTH_DMARC_FAIL_OUR_DOMAIN", self.name, evidence=evidence)
-        else:
-            yield Finding("AUTH_DMARC_FAIL", self.name, evidence=evidence, weight=weight)
+        symbol = "AUTH_DMARC_FAIL_OUR_DOMAIN" if ctx.knowledge.is_our_domain(from_domain) else "AUTH_DMARC_FAIL"
+        yield Finding(symbol, self.name, evidence=evidence, weight=weight)
