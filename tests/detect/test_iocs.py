@@ -157,3 +157,11 @@ def test_stock_rules_catch_a_onenote_section_embedding_a_script(settings):
     section = onenote_with([b"<script>x</script>"]) + "C:\\Users\\a\\open.hta".encode("utf-16-le")
     hit = hits(scan(settings, ("議事録.one", section)), "IOC_YARA_MATCH")
     assert "OneNote_Embedded_Runnable_File" in {f.evidence["rule"] for f in hit}
+
+
+def test_yara_sees_only_the_first_max_yara_bytes_of_a_part(settings):
+    (rules_dir(settings, "yara") / "marker.yar").write_text('rule Marker { strings: $a = "NEEDLE-7" condition: $a }\n')
+    settings.detectors["iocs"] = {"max_yara_bytes": 1024, "stock_yara": False}
+    early, late = b"NEEDLE-7" + b"." * 3000, b"." * 3000 + b"NEEDLE-7"
+    verdict = scan(settings, ("early.bin", early), ("late.bin", late))
+    assert [f.part for f in hits(verdict, "IOC_YARA_MATCH")] == ["early.bin"]

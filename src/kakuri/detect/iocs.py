@@ -102,7 +102,7 @@ class Iocs:
         }
         try:
             matches = self.rules.match(
-                data=part.data[: self.config.max_yara_bytes],
+                data=_head(part.data, self.config.max_yara_bytes),
                 externals=externals,
                 timeout=self.config.yara_timeout_seconds,
                 fast=True,
@@ -124,6 +124,10 @@ def is_eicar(data: bytes) -> bool:
     """The EICAR test file: the string at the very start, nothing but whitespace after, 128 bytes at most."""
     data = data.lstrip()
     return data.startswith(EICAR) and len(data) <= _EICAR_MAX_BYTES and not data[len(EICAR):].strip()
+
+
+def _head(data: bytes, limit: int) -> bytes:
+    return data if len(data) <= limit else data[:limit]  # slicing always copies; most parts are small
 
 
 def _weight(meta: dict) -> float:
