@@ -84,7 +84,8 @@ def test_reply_to_and_envelope_imitating_a_partner_are_flagged_once_per_domain()
 
 
 def test_real_partner_from_a_second_address_is_clean():
-    raw = make_message(from_="Sato <t.sato@shirane-seimitsu.co.jp>", headers={"Reply-To": "sales@shirane-seimitsu.co.jp"})
+    raw = make_message(from_="Sato <t.sato@shirane-seimitsu.co.jp>",
+                       headers={"Reply-To": "sales@shirane-seimitsu.co.jp"})
     assert check(raw, mail_from="bounces@mail.shirane-seimitsu.co.jp") == {}
 
 

@@ -173,5 +173,6 @@ def test_spf_is_not_judged_on_our_own_relay(resolver):
 
 def test_our_domain_under_p_none_counts_half(resolver):
     resolver.records["_dmarc.tokai-keiki.example"]["TXT"] = ["v=DMARC1; p=none"]
-    symbols, _ = run(make_message(from_="a@tokai-keiki.example"), resolver, mail_from="a@tokai-keiki.example", ip=OTHER_IP)
+    raw = make_message(from_="a@tokai-keiki.example")
+    symbols, _ = run(raw, resolver, mail_from="a@tokai-keiki.example", ip=OTHER_IP)
     assert symbols["AUTH_DMARC_FAIL_OUR_DOMAIN"].weight == 0.5

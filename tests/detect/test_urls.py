@@ -99,7 +99,8 @@ def test_newsletter_with_tracking_links_scores_below_tag(settings):
 
 
 def test_meeting_invitation_link_is_clean():
-    raw = make_message(from_=SENDER, body="会議URL: https://meet.example.com/j/8431234567?pwd=abc\nhttps://teams.example/l/meetup-join/19%3ameeting\n")
+    body = "会議URL: https://meet.example.com/j/8431234567?pwd=abc\nhttps://teams.example/l/meetup-join/19%3ameeting\n"
+    raw = make_message(from_=SENDER, body=body)
     assert check(raw) == {}
 
 
@@ -122,7 +123,7 @@ def feed_dir(tmp_path: Path) -> Path:
     (folder / "csv.txt.csv").write_text(
         "# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter\n"
         '"1","2020-02-06 03:17:53","https://dance-studio.test/Zd9CN/","online","","malware_download","emotet","",""\n'
-        '"2","2020-02-06 03:17:53","http://www.flower-lab.test/wp-includes/ZO/","online","","malware_download","","",""\n'
+        '"2","2020-02-06","http://www.flower-lab.test/wp-includes/ZO/","online","","malware_download","","",""\n'
         "not,a,valid\n", encoding="utf-8")
     (folder / "broken.csv").write_bytes(b"\xff\xfe\x00garbage")
     return folder

@@ -221,7 +221,8 @@ def evaluate(message: ParsedMessage, ctx: ScanContext, resolver: Resolver, *, sp
         dkim_result, dkim_domains = check_dkim(resolver, message.raw)
     from_domain = message.from_addr.rpartition("@")[2].lower()
     dmarc, policy = check_dmarc(resolver, from_domain, spf_result, spf_domain, dkim_domains)
-    return AuthResults(spf_result, spf_domain, dkim_result, dkim_domains, dmarc, policy, check_arc(resolver, message.raw))
+    arc = check_arc(resolver, message.raw)
+    return AuthResults(spf_result, spf_domain, dkim_result, dkim_domains, dmarc, policy, arc)
 
 
 class SenderAuth:

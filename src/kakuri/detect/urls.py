@@ -6,8 +6,8 @@ domain or an innocent "請求書をダウンロード".
 Technique: each clickable URL (from `parse.urls.message_urls`) is checked for a file download by path
 extension (Office/archive vs executable/script), an IP-literal or odd-port host, `user@host`
 authority tricks, IDN hosts, data:/javascript: links, shorteners, a link into a CMS's own
-directories on a site unrelated to the sender, a host made to look like ours or a partner's (`detect.lookalike`), anchor text naming another domain
-than the href's, and URLhaus feed entries (full URL, then host). Each symbol is a weak signal on its
+directories on a site unrelated to the sender, a host made to look like ours or a partner's
+(`detect.lookalike`), anchor text naming another domain than the href's, and URLhaus feed entries (full URL, then host). Each symbol is a weak signal on its
 own: policy composites combine them (a download from an IP, a download behind a lookalike, ...), so a
 newsletter with a hundred tracking links or an invitation with a meeting link stays clean.
 Emits: URL_FILE_DOWNLOAD, URL_EXECUTABLE_DOWNLOAD, URL_DOWNLOAD_UNRELATED_HOST, URL_CMS_INTERNAL_PATH,
