@@ -41,3 +41,12 @@ def test_truncated_7z_is_corrupt(unpack):
     data = seven_zip({"setup.exe": PE_STUB * 50})
     for cut in (10, len(data) // 2, len(data) - 8):
         assert "ARCHIVE_CORRUPT" in unpack({"t.7z": data[:cut]}).symbols, cut
+
+
+def test_7z_stops_decompressing_at_the_message_byte_budget(unpack):
+    from kakuri.unpack.limits import UnpackLimits
+
+    data = seven_zip({f"{i}.bin": bytes([i]) * 3_000_000 for i in range(40)})  # 120 MB declared
+    result = unpack({"x.7z": data}, limits=UnpackLimits(max_total_bytes=20_000_000))
+    assert result.finding("ARCHIVE_LIMIT_EXCEEDED").evidence["limit"] == "max_total_bytes"
+    assert sum(child.size for child in result.part("x.7z").children) <= 20_000_000

@@ -9,6 +9,8 @@ capped by `UnpackLimits.max_slow_password_attempts` as well.
 from __future__ import annotations
 
 import io
+import time
+from dataclasses import dataclass
 from typing import ClassVar, Iterator
 
 import py7zr
@@ -22,11 +24,16 @@ class _Full(Exception):
 
 
 class _CappedIO(Py7zIO):
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, factory: _Factory) -> None:
         self.cap = cap
+        self.factory = factory
         self.buffer = io.BytesIO()
 
     def write(self, s) -> int:
+        factory = self.factory
+        factory.written += len(s)
+        if factory.written > factory.total_cap or time.monotonic() > factory.deadline:
+            raise _Full()
         if self.buffer.tell() + len(s) > self.cap:
             self.buffer.write(s[: self.cap - self.buffer.tell()])
             raise _Full()
@@ -46,12 +53,15 @@ class _CappedIO(Py7zIO):
 
 
 class _Factory(WriterFactory):
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
+    """Writers with a per-member cap, and a cap and deadline shared by all members of one pass."""
+
+    def __init__(self, cap: int, total_cap: int, deadline: float) -> None:
+        self.cap, self.total_cap, self.deadline = cap, total_cap, deadline
+        self.written = 0
         self.products: dict[str, _CappedIO] = {}
 
     def create(self, filename: str) -> Py7zIO:
-        product = self.products[filename] = _CappedIO(self.cap)
+        product = self.products[filename] = _CappedIO(self.cap, self)
         return product
 
 
@@ -76,7 +86,8 @@ class SevenZipFormat:
                 raise EncryptedArchive("no candidate password opened it")
         cap = min(job.limits.max_member_bytes, job.limits.max_total_bytes - job.budget.total_bytes)
         fitting = [info.filename for info in infos if (info.uncompressed or 0) <= cap]
-        buffers = _decompress(data, password, fitting, cap + 1) if fitting else {}
+        budget = _Budget(job.limits.max_total_bytes - job.budget.total_bytes + 1, job.budget.deadline)
+        buffers = _decompress(data, password, fitting, cap + 1, budget) if fitting else {}
         for info in infos:
             compressed = info.compressed or len(data)
             if info.filename in buffers:
@@ -84,7 +95,7 @@ class SevenZipFormat:
                 opener = lambda buffer=buffer: io.BytesIO(buffer)
             else:
                 opener = lambda name=info.filename: io.BytesIO(
-                    _decompress(data, password, [name], job.limits.padded_head_bytes).get(name, b""))
+                    _decompress(data, password, [name], job.limits.padded_head_bytes, budget).get(name, b""))
             member = job.take(info.filename, opener, info.uncompressed, compressed)
             if member is not None:
                 yield member
@@ -111,8 +122,15 @@ def _needs_password(data: bytes) -> bool:
         return archive.needs_password()
 
 
-def _decompress(data: bytes, password: str | None, names: list[str], cap: int, strict=False) -> dict[str, bytes]:
-    factory = _Factory(cap)
+@dataclass
+class _Budget:
+    total_bytes: int
+    deadline: float
+
+
+def _decompress(data: bytes, password: str | None, names: list[str], cap: int, budget: _Budget,
+                strict: bool = False) -> dict[str, bytes]:
+    factory = _Factory(cap, budget.total_bytes, budget.deadline)
     with _open(data, password) as archive:
         try:
             archive.extract(targets=names, factory=factory)
@@ -129,7 +147,8 @@ def _find_password(data: bytes, job: Extraction, probe: str | None) -> str | Non
         if probe is None:
             _listing(data, candidate)
         else:
-            _decompress(data, candidate, [probe], 64 * 1024 * 1024, strict=True)
+            _decompress(data, candidate, [probe], job.limits.max_member_bytes,
+                        _Budget(job.limits.max_member_bytes, job.budget.deadline), strict=True)
         return True
 
     job.attempt_cap = min(job.limits.max_password_attempts, job.limits.max_slow_password_attempts)
