@@ -3,6 +3,7 @@ import pytest
 from kakuri.detect.base import ScanContext
 from kakuri.detect.impersonation import Impersonation
 from kakuri.detect.thread_hijack import ThreadHijack
+from kakuri.model.knowledge import Person
 from kakuri.parse.mime import parse_message
 from kakuri.pipeline import Scanner
 from tests.builders import make_message
@@ -97,3 +98,23 @@ def test_staff_name_spoof_alone_reaches_quarantine(settings, knowledge):
     assert scanner.scan(raw).verdict.action.value == "quarantine"
     benign = make_message(from_="大川 誠 <makoto.okawa@kitaboshi.example>", subject="定例会議")
     assert scanner.scan(benign).verdict.action.value == "deliver"
+
+
+@pytest.mark.parametrize("display_name", ["北星計器 佐々木恵", "北星計器佐々木恵", "Kitaboshi Megumi Sasaki"])
+def test_staff_name_written_after_a_company_name_is_flagged(knowledge, display_name):
+    assert "IMPERSONATION_STAFF_NAME" in _symbols(knowledge, from_=f"{display_name} <sales@freemail.test>")
+
+
+def test_second_free_mail_address_is_not_the_partners_organisation():
+    knowledge = org_knowledge()
+    knowledge.add_person(Person("川口 進", "kawaguchi.susumu@gmail.com", "partner", ("Susumu Kawaguchi",)))
+    found = _symbols(knowledge, from_="川口 進 <kawaguchi.invoice@gmail.com>")
+    assert "IMPERSONATION_PARTNER_NAME" in found
+
+
+def test_very_long_display_name_is_handled(knowledge):
+    name = "佐々木 恵 " + "あ" * 10_000  # built by hand: the stdlib folder is slow on such headers
+    raw = make_message(from_="X <a@b.test>").replace(b"From: X", b"From: " + name.encode("utf-8"))
+    parsed = parse_message(raw)
+    found = list(Impersonation().check(parsed, ScanContext(knowledge=knowledge)))
+    assert [f.symbol for f in found] == ["IMPERSONATION_STAFF_NAME"]

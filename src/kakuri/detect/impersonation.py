@@ -23,7 +23,13 @@ from typing import ClassVar, Iterable
 from kakuri.detect.base import ScanContext
 from kakuri.model import Finding, ParsedMessage, SymbolSpec
 from kakuri.model.knowledge import Knowledge, Person
-from kakuri.parse.addresses import domain_of, emails_in, organisation_of, reply_to_of, sender_of
+from kakuri.parse.addresses import (
+    domain_of,
+    emails_in,
+    is_same_organisation,
+    reply_to_of,
+    sender_of,
+)
 
 _LIST_HEADERS = ("List-Id", "List-Unsubscribe", "List-Post")
 
@@ -107,9 +113,8 @@ class Impersonation:
         return list(people)
 
     def _address_in_name(self, name: str, address: str, knowledge: Knowledge) -> Finding | None:
-        sender_org = organisation_of(address)
         for shown in emails_in(name):
-            if shown == address or organisation_of(shown) == sender_org:
+            if is_same_organisation(shown, address):
                 continue
             domain = domain_of(shown)
             trusted = (
@@ -129,7 +134,7 @@ class Impersonation:
     def _reply_elsewhere(
         self, message: ParsedMessage, name: str, address: str, reply_to: str, knowledge: Knowledge
     ) -> bool:
-        if organisation_of(reply_to) == organisation_of(address) or any(message.header(h) for h in _LIST_HEADERS):
+        if is_same_organisation(reply_to, address) or any(message.header(h) for h in _LIST_HEADERS):
             return False
         reply_domain = domain_of(reply_to)
         if (
@@ -153,4 +158,4 @@ def _is_theirs(person: Person, address: str, knowledge: Knowledge) -> bool:
         return True
     if person.kind == "staff" and knowledge.is_our_domain(domain_of(address)):
         return True  # colleagues write from aliases and shared mailboxes of our domains
-    return bool(address) and organisation_of(address) == organisation_of(person.email)
+    return is_same_organisation(address, person.email)

@@ -25,7 +25,7 @@ from typing import ClassVar, Iterable
 from kakuri.detect.base import ScanContext
 from kakuri.model import Finding, ParsedMessage, SymbolSpec
 from kakuri.model.knowledge import Knowledge, ThreadInfo
-from kakuri.parse.addresses import domain_of, emails_in, organisation_of, sender_of
+from kakuri.parse.addresses import domain_of, emails_in, is_same_organisation, sender_of
 from kakuri.parse.threading import has_quoted_conversation, is_reply_subject
 
 _LINK = re.compile(r"https?://|www\.", re.I)
@@ -102,10 +102,7 @@ class ThreadHijack:
 
 
 def _belongs(sender: str, thread: ThreadInfo) -> bool:
-    if sender in thread.participants:
-        return True
-    organisation = organisation_of(sender)
-    return any(organisation_of(p) == organisation for p in thread.participants)
+    return sender in thread.participants or any(is_same_organisation(sender, p) for p in thread.participants)
 
 
 def _has_payload(message: ParsedMessage) -> bool:

@@ -64,6 +64,24 @@ def organisation_of(address: str) -> str:
     return registrable_domain(domain_of(address))
 
 
+# Mailbox providers where two addresses of one domain say nothing about one organisation (Japanese
+# carriers and ISPs included, since small partners often use them).
+SHARED_MAIL_PROVIDERS = frozenset(
+    """gmail.com googlemail.com yahoo.com yahoo.co.jp ymail.com outlook.com outlook.jp hotmail.com hotmail.co.jp
+    live.com live.jp msn.com icloud.com me.com mac.com aol.com gmx.net gmx.de web.de mail.ru yandex.ru qq.com
+    163.com 126.com naver.com protonmail.com proton.me zoho.com docomo.ne.jp ezweb.ne.jp au.com softbank.ne.jp
+    i.softbank.jp ymobile.ne.jp nifty.com biglobe.ne.jp so-net.ne.jp ocn.ne.jp plala.or.jp""".split()
+)
+
+
+def is_same_organisation(a: str, b: str) -> bool:
+    """Two addresses of one organisation: equal, or the same registrable domain that is not a mailbox provider."""
+    if a == b:
+        return bool(a)
+    organisation = organisation_of(a)
+    return bool(organisation) and organisation == organisation_of(b) and organisation not in SHARED_MAIL_PROVIDERS
+
+
 def decode_words(value: str) -> str:
     """RFC 2047 decoding that never raises (unknown charsets fall back through parse.charsets)."""
     if "=?" not in value:
@@ -149,6 +167,23 @@ def name_keys(name: str) -> set[str]:
         # Japanese full names are often written without a space; a lone Latin word is just a surname.
         return {joined} if not _LATIN.match(joined) and len(joined) >= 3 else set()
     keys = {joined, "".join(reversed(tokens)), "".join(sorted(tokens))}
+    return keys
+
+
+def embedded_name_keys(name: str) -> set[str]:
+    """Keys of a full name written inside a longer display name ("東海計器 杉山 花子", "ACME Hanako Sugiyama").
+
+    Adjacent word pairs in both orders, and the substrings of 3 to 8 characters of each run of CJK
+    characters ("東海計器杉山花子" contains "杉山花子").
+    """
+    tokens = name_tokens(name)
+    keys: set[str] = set()
+    for first, second in zip(tokens, tokens[1:]):
+        keys.update((first + second, second + first))
+    for token in tokens:
+        if len(token) >= 3 and not _LATIN.match(token):
+            for size in range(3, min(len(token), 8) + 1):
+                keys.update(token[i : i + size] for i in range(len(token) - size + 1))
     return keys
 
 

@@ -17,12 +17,13 @@ from typing import Iterable, Sequence
 from rapidfuzz import fuzz, process
 
 from kakuri.model.knowledge import Person, ThreadInfo, _within
-from kakuri.parse.addresses import domain_of, is_latin_key, name_keys
+from kakuri.parse.addresses import domain_of, embedded_name_keys, is_latin_key, name_keys
 from kakuri.parse.threading import normalise_subject
 
 FUZZY_MIN_SCORE = 90.0  # rapidfuzz ratio; "Naoki Tanka" ~ "Naoki Tanaka" (95), "Endo" vs "Ando" (89) is not
 FUZZY_MIN_LENGTH = 8  # shorter Latin keys differ by one letter between different people too often
 _NAME_CACHE_SIZE = 4096
+MAX_NAME_CHARS = 200  # longer display names are cut: no name is longer, and matching cost stays bounded
 
 
 @dataclass(eq=False)
@@ -115,12 +116,9 @@ class KnowledgeIndex:
         return cached
 
     def _match_name(self, display_name: str) -> tuple[Person, ...]:
+        display_name = display_name[:MAX_NAME_CHARS]
         keys = name_keys(display_name)
-        found: list[Person] = []
-        for key in keys:
-            for person in self._by_key.get(key, ()):
-                if person not in found:
-                    found.append(person)
+        found = self._lookup(keys) or self._lookup(embedded_name_keys(display_name))
         if found or not self._latin_keys:
             return tuple(found)
         for key in keys:
@@ -129,6 +127,14 @@ class KnowledgeIndex:
                 if best:
                     found.extend(p for p in self._by_key[best[0]] if p not in found)
         return tuple(found)
+
+    def _lookup(self, keys: Iterable[str]) -> list[Person]:
+        found: list[Person] = []
+        for key in keys:
+            for person in self._by_key.get(key, ()):
+                if person not in found:
+                    found.append(person)
+        return found
 
     # -- contact graph ---------------------------------------------------------------------------
     def is_known_contact(self, address: str) -> bool:
