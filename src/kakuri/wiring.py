@@ -15,6 +15,10 @@ def build_scanner(settings: Settings, *, knowledge=None, resolver=None) -> Scann
         sources.append(BodyPasswords())
     except ImportError:  # unpack stage not present yet in this build
         pass
+    if resolver is None:  # live DNS for SPF/DKIM/DMARC only when [detectors.sender_auth] live_dns = true
+        from kakuri.detect.dns import build_resolver
+
+        resolver = build_resolver(settings.detectors.get("sender_auth", {}))
     return Scanner(settings, knowledge=knowledge, resolver=resolver, password_sources=sources)
 
 
