@@ -21,6 +21,7 @@ WEB_PORTS = frozenset({80, 443})
 _HIT_SYMBOLS = {
     "c2": "HUNT_FEED_C2", "c2_stale": "HUNT_FEED_C2_STALE", "url": "HUNT_FEED_URL",
     "url_blocked": "HUNT_FEED_URL_BLOCKED", "url_host": "HUNT_FEED_URL_HOST", "hash": "HUNT_FEED_HASH",
+    "dns_url_host": "HUNT_FEED_DOMAIN_LOOKUP",
 }
 
 
@@ -61,7 +62,7 @@ def _feed_findings(host: HostTraffic) -> list[tuple[Finding, float | None]]:
             grouped.setdefault(hit.kind, []).append(hit)
     out = []
     for kind, hits in grouped.items():
-        key = "dst" if kind.startswith("c2") else ("sha256" if kind == "hash" else "url")
+        key = {"c2": "dst", "c2_stale": "dst", "hash": "sha256", "dns_url_host": "query"}.get(kind, "url")
         distinct = sorted({h.detail.get(key, "") for h in hits})
         out.append(_finding(_HIT_SYMBOLS[kind], min(h.ts for h in hits), count=len(hits),
                             distinct=len(distinct), examples=" ".join(distinct[:5])))

@@ -50,7 +50,7 @@ class PairStats:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    kind: str  # c2 | c2_stale | url | url_blocked | url_host | hash | payload
+    kind: str  # c2 | c2_stale | url | url_blocked | url_host | dns_url_host | hash | payload
     ts: float
     detail: dict[str, str]
 
@@ -140,8 +140,11 @@ class NetworkAggregate:
         if not self.internal(d.client):
             return
         host = self._host(d.client, d.ts)
-        if d.qtype in ("A", "AAAA") and len(host.resolved_ips) < MAX_SET:
-            host.resolved_ips.update(a for a in d.answers if is_ip(a))
+        if d.qtype in ("A", "AAAA"):
+            if len(host.resolved_ips) < MAX_SET:
+                host.resolved_ips.update(a for a in d.answers if is_ip(a))
+            if d.query in self.feeds.url_hosts:
+                self._hit(host, Hit("dns_url_host", d.ts, {"query": d.query}))
         elif d.qtype == "MX" and len(host.mx_domains) < MAX_SET:
             host.mx_domains.add(d.query)
 
@@ -191,7 +194,9 @@ class NetworkAggregate:
             entry = self.feeds.c2_at(server_ip, r.port)
             if entry:
                 self._c2_hit(host, entry, r.ts, {"dst": f"{server_ip}:{r.port}", "url": r.url, "status": str(r.status)})
-        if r.method == "CONNECT":
+        if r.method == "CONNECT":  # HTTPS: only the host name is visible
+            if r.host in self.feeds.url_hosts and not denied:
+                self._hit(host, Hit("url_host", r.ts, {"url": r.url, "status": str(r.status)}))
             return
         detail = {"url": r.url, "status": str(r.status)}
         if self.feeds.url_listed(r.url):

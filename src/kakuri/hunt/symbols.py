@@ -17,6 +17,7 @@ SYMBOLS: tuple[SymbolSpec, ...] = (
     _spec("HUNT_FEED_URL", "Requested a URL listed in URLhaus (malware download)"),
     _spec("HUNT_FEED_URL_BLOCKED", "Requested a URLhaus-listed URL, but the proxy denied it"),
     _spec("HUNT_FEED_URL_HOST", "Requested a URL on a host that URLhaus lists for other malware URLs"),
+    _spec("HUNT_FEED_DOMAIN_LOOKUP", "Resolved a host name that URLhaus lists as serving malware"),
     _spec("HUNT_FEED_HASH", "Received a file whose SHA-256 is in a malware hash list"),
     _spec("HUNT_BEACON", "Contacts a destination few other hosts use at regular intervals (beaconing)"),
     _spec("HUNT_BEACON_ROTATING", "Beacons at a regular period across several rare IP-literal destinations (C2 list)"),
