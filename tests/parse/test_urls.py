@@ -79,3 +79,8 @@ def test_pathological_html_is_read_in_linear_time():
     hostile = "<a href=x " * 100_000 + "<style" * 50_000 + "<" * 200_000 + "https://" + "a" * 100_000
     urls = extract_html_urls(hostile)
     assert len(urls) <= MAX_URLS + 1
+
+
+def test_backslash_is_read_as_a_slash_like_browsers_do():
+    (url,) = extract_html_urls('<a href="http://evil.test\\@good.test/">x</a>')
+    assert url.host == "evil.test" and url.userinfo == ""
