@@ -175,6 +175,7 @@ def test_ordinary_business_attachments_stay_clean(settings):
         settings,
         ("invoice_202009.pdf", PDF, "application/pdf"),
         ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image/png"),
+        ("screenshot.jpg", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image/jpeg"),
         ("invite.ics", ics, "text/calendar"),
         ("smime.p7s", b"\x30\x82\x05\x10\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02" + b"\x00" * 64,
          "application/pkcs7-signature"),

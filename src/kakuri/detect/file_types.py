@@ -62,6 +62,7 @@ _OOXML = _OOXML_KINDS | {"zip", "ole"}
 # Word and Excel open HTML, XML, RTF and OOXML under legacy names; business systems export that way.
 # A plain zip they cannot open: that is an archive in disguise.
 _LEGACY_OFFICE = _OOXML_KINDS | {"ole", "doc", "xls", "ppt", "rtf", "html", "xml"}
+_PICTURES = frozenset({"jpeg", "png", "gif"})
 _EXPECTED_TYPES: dict[str, frozenset[str]] = {
     "pdf": frozenset({"pdf"}),
     **{ext: _OOXML for ext in "docx docm dotx dotm xlsx xlsm xltx xltm xlsb pptx pptm ppsx ppsm potx".split()},
@@ -72,10 +73,8 @@ _EXPECTED_TYPES: dict[str, frozenset[str]] = {
     "rar": frozenset({"rar"}),
     "txt": frozenset({"html", "xml"}),
     "csv": frozenset(),
-    "jpg": frozenset({"jpeg"}),
-    "jpeg": frozenset({"jpeg"}),
-    "png": frozenset({"png"}),
-    "gif": frozenset({"gif"}),
+    # A PNG saved as .jpg is everyday sloppiness; only non-pictures under picture names matter.
+    **{ext: _PICTURES for ext in "jpg jpeg jpe png gif".split()},
 }
 # Plain text and unknown bytes carry no claim of their own; script text is caught by its markers instead.
 _UNJUDGED_TYPES = frozenset({"text", "data", "empty", "encrypted"})  # "encrypted": a member we could not open
