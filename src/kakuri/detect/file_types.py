@@ -7,7 +7,8 @@ Technique: every MIME part and unpacked member is judged on three independent fa
 extension, decoy inner extension, bidi/zero-width characters), its content (`Part.true_type` from the
 unpack stage's sniffer, plus a few script markers for text that claims to be something else) and its
 declared MIME type. A dangerous fact on any of them is enough; the name alone is what the user clicks,
-the content alone is what runs.
+the content alone is what runs. The declared MIME type only counts against runnable content under a
+document's type: mailers mislabel everything else (application/octet-stream is everywhere).
 Emits: FILE_EXECUTABLE, FILE_SCRIPT, FILE_SHORTCUT, FILE_URL_SHORTCUT, FILE_DISK_IMAGE, FILE_ONENOTE,
 FILE_CHM, FILE_JAVA, FILE_DOUBLE_EXTENSION, FILE_UNICODE_TRICK, FILE_TYPE_MISMATCH,
 FILE_DISGUISED_EXECUTABLE.
