@@ -27,6 +27,7 @@ from rapidfuzz.distance import OSA
 from kakuri.detect.base import ScanContext
 from kakuri.model import Finding, ParsedMessage, SymbolSpec
 from kakuri.model.knowledge import Knowledge
+from kakuri.parse.addresses import domain_of
 from kakuri.parse.domains import is_ip_literal, normalise_host, registrable_domain, split_domain
 
 MIN_LABEL = 5  # shorter names have too many honest neighbours at distance one
@@ -128,10 +129,6 @@ def _technique(subdomain: str, label: str, suffix: str, known: _Known) -> str | 
     return None
 
 
-def _domain_of(address: str) -> str:
-    return address.rpartition("@")[2].strip().strip(">").lower() if "@" in address else ""
-
-
 class LookalikeDomains:
     name: ClassVar[str] = "lookalike"
     symbols: ClassVar[tuple[SymbolSpec, ...]] = (
@@ -146,7 +143,7 @@ class LookalikeDomains:
                   ("envelope", ctx.envelope.mail_from)]
         reported: set[str] = set()
         for where, address in places:
-            hit = find_lookalike(_domain_of(address), ctx.knowledge)
+            hit = find_lookalike(domain_of(address), ctx.knowledge)
             if hit is None or hit.domain in reported:
                 continue
             reported.add(hit.domain)

@@ -95,7 +95,7 @@ def make_url(raw: str, source: str, anchor: str = "") -> Url | None:
     if lowered.startswith(("data:", "javascript:", "vbscript:")):
         scheme = lowered.split(":", 1)[0]
         return Url(raw[:200], scheme, "", None, "", "", source, anchor)
-    # Browsers read "\\" as "/" in web URLs: `http://evil.test\\@good.test/` opens evil.test.
+    # Browsers read a backslash as "/" in web URLs: `http://evil.test\@good.test/` opens evil.test.
     raw = raw.replace("\\", "/")
     try:
         parts = urlsplit(raw)
