@@ -34,7 +34,8 @@ def test_stranger_replying_into_a_known_thread_with_an_attachment_is_a_hijack(kn
         headers=REPLY_HEADERS,
         attachments=DOC,
     )
-    hijack = found["THREAD_HIJACK_PAYLOAD"]
+    assert found["THREAD_HIJACK_PAYLOAD"] == found["THREAD_HIJACK"]
+    hijack = found["THREAD_HIJACK"]
     assert hijack["sender"] == "host34@construction.test"
     assert hijack["thread"] == THREAD_IDS[0]
     assert "k-morita@hoshizora-denki.example" in hijack["participants"]
@@ -54,7 +55,7 @@ def test_link_counts_as_payload(knowledge):
         body="詳細はこちら https://files.example.org/doc",
         headers=REPLY_HEADERS,
     )
-    assert "THREAD_HIJACK_PAYLOAD" in found
+    assert {"THREAD_HIJACK", "THREAD_HIJACK_PAYLOAD"} <= set(found)
 
 
 @pytest.mark.parametrize(

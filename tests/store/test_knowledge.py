@@ -105,3 +105,13 @@ def test_held_archive_is_found_when_its_password_mail_arrives(settings, store):
     assert reloaded.pending_for(_mail("x@q.example", "n@kitaboshi.example", "hi", "w3@q.example")) == []
     reloaded.release_pending("queue-42")
     assert load_knowledge(settings).pending_for(password_mail) == []
+
+
+def test_message_recorded_by_another_node_does_not_lose_the_batch(settings, store):
+    first = _mail("a@p.example", "m@kitaboshi.example", "x", "n1@p.example")
+    other_node = load_knowledge(settings)
+    other_node.record(first)
+    second = _mail("b@p.example", "m@kitaboshi.example", "y", "n2@p.example")
+    store.record_many([(first, None), (second, None)])  # this node has not seen n1 yet
+    reloaded = load_knowledge(settings)
+    assert reloaded.has_message("n1@p.example") and reloaded.has_message("n2@p.example")

@@ -10,8 +10,8 @@ known thread's base subject, from a sender who is neither a participant nor a kn
 is the same technique with stripped headers. A first-contact sender (unknown to the contact graph and
 the directory, outside our and partner organisations) whose body quotes a known conversation is the
 variant that only copies the text.
-Emits: THREAD_HIJACK / THREAD_HIJACK_PAYLOAD (with an attachment or a link), THREAD_HIJACK_SUBJECT,
-THREAD_QUOTED_FIRST_CONTACT, FAKE_REPLY (reply subject without any reference header; weak, like
+Emits: THREAD_HIJACK, THREAD_HIJACK_SUBJECT (plus THREAD_HIJACK_PAYLOAD when either carries an
+attachment or a link), THREAD_QUOTED_FIRST_CONTACT, FAKE_REPLY (reply subject without any reference header; weak, like
 rspamd's FAKE_REPLY).
 Blind spots: threads the ledger never saw (install-time history only); replies sent from the
 participant's own compromised mailbox (left to sender authentication and content detectors).
@@ -39,7 +39,7 @@ class ThreadHijack:
         SymbolSpec(
             "THREAD_HIJACK_PAYLOAD",
             "thread",
-            "A reply into a known thread from a sender who never took part in it, carrying an attachment or a link",
+            "The hijacking reply (THREAD_HIJACK or THREAD_HIJACK_SUBJECT) carries an attachment or a link",
         ),
         SymbolSpec(
             "THREAD_HIJACK_SUBJECT",
@@ -68,13 +68,18 @@ class ThreadHijack:
         if thread is not None:
             if not _belongs(sender, thread):
                 hijacked = thread
-                symbol = "THREAD_HIJACK_PAYLOAD" if _has_payload(message) else "THREAD_HIJACK"
-                yield Finding(symbol, self.name, evidence=_evidence(sender, thread, "references"))
+                evidence = _evidence(sender, thread, "references")
+                yield Finding("THREAD_HIJACK", self.name, evidence=evidence)
+                if _has_payload(message):  # what makes a hijack dangerous; composites can key on either
+                    yield Finding("THREAD_HIJACK_PAYLOAD", self.name, evidence=evidence)
         elif reply_subject:
             threads = knowledge.threads_by_subject(message.subject)
             if threads and not knowledge.is_known_contact(sender) and not any(_belongs(sender, t) for t in threads):
                 hijacked = threads[0]
-                yield Finding("THREAD_HIJACK_SUBJECT", self.name, evidence=_evidence(sender, hijacked, "subject"))
+                evidence = _evidence(sender, hijacked, "subject")
+                yield Finding("THREAD_HIJACK_SUBJECT", self.name, evidence=evidence)
+                if _has_payload(message):
+                    yield Finding("THREAD_HIJACK_PAYLOAD", self.name, evidence=evidence)
         if self._is_first_contact(sender, knowledge) and has_quoted_conversation(message.body_text):
             if hijacked is not None or self._quotes_known_people(message, sender, knowledge):
                 evidence = {"sender": sender}

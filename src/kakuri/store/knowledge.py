@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 from typing import Iterable, Sequence
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -120,11 +121,26 @@ class KnowledgeStore(KnowledgeIndex):
         for (sender, recipient), (count, first, last) in edges.items():
             self.add_contact(sender, recipient, last, count=count, first=first)
         with self.sessions.begin() as session:
-            session.add_all(rows)
+            self._insert_rows(session, rows)
             for sender, recipient in edges:
+                # Absolute values from memory: with several gateway nodes the last writer wins a count,
+                # which only ever understates how well we know someone.
                 count, first, last = self._edges[(sender, recipient)]
                 session.merge(Contact(sender=sender, recipient=recipient, messages=int(count), first_at=first, last_at=last))
         return len(rows)
+
+    @staticmethod
+    def _insert_rows(session, rows: list[LedgerMessage]) -> None:
+        try:
+            with session.begin_nested():
+                session.add_all(rows)
+        except IntegrityError:  # another node recorded some of them first: keep the rest
+            for row in rows:
+                try:
+                    with session.begin_nested():
+                        session.add(_copy(row))
+                except IntegrityError:
+                    continue
 
     def _ledger_row(self, message: ParsedMessage, envelope: Envelope | None, when: float | None) -> LedgerMessage | None:
         message_id = message.message_id.strip()[:998]
@@ -224,6 +240,11 @@ def _recipients(message: ParsedMessage, envelope: Envelope | None) -> list[str]:
     if envelope is not None:
         found.update(dict.fromkeys(r.lower() for r in envelope.rcpt_tos))
     return list(found)
+
+
+def _copy(row: LedgerMessage) -> LedgerMessage:
+    columns = ("message_id", "refs", "subject", "sender", "recipients", "sent_at", "passwords")
+    return LedgerMessage(**{c: getattr(row, c) for c in columns})
 
 
 def _person(row: DirectoryPerson) -> Person:
