@@ -121,3 +121,15 @@ def test_proxy_upstream_connections_to_c2_do_not_make_the_proxy_a_suspect(run_hu
     records = run_hunt(proxy=proxy, conn=upstream, feodo=feodo)
     assert records["10.1.0.10"]["verdict"] == "clean"
     assert records[VICTIM]["verdict"] == "infected"
+
+
+def test_direct_c2_connections_without_lookups_are_flagged_only_where_dns_is_visible(run_hunt):
+    c2 = ["192.0.2.201", "198.51.100.33", "203.0.113.44"]
+    beats = [conn(T0 + 9 * HOUR + i * 900 + (i % 5) * 20, host, c2[i % 3], 8080)
+             for host in (VICTIM, "10.7.7.7") for i in range(40)]
+    lookups = [dns(T0 + i * 600, VICTIM, "www.news.example", ("203.0.113.87",)) for i in range(10)]
+    records = run_hunt(proxy=office_traffic(OFFICE), conn=beats, dns=lookups)
+    assert {"HUNT_BEACON", "HUNT_IP_LITERAL_POST", "HUNT_IP_LITERAL_ROTATION"} <= symbols(records[VICTIM])
+    assert records[VICTIM]["verdict"] == "infected"
+    # a site whose resolver the sensor does not see: same traffic, no "without DNS" claim
+    assert "HUNT_IP_LITERAL_POST" not in symbols(records["10.7.7.7"])

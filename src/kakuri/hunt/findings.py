@@ -83,8 +83,11 @@ def _beacon_findings(rare: dict[str, PairStats], cfg: HuntConfig) -> list[tuple[
 
 
 def _literal_findings(host: HostTraffic, rare: dict[str, PairStats], cfg: HuntConfig) -> list[tuple[Finding, float | None]]:
+    # A direct connection counts as "no DNS" only for hosts whose lookups the sensor sees at all
+    dns_visible = host.dns_queries > 0
     posting = {d: p for d, p in rare.items()
-               if p.literal and p.posts and not p.timing_excluded and d not in host.resolved_ips}
+               if p.literal and p.posts and not p.timing_excluded and d not in host.resolved_ips
+               and (dns_visible or not p.direct)}
     out = []
     if posting:
         first = min(p.first for p in posting.values())

@@ -46,6 +46,7 @@ class PairStats:
     paths: set[str] = field(default_factory=set)
     times: array = field(default_factory=lambda: array("d"))
     timing_excluded: bool = False  # NTP/DNS/ICMP: time sync and lookups are periodic by nature
+    direct: bool = False  # seen in conn.log: no name is known, whether one was looked up depends on DNS visibility
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ class HostTraffic:
     pairs: dict[str, PairStats] = field(default_factory=dict)
     hits: list[Hit] = field(default_factory=list)
     resolved_ips: set[str] = field(default_factory=set)
+    dns_queries: int = 0
     mx_domains: set[str] = field(default_factory=set)
     smtp_destinations: dict[str, float] = field(default_factory=dict)  # external SMTP server -> first contact
 
@@ -117,6 +119,7 @@ class NetworkAggregate:
         if len(dests) < MAX_SET:
             dests.add(c.resp)
         pair = self._pair(host, c.orig, c.resp, True, c.ts)
+        pair.direct = True
         pair.ports.add(c.resp_port)
         pair.timing_excluded = c.proto == "icmp" or c.resp_port in (53, 123) or c.service in ("ntp", "dns")
         if not c.established:
@@ -140,6 +143,7 @@ class NetworkAggregate:
         if not self.internal(d.client):
             return
         host = self._host(d.client, d.ts)
+        host.dns_queries += 1
         if d.qtype in ("A", "AAAA"):
             if len(host.resolved_ips) < MAX_SET:
                 host.resolved_ips.update(a for a in d.answers if is_ip(a))
