@@ -91,7 +91,7 @@ def office_parts(message: ParsedMessage) -> Iterator[tuple[Part, OfficeKind]]:
 def open_package(data: bytes) -> zipfile.ZipFile | None:
     try:
         return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, OSError):
+    except Exception:  # BadZipFile, but also UnicodeDecodeError, struct.error... on damaged directories
         return None
 
 
@@ -100,7 +100,7 @@ def read_member(package: zipfile.ZipFile, name: str, limit: int = MAX_MEMBER_BYT
     try:
         with package.open(name) as handle:
             return handle.read(limit)
-    except (KeyError, zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError, OSError, EOFError):
+    except Exception:  # BadZipFile, zlib/bz2/lzma errors, encrypted members...: all mean "unreadable"
         return b""
 
 
