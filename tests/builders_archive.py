@@ -1,8 +1,8 @@
 """Real containers built in code: zip (plain, ZipCrypto, AES), 7z, tar, gzip/bzip2/xz, ISO 9660,
-RAR 4 (stored), OneNote sections with embedded files, TNEF, and zip bombs of three kinds.
+RAR 4 and RAR 5 (stored), OneNote sections with embedded files, TNEF, and zip bombs of three kinds.
 
 RAR and TNEF writers are hand-written from the published formats (RARLAB technote for RAR 1.5-4,
-MS-OXTNEF) because no free tool on Debian writes RAR and no Python library writes TNEF.
+RAR 5 archive format page, MS-OXTNEF) because no free tool on Debian writes RAR and no Python library writes TNEF.
 """
 
 from __future__ import annotations
@@ -178,6 +178,39 @@ def rar4_stored(files: dict[str, bytes], *, encrypted: bool = False) -> bytes:
                            len(encoded), 0x20) + encoded
         out += _rar_block(0x74, flags, body) + data
     return out + _rar_block(0x7B, 0x4000, b"")
+
+
+def _vint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _rar5_block(kind: int, body: bytes, *, data_size: int | None = None, extra: bytes = b"") -> bytes:
+    flags = (0x01 if extra else 0) | (0x02 if data_size is not None else 0)
+    header = _vint(kind) + _vint(flags)
+    header += (_vint(len(extra)) if extra else b"") + (_vint(data_size) if data_size is not None else b"")
+    header += body + extra
+    sized = _vint(len(header)) + header
+    return struct.pack("<I", zlib.crc32(sized)) + sized
+
+
+def rar5_stored(files: dict[str, bytes], *, encrypted: bool = False) -> bytes:
+    """A RAR 5 archive with stored members; `encrypted` adds a file-encryption record (AES-256 fields)."""
+    out = b"Rar!\x1a\x07\x01\x00" + _rar5_block(1, _vint(0))
+    for name, data in files.items():
+        encoded = name.encode("utf-8")
+        body = _vint(0x04) + _vint(len(data)) + _vint(0x20) + struct.pack("<I", zlib.crc32(data))
+        body += _vint(0) + _vint(0) + _vint(len(encoded)) + encoded  # stored, Windows, name
+        extra = b""
+        if encrypted:
+            record = _vint(0x01) + _vint(0) + _vint(0) + bytes([15]) + bytes(16) + bytes(16)
+            extra = _vint(len(record)) + record
+        out += _rar5_block(2, body, data_size=len(data), extra=extra) + data
+    return out + _rar5_block(5, _vint(0))
 
 
 def nested_zip_bomb(levels: int, copies: int, leaf_bytes: int) -> bytes:

@@ -7,6 +7,7 @@ from tests.builders_archive import (
     iso_of,
     onenote_with,
     rar4_stored,
+    rar5_stored,
     tar_of,
     tnef_with,
 )
@@ -45,8 +46,15 @@ def test_rar4_members_are_read_in_process(unpack):
     assert result.part("a.rar/note.txt").data == b"hello"
 
 
-def test_encrypted_rar_is_detected_with_its_member_names(unpack):
-    result = unpack({"a.rar": rar4_stored({"run.exe": PE_STUB}, encrypted=True)}, body="password: abc123")
+def test_rar5_members_are_read_in_process(unpack):
+    result = unpack({"a.rar": rar5_stored({"請求書.exe": PE_STUB, "note.txt": b"hello"})})
+    assert result.part("a.rar/請求書.exe").true_type == "pe"
+    assert result.part("a.rar/note.txt").data == b"hello"
+
+
+@pytest.mark.parametrize("build", [rar4_stored, rar5_stored])
+def test_encrypted_rar_is_detected_with_its_member_names(unpack, build):
+    result = unpack({"a.rar": build({"run.exe": PE_STUB}, encrypted=True)}, body="password: abc123")
     assert result.symbols == {"ARCHIVE_ENCRYPTED_UNOPENED"}
     assert result.part("a.rar/run.exe").encrypted
 
