@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
 from sqlalchemy import Select, Text, cast, func, select, tuple_
-from sqlalchemy.orm import Session, noload, selectinload
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from kakuri.store.messages import AuditEvent, Message, Recipient, as_utc
 
@@ -86,7 +86,7 @@ def search_messages(
     db: Session, flt: MessageFilter, *, cursor: str | None = None, limit: int = 50
 ) -> tuple[list[Message], str | None]:
     """Newest first; returns (page, cursor of the next older page or None)."""
-    stmt = _filtered(flt).options(selectinload(Message.recipients), noload(Message.audit))
+    stmt = _filtered(flt).options(selectinload(Message.recipients), lazyload(Message.audit))
     after = decode_cursor(cursor)
     if after:
         stmt = stmt.where(tuple_(Message.received_at, Message.queue_id) < tuple_(after[0], after[1]))

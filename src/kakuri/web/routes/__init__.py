@@ -5,11 +5,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 
-def register_routes(app: FastAPI) -> None:
-    from kakuri.web.app import API_PREFIX
+def route_modules() -> tuple:
     from kakuri.web.routes import audit, auth, dashboard, quarantine, trace, users
 
-    for module in (auth, dashboard, quarantine, trace, audit, users):
+    return (auth, dashboard, quarantine, trace, audit, users)
+
+
+def register_routes(app: FastAPI) -> None:
+    from kakuri.web.app import API_PREFIX
+
+    for module in route_modules():
         if hasattr(module, "api"):
             app.include_router(module.api, prefix=API_PREFIX)
         if hasattr(module, "pages"):

@@ -85,4 +85,4 @@ def token_form(name: UserName, request: Request, user: Admin, db: DbDep,
     token = accounts.create_token(db, _get(db, name), label)
     db.commit()
     # Shown once on this response, never put in a URL (it would land in logs and history).
-    return render(request, "token.html", user, token=token, name=name)
+    return render(request, "token.html", user, token=token, owner=name)
