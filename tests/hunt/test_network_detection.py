@@ -133,3 +133,17 @@ def test_direct_c2_connections_without_lookups_are_flagged_only_where_dns_is_vis
     assert records[VICTIM]["verdict"] == "infected"
     # a site whose resolver the sensor does not see: same traffic, no "without DNS" claim
     assert "HUNT_IP_LITERAL_POST" not in symbols(records["10.7.7.7"])
+
+
+def test_mail_server_is_recognised_from_its_name_when_no_inbound_smtp_is_visible(run_hunt):
+    from tests.hunt.logbuilders import Maillog
+
+    server = "10.1.0.25"
+    outbound = [conn(T0 + i * 50, server, f"192.0.2.{i % 90 + 1}", 25, service="smtp") for i in range(200)]
+    mx = [dns(T0 + i * 50, server, f"partner{i}.example", ("mx.partner.example",), qtype="MX") for i in range(50)]
+    mx += [dns(T0 + 7, OFFICE[0], "mail01.corp.example", (server,))]
+    log = Maillog()
+    log.deliver(T0 + 5, "a@partner.example", ["ann@corp.example"])
+    records = run_hunt(proxy=office_traffic(OFFICE), conn=outbound, dns=mx, mail=log, maillog_year=2021)
+    assert records[server]["verdict"] == "clean"
+    assert symbols(records[server]) == {"HUNT_RELAY_ROLE"}

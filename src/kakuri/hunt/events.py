@@ -73,6 +73,7 @@ class MailRecipient:
     status: str  # sent | bounced | deferred | expired ...
     dsn: str
     local: bool  # delivered to a mailbox here (lmtp/local/virtual), not relayed out
+    relay: str = ""  # next hop name, e.g. our own mail server's name for LMTP
 
 
 @dataclass(slots=True)
@@ -89,3 +90,4 @@ class MailTransaction:
     helo: str | None = None
     recipients: list[MailRecipient] = field(default_factory=list)
     is_bounce_notice: bool = False
+    server: str = ""  # syslog host name of the mail server that logged it

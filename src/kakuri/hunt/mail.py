@@ -54,12 +54,17 @@ class MailAggregate:
         self.inbound_senders: dict[str, set[str]] = {}  # our mailbox -> external senders delivered to it
         self.mailbox_first_seen: dict[str, float] = {}
         self.transactions = 0
+        self.server_names: set[str] = set()  # our mail server's names: syslog host, LMTP relay name
 
     def add(self, tx: MailTransaction) -> None:
         self.transactions += 1
+        if tx.server and len(self.server_names) < 100:
+            self.server_names.add(tx.server.lower())
         for rcpt in tx.recipients:
             if rcpt.local:
                 self.our_domains.add(_domain(rcpt.address))
+                if rcpt.relay and len(self.server_names) < 100:
+                    self.server_names.add(rcpt.relay)
         if tx.sasl_username:
             self.our_domains.add(_domain(tx.sasl_username))
         if tx.client_ip and tx.client_name and self.internal(tx.client_ip):

@@ -77,6 +77,7 @@ class NetworkAggregate:
         self.hosts: dict[str, HostTraffic] = {}
         self.prevalence: dict[str, set[str]] = {}
         self.names: dict[str, str] = {}  # internal IP -> host name (PTR answers)
+        self.internal_addresses: dict[str, set[str]] = {}  # name -> internal IPs it resolves to
         self.resolvers: set[str] = set()
         self.smtp_servers: set[str] = set()  # internal hosts receiving SMTP from outside
         self.proxy_upstreams: set[str] = set()  # addresses the proxy log says it contacted
@@ -147,6 +148,9 @@ class NetworkAggregate:
         if d.qtype in ("A", "AAAA"):
             if len(host.resolved_ips) < MAX_SET:
                 host.resolved_ips.update(a for a in d.answers if is_ip(a))
+            inside = [a for a in d.answers if is_ip(a) and self.internal(a)]
+            if inside and len(self.internal_addresses) < MAX_SET:
+                self.internal_addresses.setdefault(d.query, set()).update(inside)
             if d.query in self.feeds.url_hosts:
                 self._hit(host, Hit("dns_url_host", d.ts, {"query": d.query}))
         elif d.qtype == "MX" and len(host.mx_domains) < MAX_SET:

@@ -48,11 +48,14 @@ class HuntRecord:
         return out
 
 
-def find_relays(net: NetworkAggregate, cfg: HuntConfig) -> dict[str, str]:
+def find_relays(net: NetworkAggregate, mail: MailAggregate, cfg: HuntConfig) -> dict[str, str]:
     """Internal hosts that forward for others: resolvers, mail servers, web proxies (from their traffic)."""
     roles = {ip: "configured" for ip in cfg.relays}
     roles.update({ip: "resolver" for ip in net.resolvers})
     roles.update({ip: "mail server" for ip in net.smtp_servers})
+    for name, ips in net.internal_addresses.items():  # the maillog's own server name, resolved in DNS
+        if name in mail.server_names or name.partition(".")[0] in mail.server_names:
+            roles.update({ip: "mail server" for ip in ips})
     for ip, dests in net.conn_destinations.items():
         if len(dests) >= PROXY_MIN_DESTINATIONS and len(dests & net.proxy_upstreams) * 2 >= len(dests):
             roles.setdefault(ip, "proxy")
@@ -60,7 +63,7 @@ def find_relays(net: NetworkAggregate, cfg: HuntConfig) -> dict[str, str]:
 
 
 def build_records(net: NetworkAggregate, mail: MailAggregate, policy: PolicyConfig, cfg: HuntConfig) -> list[HuntRecord]:
-    relays = find_relays(net, cfg)
+    relays = find_relays(net, mail, cfg)
     limit = rare_limit(net, set(relays), cfg)
     baselines = mail_baselines(mail)
     accounts_of: dict[str, list[str]] = {}

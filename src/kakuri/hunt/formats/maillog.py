@@ -27,6 +27,7 @@ _SASL = re.compile(r"sasl_username=([^,\s]+)")
 _ADDR = {key: re.compile(key + r"=<([^>]*)>") for key in ("from", "to", "helo")}
 _STATUS = re.compile(r"status=(\w+)")
 _DSN = re.compile(r"dsn=([\d.]+)")
+_RELAY = re.compile(r"relay=([^\[,\s]+)")
 _SUBJECT = re.compile(r"warning: header Subject: (.*?) from \S+\[[^\]]*\];")
 _NDR = re.compile(r"sender non-delivery notification: (\w+)")
 _LOCAL_AGENTS = ("lmtp", "local", "virtual", "pipe")
@@ -93,7 +94,7 @@ def parse_maillog(lines: Iterable[str], stats: ParseStats, source: str, clock: S
             if line.strip():
                 stats.skip(source, line, "not a syslog line")
             continue
-        ts, program, message = parsed
+        ts, host, program, message = parsed
         if not program.startswith("postfix"):
             continue
         match = _QID.match(message)
@@ -102,7 +103,7 @@ def parse_maillog(lines: Iterable[str], stats: ParseStats, source: str, clock: S
         qid, rest = match.groups()
         tx = open_tx.get(qid)
         if tx is None:
-            tx = open_tx[qid] = MailTransaction(queue_id=qid, ts=ts, is_bounce_notice=qid in bounce_ids)
+            tx = open_tx[qid] = MailTransaction(queue_id=qid, ts=ts, is_bounce_notice=qid in bounce_ids, server=host)
             bounce_ids.discard(qid)
             if len(open_tx) > MAX_OPEN_TRANSACTIONS:
                 yield open_tx.pop(next(iter(open_tx)))
@@ -112,16 +113,16 @@ def parse_maillog(lines: Iterable[str], stats: ParseStats, source: str, clock: S
     yield from open_tx.values()
 
 
-def _split(line: str, clock: SyslogClock) -> tuple[float, str, str] | None:
+def _split(line: str, clock: SyslogClock) -> tuple[float, str, str, str] | None:
     try:
         m = _BSD.match(line)
         if m:
-            mon, day, hh, mm, ss, _host, program, message = m.groups()
-            return clock.bsd(mon, int(day), int(hh), int(mm), int(ss)), program, message.rstrip("\n")
+            mon, day, hh, mm, ss, host, program, message = m.groups()
+            return clock.bsd(mon, int(day), int(hh), int(mm), int(ss)), host, program, message.rstrip("\n")
         m = _ISO.match(line)
         if m:
-            stamp, _host, program, message = m.groups()
-            return clock.iso(stamp), program, message.rstrip("\n")
+            stamp, host, program, message = m.groups()
+            return clock.iso(stamp), host, program, message.rstrip("\n")
     except (KeyError, ValueError):
         return None
     return None
@@ -147,12 +148,14 @@ def _apply(tx: MailTransaction, program: str, rest: str, bounce_ids: set[str]) -
         status = _STATUS.search(rest)
         dsn = _DSN.search(rest)
         agent = program.rsplit("/", 1)[-1]
+        relay = _RELAY.search(rest)
         tx.recipients.append(
             MailRecipient(
                 address=_ADDR["to"].search(rest).group(1).lower(),
                 status=status.group(1) if status else "",
                 dsn=dsn.group(1) if dsn else "",
                 local=agent in _LOCAL_AGENTS,
+                relay=relay.group(1).lower() if relay else "",
             )
         )
     elif rest.startswith("sender non-delivery notification"):
