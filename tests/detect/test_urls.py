@@ -151,3 +151,22 @@ def test_wordpress_notification_from_the_site_itself_is_clean():
     raw = make_message(from_="WordPress <wordpress@blog.flower.test>",
                        body="Approve it: https://blog.flower.test/wp-admin/comment.php?action=approve&c=12\n")
     assert check(raw) == {}
+
+
+def test_download_link_under_a_partners_name_is_quarantined_with_the_identity_detectors(settings):
+    """The lure_link shape: a partner's display name on a stranger's address, one link to a document."""
+    from kakuri.detect.registry import build_detectors
+    from tests.knowledge_builders import org_knowledge
+
+    knowledge = org_knowledge()
+    scanner = Scanner(settings, knowledge=knowledge, detectors=build_detectors(settings))
+    raw = make_message(from_="森田 浩二 <info@some-dental.test>", to="佐々木 恵 <megumi.sasaki@kitaboshi.example>",
+                       subject="請求書の件", body="請求書: http://travel-agent.test/cgi-bin/dl/INV_6559.doc\n")
+    verdict = scanner.scan(raw).verdict
+    assert verdict.action.value == "quarantine", verdict.as_dict()
+    assert "URL_RISKY_LINK_IMPERSONATION" in verdict.symbol_scores
+
+    honest = make_message(from_="森田 浩二 <k-morita@hoshizora-denki.example>",
+                          to="佐々木 恵 <megumi.sasaki@kitaboshi.example>",
+                          body="図面: https://files.hoshizora-denki.example/share/drawing_v2.zip\n")
+    assert scanner.scan(honest).verdict.action.value == "deliver"

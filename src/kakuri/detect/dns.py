@@ -71,7 +71,7 @@ class DnsConfig(BaseModel):
     """`[detectors.sender_auth]` in kakuri.toml: live lookups are opt-in (a gateway behind a trusted
     MTA reads its Authentication-Results instead)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error at start-up, not a silent default
     live_dns: bool = False
     nameservers: list[str] = Field(default_factory=list)  # empty: the system's resolv.conf
     port: int = 53
