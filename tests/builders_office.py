@@ -344,6 +344,22 @@ def plain_xls() -> bytes:
     return ole_file({"Workbook": biff8_workbook([("Sheet1", 0)])}, {"": EXCEL_CLSID})
 
 
+def word2003_xml_with_vba(modules: dict[str, str]) -> bytes:
+    """A Word 2003 XML document whose w:binData holds the VBA project as an ActiveMime blob: "ActiveMime"
+    header, data offset at 0x1E (+46), then the zlib-compressed vbaProject OLE file."""
+    import base64
+    import zlib
+
+    header = bytearray(0x32)
+    header[0:10] = b"ActiveMime"
+    struct.pack_into("<H", header, 0x1E, 0x32 - 46)
+    blob = base64.b64encode(bytes(header) + zlib.compress(vba_project_bin(modules))).decode()
+    ns = "http://schemas.microsoft.com/office/word/2003/wordml"
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<?mso-application progid="Word.Document"?>\n'
+            f'<w:wordDocument xmlns:w="{ns}"><w:docSuppData><w:binData w:name="editdata.mso">{blob}</w:binData>'
+            "</w:docSuppData><w:body><w:p><w:r><w:t>Invoice</w:t></w:r></w:p></w:body></w:wordDocument>").encode()
+
+
 # ---------------------------------------------------------------- OLE packages (MS-OLEDS Ole10Native / OLE1)
 
 

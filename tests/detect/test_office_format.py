@@ -7,7 +7,7 @@ import pytest
 
 from kakuri.detect.office_format import OfficeKind, child_part, office_kind, office_parts
 from kakuri.model import ParsedMessage, Part
-from tests.builders_office import docx, plain_doc, plain_rtf, sylk, xlsx_by_xlsxwriter
+from tests.builders_office import docx, plain_doc, plain_rtf, sylk, word2003_xml_with_vba, xlsx_by_xlsxwriter
 
 
 def _part(name: str, data: bytes, true_type: str | None = None) -> Part:
@@ -23,6 +23,7 @@ def _part(name: str, data: bytes, true_type: str | None = None) -> Part:
     ("a.txt", sylk(["SUM(1)"]), OfficeKind.SYLK),
     ("list.csv", b"a,b\r\n1,2\r\n", OfficeKind.CSV),
     ("q.iqy", b"WEB\r\n1\r\nhttp://x.test/\r\n", OfficeKind.IQY),
+    ("a.doc", word2003_xml_with_vba({"Module1": "Sub A()\nEnd Sub\n"}), OfficeKind.FLAT),
 ])
 def test_office_kind_by_content(name, data, kind):
     assert office_kind(_part(name, data)) is kind
@@ -37,6 +38,7 @@ def test_not_office():
     assert office_kind(_part("data.csv", b"\x00\x01binary")) is None
     assert office_kind(_part("setup.msi", plain_doc(), true_type="msi")) is None
     assert office_kind(_part("a.txt", b"hello")) is None
+    assert office_kind(_part("invoice.xml", b'<?xml version="1.0"?><invoice total="1"/>')) is None
 
 
 def test_office_parts_walks_children_added_during_the_walk():

@@ -7,7 +7,8 @@ import pytest
 
 from kakuri.detect.office_macros import OfficeMacros, extract_iocs
 from tests.builders_office import (BUSINESS_MODULES, EMOTET_LIKE_MODULES, doc_with_vba, docx, office_findings,
-                                   plain_doc, plain_xls, symbols_of, xls_with_vba, xlsx, xlsx_by_xlsxwriter)
+                                   plain_doc, plain_xls, symbols_of, word2003_xml_with_vba, xls_with_vba, xlsx,
+                                   xlsx_by_xlsxwriter)
 
 DETECTOR = [OfficeMacros()]
 
@@ -19,6 +20,7 @@ DETECTOR = [OfficeMacros()]
     ("invoice.docm", lambda m: docx(macro=m)),
     ("invoice.xlsm", lambda m: xlsx(macro={"ThisWorkbook": "Sub Workbook_Open()\nModule1.Fetch\nEnd Sub\n", "Module1": m["Module1"]})),
     ("renamed.docx", lambda m: docx(macro=m)),  # macro-enabled content under a macro-free name
+    ("invoice.doc", lambda m: word2003_xml_with_vba(m)),  # Word 2003 XML saved under .doc
 ])
 def test_autoexec_dropper_macro_is_flagged_in_every_container(name, build):
     findings = office_findings(DETECTOR, [(name, build(EMOTET_LIKE_MODULES))])

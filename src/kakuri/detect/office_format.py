@@ -27,6 +27,7 @@ class OfficeKind(StrEnum):
     OOXML = "ooxml"  # zip package: .docx .docm .xlsx .xlsm .xlsb .pptm ...
     RTF = "rtf"
     SYLK = "sylk"
+    FLAT = "flat"  # one-file XML/MHT forms: Word 2003 XML, Flat OPC, MHT "web archive" .doc with ActiveMime
     CSV = "csv"  # comma/tab separated text that Excel opens (formula injection, DDE)
     IQY = "iqy"  # Excel web query
 
@@ -52,10 +53,24 @@ def office_kind(part: Part) -> OfficeKind | None:
         return OfficeKind.RTF
     if data[:3] == b"ID;":
         return OfficeKind.SYLK
+    if _is_flat_document(data):
+        return OfficeKind.FLAT
     by_name = _TEXT_BY_EXTENSION.get(part.extension)
     if by_name is not None and b"\0" not in data[:4096]:
         return by_name
     return None
+
+
+_FLAT_XML_MARKERS = (b"mso-application", b"schemas.microsoft.com/office/word/2003/wordml",
+                     b"schemas.microsoft.com/office/2006/xmlPackage")
+_ACTIVEMIME_BASE64 = b"QWN0aXZlTWltZ"  # "ActiveMime" at the start of a base64 MHT part: a compressed VBA project
+
+
+def _is_flat_document(data: bytes) -> bool:
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"<?xml"):
+        return any(marker in head for marker in _FLAT_XML_MARKERS)
+    return b"mime-version" in head[:1024].lower() and _ACTIVEMIME_BASE64 in data
 
 
 def _is_ooxml_package(data: bytes) -> bool:

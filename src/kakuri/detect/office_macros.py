@@ -12,8 +12,9 @@ OFFICE_UNPARSEABLE (looks like Office, but oletools could not read it).
 Policy choice: MACRO_PRESENT alone only tags. Business workbooks from partners do carry macros, but
 inbound macro documents were Emotet's main vector, so MACRO_AUTOEXEC alone quarantines and PRESENT +
 SUSPICIOUS does too; operators who want "any macro from outside" quarantined raise MACRO_PRESENT.
-Blind spots: p-code-only projects whose source was stomped (VBA stomping), Word 2003 XML / MHT / flat OPC
-containers, and triggers reached only through obfuscated names.
+Also read: Word 2003 XML, Flat OPC and MHT documents carrying an ActiveMime VBA project (olevba opens them).
+Blind spots: p-code-only projects whose source was stomped (VBA stomping), and triggers reached only
+through obfuscated names.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class OfficeMacros:
 
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
         for part, kind in office_parts(message):
-            if kind in (OfficeKind.OLE, OfficeKind.OOXML) and _may_hold_vba(part, kind):
+            if kind in (OfficeKind.OLE, OfficeKind.OOXML, OfficeKind.FLAT) and _may_hold_vba(part, kind):
                 yield from self._scan(part)
 
     def _scan(self, part: Part) -> Iterable[Finding]:
@@ -135,6 +136,8 @@ def _may_hold_vba(part: Part, kind: OfficeKind) -> bool:
     """Cheap gate before olevba: a package must contain an OLE member (vbaProject.bin or renamed)."""
     if kind is OfficeKind.OLE:
         return True
+    if kind is OfficeKind.FLAT:  # the project is a binData/ActiveMime blob or a vbaProject.bin part
+        return any(marker in part.data for marker in (b"binData", b"vbaProject", b"QWN0aXZlTWltZ"))
     package = open_package(part.data)
     if package is None:
         return True  # let olevba fail and report OFFICE_UNPARSEABLE
