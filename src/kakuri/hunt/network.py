@@ -198,10 +198,11 @@ class NetworkAggregate:
         self._hit(host, Hit("c2_stale" if stale else "c2", ts, detail))
 
     def _feed_checks_web(self, host: HostTraffic, r: WebRequest, server_ip: str | None, denied: bool) -> None:
-        if server_ip and not denied:
+        if server_ip:  # a denied C2 call still means the malware runs (unlike a denied click on a link)
             entry = self.feeds.c2_at(server_ip, r.port)
             if entry:
-                self._c2_hit(host, entry, r.ts, {"dst": f"{server_ip}:{r.port}", "url": r.url, "status": str(r.status)})
+                self._c2_hit(host, entry, r.ts, {"dst": f"{server_ip}:{r.port}", "url": r.url, "status": str(r.status),
+                                                 "denied": str(denied)})
         if r.method == "CONNECT":  # HTTPS: only the host name is visible
             if r.host in self.feeds.url_hosts and not denied:
                 self._hit(host, Hit("url_host", r.ts, {"url": r.url, "status": str(r.status)}))

@@ -88,3 +88,9 @@ def test_without_other_logs_the_year_is_the_latest_not_after_the_file_date():
     clock = SyslogClock(reference=file_date, reference_is_end=True)
     (tx,) = parse_maillog(_tx_lines("Dec 30 10:00:00"), ParseStats(), "maillog", clock)
     assert datetime.fromtimestamp(tx.ts, timezone.utc).year == 2020
+
+
+def test_zeek_json_with_iso_timestamps():
+    line = '{"ts":"2020-02-02T15:00:30.5Z","id.orig_h":"10.0.0.5","id.resp_h":"192.0.2.1","id.resp_p":80,"proto":"tcp","conn_state":"SF"}\n'
+    (event,) = parse_zeek([line], ParseStats(), "conn.json")
+    assert event.ts == datetime(2020, 2, 2, 15, 0, 30, 500000, tzinfo=timezone.utc).timestamp()

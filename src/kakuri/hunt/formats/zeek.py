@@ -7,6 +7,7 @@ Zeek timestamps are epoch seconds (UTC).
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Iterable, Iterator
 
 from kakuri.hunt.events import Connection, DnsAnswer, FileSeen
@@ -70,7 +71,7 @@ def _kind_of(record: dict) -> str:
 def _event(kind: str, r: dict) -> Event | None:
     if kind == "conn":
         return Connection(
-            ts=float(r["ts"]),
+            ts=_ts(r["ts"]),
             orig=r["id.orig_h"],
             resp=r["id.resp_h"],
             resp_port=int(r["id.resp_p"]),
@@ -85,7 +86,7 @@ def _event(kind: str, r: dict) -> Event | None:
         if isinstance(answers, str):
             answers = [] if answers in ("-", "(empty)") else answers.split(",")
         return DnsAnswer(
-            ts=float(r["ts"]),
+            ts=_ts(r["ts"]),
             client=r["id.orig_h"],
             server=r["id.resp_h"],
             query=_value(r.get("query")).lower().rstrip("."),
@@ -98,8 +99,16 @@ def _event(kind: str, r: dict) -> Event | None:
         host = hosts[0] if isinstance(hosts, list) else str(hosts).split(",")[0]
         if not digest or not host or host == "-":
             return None
-        return FileSeen(ts=float(r["ts"]), host=host, sha256=digest, source=_value(r.get("tx_hosts")))
+        return FileSeen(ts=_ts(r["ts"]), host=host, sha256=digest, source=_value(r.get("tx_hosts")))
     return None
+
+
+def _ts(v) -> float:
+    """Epoch seconds, or ISO 8601 (Zeek JSON with json_timestamps=TS_ISO8601)."""
+    try:
+        return float(v)
+    except ValueError:
+        return datetime.fromisoformat(str(v).replace("Z", "+00:00")).timestamp()
 
 
 def _value(v) -> str:
