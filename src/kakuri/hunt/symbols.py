@@ -1,4 +1,4 @@
-"""The HUNT_* symbols: what `kakuri hunt` can say about a host or an account. Scores: policy/60-hunt.toml."""
+"""The HUNT_* symbols: what `kakuri hunt` can say about a host or an account. Scores: policy/80-hunt.toml."""
 
 from __future__ import annotations
 
