@@ -80,7 +80,7 @@ def _is_ooxml_package(data: bytes) -> bool:
         return False
     package = open_package(data)
     if package is None:
-        return False
+        return data[:4] == b"PK\x03\x04"  # a damaged package still looks like Office: report, do not skip
     with package:
         return any(name.lower() == "[content_types].xml" for name in package.namelist())
 
