@@ -49,9 +49,10 @@ PIPELINE_SYMBOLS = (
 
 
 def symbol_catalogue(detectors: list[Detector]) -> dict[str, SymbolSpec]:
+    from kakuri.hunt.symbols import SYMBOLS as HUNT_SYMBOLS  # log hunting (`kakuri hunt`), scored per host
     from kakuri.unpack.walker import SYMBOLS as UNPACK_SYMBOLS
 
-    catalogue = {spec.name: spec for spec in (*PIPELINE_SYMBOLS, *UNPACK_SYMBOLS)}
+    catalogue = {spec.name: spec for spec in (*PIPELINE_SYMBOLS, *UNPACK_SYMBOLS, *HUNT_SYMBOLS)}
     for detector in detectors:
         for spec in detector.symbols:
             catalogue[spec.name] = spec
