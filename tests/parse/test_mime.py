@@ -123,3 +123,22 @@ def test_huge_header_is_cut_and_recorded():
 @given(st.binary(max_size=2000))
 def test_arbitrary_bytes_never_raise(data):
     parse_message(b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n" + data)
+
+
+def test_large_base64_attachment_is_identical_with_the_fast_path():
+    import os
+
+    from kakuri.parse import mime
+
+    payload = os.urandom(300_000)
+    raw = make_message(attachments=[("drawing.pdf", payload, "application/pdf"), ("b.bin", b"small")])
+    fast = mime.parse_message(raw)
+    assert [p.data for p in fast.parts] == [payload, b"small"]
+    assert not fast.defects
+
+
+def test_forged_skeleton_token_is_just_text():
+    raw = make_message(body="KAKURI-0000000000000000-0\n" + "x" * 70_000, attachments=[("a.bin", b"\0" * 100_000)])
+    msg = parse_message(raw)
+    assert "KAKURI-0000000000000000-0" in msg.text
+    assert msg.parts[0].data == b"\0" * 100_000
