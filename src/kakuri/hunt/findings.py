@@ -35,7 +35,7 @@ def rare_limit(net: NetworkAggregate, relays: set[str], cfg: HuntConfig) -> int:
 
 
 def host_findings(
-    ip: str, host: HostTraffic, net: NetworkAggregate, relays: set[str], limit: int, cfg: HuntConfig
+    host: HostTraffic, net: NetworkAggregate, relays: set[str], limit: int, cfg: HuntConfig
 ) -> list[tuple[Finding, float | None]]:
     """Findings with the time each was first seen (for first_seen)."""
     out = _feed_findings(host)

@@ -16,7 +16,8 @@ from email.header import decode_header, make_header
 from kakuri.hunt.addresses import InternalNetworks
 from kakuri.hunt.events import MailTransaction
 
-MAX_ADDRESSES = 50_000
+MAX_ADDRESSES = 50_000  # per account / mailbox
+MAX_KNOWN = 1_000_000  # correspondents remembered org-wide
 DAY = 86400.0
 _REPLY = re.compile(r"^\s*(re|aw|sv|antw|r|返信)\s*[:：]", re.IGNORECASE)
 
@@ -94,14 +95,14 @@ class MailAggregate:
                 senders[0].first_external_auth = tx.ts
         for stats in senders:
             self._count(stats, tx.ts, external, len(new), stranger_reply)
-        if len(self.known) < MAX_ADDRESSES * 20:
+        if len(self.known) < MAX_KNOWN:
             self.known.update(r.address for r in external if r.status == "sent")
 
     def _inbound(self, tx: MailTransaction) -> None:
         sender = tx.sender or ""
         if self.is_ours(sender):
             return
-        if len(self.known) < MAX_ADDRESSES * 20:
+        if len(self.known) < MAX_KNOWN:
             self.known.add(sender)
         for rcpt in tx.recipients:
             if rcpt.local and rcpt.status == "sent":

@@ -7,22 +7,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterable
 
+from kakuri.decide.policy import PolicyConfig
 from kakuri.hunt.addresses import InternalNetworks
 from kakuri.hunt.config import HuntConfig
+from kakuri.hunt.events import Connection, DnsAnswer, FileSeen
 from kakuri.hunt.feeds import Feeds
 from kakuri.hunt.formats import ParseStats
 from kakuri.hunt.formats.maillog import SyslogClock, parse_maillog
 from kakuri.hunt.formats.squid import parse_squid
 from kakuri.hunt.formats.zeek import parse_zeek
-from kakuri.hunt.events import Connection, DnsAnswer, FileSeen
 from kakuri.hunt.mail import MailAggregate
 from kakuri.hunt.network import NetworkAggregate
 from kakuri.hunt.sources import LogFile, read_lines
 from kakuri.hunt.verdicts import HuntRecord, build_records
-from kakuri.decide.policy import PolicyConfig
 
 _ORDER = {"zeek": 0, "squid": 1, "maillog": 2}
 

@@ -76,7 +76,7 @@ def build_records(net: NetworkAggregate, mail: MailAggregate, policy: PolicyConf
         if ip in relays:
             found = [(Finding("HUNT_RELAY_ROLE", DETECTOR, evidence={"role": relays[ip]}), None)]
         else:
-            found = host_findings(ip, traffic, net, set(relays), limit, cfg) if traffic else []
+            found = host_findings(traffic, net, set(relays), limit, cfg) if traffic else []
             if ip in mail.hosts:
                 found += sender_findings(mail.hosts[ip], baselines, cfg, is_account=False)
         seen = [t for t in (traffic.first_seen if traffic else None,
