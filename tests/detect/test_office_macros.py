@@ -56,6 +56,11 @@ def test_business_macro_without_trigger_or_dropper_calls_is_only_present():
     assert symbols_of(findings) == {"MACRO_PRESENT"}
 
 
+def test_project_of_attribute_only_modules_is_not_a_macro():
+    empty = {"ThisWorkbook": "Attribute VB_Base = \"0{00020819-0000-0000-C000-000000000046}\"\n", "Sheet1": "\n' note\n"}
+    assert office_findings(DETECTOR, [("book.xlsm", xlsx(macro=empty))]) == []
+
+
 def test_button_click_handler_is_not_autoexec():
     code = {"Module1": "Private Sub CommandButton1_Click()\n  Range(\"A1\").Value = 1\nEnd Sub\n"}
     assert symbols_of(office_findings(DETECTOR, [("form.xlsm", xlsx(macro=code))])) == {"MACRO_PRESENT"}

@@ -99,6 +99,7 @@ class OfficeMacros:
         except Exception as exc:  # olevba raises many types on hostile input; the part is still suspicious
             yield Finding("OFFICE_UNPARSEABLE", self.name, part.path, {"error": f"{type(exc).__name__}: {exc}"[:200]})
             return
+        modules = [(name, source) for name, source in modules if _has_statements(source)]
         if not modules:
             return
         code = "\n".join(source for _, source in modules)[: self.max_code_chars]
@@ -156,6 +157,12 @@ def _extract_modules(part: Part) -> list[tuple[str, str]]:
                 for _, stream, name, code in parser.extract_macros() if stream != "xlm_macro" and code]
     finally:
         parser.close()
+
+
+def _has_statements(source: str) -> bool:
+    """Excel and Word keep a project of attribute-only modules (ThisWorkbook, Sheet1) in files that once had
+    macros or were saved as .xlsm without any: that is not macro code."""
+    return any(line.strip() and not line.lstrip().startswith(("Attribute ", "'")) for line in source.splitlines())
 
 
 def _decodes_as_text(blob: str) -> bool:
