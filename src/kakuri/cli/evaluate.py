@@ -27,14 +27,14 @@ def evaluate(
     show_misses: bool = typer.Option(True, "--misses/--no-misses", help="List messages not handled as labelled"),
 ) -> None:
     """Scan a labelled corpus with its SMTP envelopes; print detection and false-positive rates per family."""
-    from kakuri.wiring import build_scanner
+    from kakuri.wiring import build_scanner_from_home
 
     try:
         items = list(read_labels(corpus))
     except (FileNotFoundError, ValueError, KeyError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
-    scanner = build_scanner(state.settings())
+    scanner = build_scanner_from_home(state.settings())
     evaluation = Evaluation()
     out = jsonl.open("w", encoding="utf-8") if jsonl else None
     started = time.perf_counter()

@@ -31,10 +31,10 @@ def scan(
     show: str = typer.Option("flagged", "--show", help="Table rows: all | flagged | none"),
 ) -> None:
     """Scan messages and show the verdict of each, with the symbols that decided it."""
-    from kakuri.wiring import build_scanner
+    from kakuri.wiring import build_scanner_from_home
 
     settings = state.settings()
-    scanner = build_scanner(settings)
+    scanner = build_scanner_from_home(settings)
     out = _open_out(jsonl)
     counts: dict[str, int] = {}
     rows = []
