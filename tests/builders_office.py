@@ -297,7 +297,7 @@ def xlm_formula(function: str, argument: str | None = None) -> bytes:
     return bytes(rgce + bytes([0x42, argc]) + struct.pack("<H", _FUNC[function]))  # PtgFuncVar
 
 
-def biff8_workbook(sheets: list[tuple[str, int]], auto_open: bool = False,
+def biff8_workbook(sheets: list[tuple[str, int]], auto_open: bool | str = False,
                    macro_cells: list[tuple[str, str | None]] = ()) -> bytes:
     """A Workbook stream: BOF, BOUNDSHEET per (name, dt) with dt 0 worksheet / 1 macro sheet, optional
     built-in Auto_Open name, EOF; then one substream per sheet, the first macro sheet holding FORMULA
@@ -311,8 +311,10 @@ def biff8_workbook(sheets: list[tuple[str, int]], auto_open: bool = False,
     if auto_open:
         macro_index = next(i for i, (_, dt) in enumerate(sheets) if dt == 1) + 1
         ref = bytes([0x3A]) + struct.pack("<HHH", 0, 0, 0)  # PtgRef3d to A1 of the macro sheet
-        # LABEL (0x18): fBuiltin | fFunc... grbit 0x0020 = builtin; name is the one-byte code 0x01 (Auto_Open)
-        label = struct.pack("<HBBHHHBBBB", 0x0020, 0, 1, len(ref), 0, macro_index, 0, 0, 0, 0) + b"\x00\x01" + ref
+        # LABEL (0x18): grbit 0x0020 = built-in, whose name is the one-byte code 0x01 (Auto_Open); a string
+        # `auto_open` writes a user-defined name instead, which Excel also runs when it starts with Auto_Open.
+        grbit, name = (0, auto_open.encode("latin-1")) if isinstance(auto_open, str) else (0x0020, b"\x01")
+        label = struct.pack("<HBBHHHBBBB", grbit, 0, len(name), len(ref), 0, macro_index, 0, 0, 0, 0) + b"\x00" + name + ref
         globals_ += _biff(0x0018, label)
     globals_ += _biff(0x000A, b"")
     substreams = bytearray()
@@ -333,7 +335,7 @@ def biff8_workbook(sheets: list[tuple[str, int]], auto_open: bool = False,
     return bytes(globals_ + substreams)
 
 
-def xls_with_xlm(macro_cells: list[tuple[str, str | None]], auto_open: bool = True, clsid: bool = True) -> bytes:
+def xls_with_xlm(macro_cells: list[tuple[str, str | None]], auto_open: bool | str = True, clsid: bool = True) -> bytes:
     """An .xls with a worksheet and an Excel 4.0 macro sheet, optionally auto-run by an Auto_Open name.
     `clsid=False` leaves the root CLSID empty, as some maldoc generators do (Excel does not need it)."""
     workbook = biff8_workbook([("Sheet1", 0), ("Macro1", 1)], auto_open, macro_cells)

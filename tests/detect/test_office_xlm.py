@@ -23,6 +23,11 @@ def test_biff8_macro_sheet_is_found_without_the_excel_clsid():
     assert "MACRO_XLM" in symbols_of(findings)
 
 
+def test_user_defined_name_starting_with_auto_open_is_autoexec():
+    findings = office_findings(DETECTOR, [("a.xls", xls_with_xlm(DROPPER_CELLS, auto_open="auTo_oPen77"))])
+    assert next(f for f in findings if f.symbol == "MACRO_AUTOEXEC").evidence["triggers"] == "auTo_oPen77"
+
+
 def test_macro_sheet_without_auto_open_is_xlm_only():
     assert symbols_of(office_findings(DETECTOR, [("a.xls", xls_with_xlm(DROPPER_CELLS, auto_open=False))])) == {"MACRO_XLM"}
 

@@ -35,11 +35,13 @@ from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
 _DANGEROUS_FUNCTIONS = re.compile(
     r"(?i)\b(EXEC|CALL|REGISTER|REGISTER\.ID|URLDownloadToFileA?|ShellExecuteA?|RUN|FORMULA(?:\.FILL)?|"
     r"FOPEN|FWRITE(?:LN)?|FILE\.DELETE|ALERT|HALT|GET\.WORKSPACE|GET\.WINDOW|SET\.NAME|CHAR|WinExec)\s*\(")
-_AUTO_OPEN = re.compile(r"(?i)^(?:_xlnm\.)?auto_open")
+_AUTO_OPEN = re.compile(r"(?i)^(?:_xlnm\.)?auto_(?:open|close)")  # Excel runs any name starting so
+_BUILTIN_AUTO = {"\x01": "Auto_Open", "\x02": "Auto_Close"}
 _MACROSHEET_MEMBER = re.compile(r"(^|/)(intl)?macrosheets/[^/]+\.(xml|bin)$")
 _FORMULA_XML = re.compile(rb"<(?:\w+:)?f(?:\s[^>]*)?>([^<]{1,2000})</(?:\w+:)?f>")
 _DEFINED_NAME_XML = re.compile(rb"<(?:\w+:)?definedName\b[^>]*\bname=\"([^\"]+)\"")
-_AUTO_OPEN_UTF16 = re.compile(re.escape("auto_open".encode("utf-16-le")), re.IGNORECASE)
+_AUTO_OPEN_UTF16 = re.compile(b"|".join(re.escape(w.encode("utf-16-le")) for w in ("auto_open", "auto_close")),
+                              re.IGNORECASE)
 _SHEET_STATES = {0: "visible", 1: "hidden", 2: "very hidden"}
 
 
@@ -107,8 +109,8 @@ def _biff_globals(workbook: bytes) -> tuple[list[str], str]:
             sheets.append(f"{_short_string(body[6:])} ({_SHEET_STATES.get(body[4] & 0x03, 'visible')})")
         elif rec_type == 0x0018 and len(body) >= 16:  # LABEL (defined name): 14 fixed bytes, then the name
             name = _short_string(bytes([body[3]]) + body[14:])
-            if struct.unpack_from("<H", body, 0)[0] & 0x0020:  # built-in: the name is a code, 1 = Auto_Open
-                auto_open = "Auto_Open" if name[:1] == "\x01" else auto_open
+            if struct.unpack_from("<H", body, 0)[0] & 0x0020:  # built-in: the name is a one-character code
+                auto_open = _BUILTIN_AUTO.get(name[:1], auto_open)
             elif _AUTO_OPEN.match(name):
                 auto_open = name
     return sheets, auto_open
