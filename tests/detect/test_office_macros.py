@@ -73,6 +73,12 @@ def test_filesystemobject_is_not_suspicious_but_computed_progid_is():
     assert "MACRO_SUSPICIOUS" in symbols_of(office_findings(DETECTOR, [("a.xlsm", xlsx(macro=hidden))]))
 
 
+def test_qualified_shell_call_is_suspicious():
+    code = {"Module1": 'Sub A()\n  VBA.Interaction.Shell "cmd /c x", 0\nEnd Sub\n'}
+    found = next(f for f in office_findings(DETECTOR, [("a.xlsm", xlsx(macro=code))]) if f.symbol == "MACRO_SUSPICIOUS")
+    assert "execute:Shell" in found.evidence["keywords"]
+
+
 def test_chr_obfuscation_is_suspicious():
     payload = " & ".join(f"Chr({ord(c)})" for c in "powershell -w hidden")
     code = {"ThisDocument": f"Sub Document_Open()\n x = {payload}\nEnd Sub\n"}

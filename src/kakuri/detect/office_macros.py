@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import logging
 import re
 from typing import ClassVar, Iterable
 
@@ -30,8 +29,6 @@ from oletools import olevba
 from kakuri.detect.base import ScanContext
 from kakuri.detect.office_format import OLE_MAGIC, OfficeKind, office_parts, open_package, read_member
 from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
-
-log = logging.getLogger(__name__)
 
 MACRO_AUTOEXEC_SPEC = SymbolSpec("MACRO_AUTOEXEC", "office", "A macro runs by itself when the document is opened or closed")
 OFFICE_UNPARSEABLE_SPEC = SymbolSpec("OFFICE_UNPARSEABLE", "office", "Looks like an Office document but could not be parsed; not fully scanned")
@@ -86,7 +83,7 @@ class OfficeMacros:
         self.max_code_chars = max_code_chars
         self._autoexec = _autoexec_regex()
         self._suspicious = re.compile(
-            r"(?i)(?<![\w.])(?:" + "|".join(f"(?P<{k}>{v})" for k, v in _SUSPICIOUS.items()) + r")\b")
+            r"(?i)(?<!\w)(?:" + "|".join(f"(?P<{k}>{v})" for k, v in _SUSPICIOUS.items()) + r")\b")
 
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
         for part, kind in office_parts(message):

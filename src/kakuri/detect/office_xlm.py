@@ -30,7 +30,7 @@ from oletools.thirdparty.oledump.plugin_biff import cBIFF
 from kakuri.detect.base import ScanContext
 from kakuri.detect.office_format import OfficeKind, members_matching, office_parts, open_package, read_member
 from kakuri.detect.office_macros import MACRO_AUTOEXEC_SPEC
-from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
+from kakuri.model import Finding, ParsedMessage, SymbolSpec
 
 _DANGEROUS_FUNCTIONS = re.compile(
     r"(?i)\b(EXEC|CALL|REGISTER|REGISTER\.ID|URLDownloadToFileA?|ShellExecuteA?|RUN|FORMULA(?:\.FILL)?|"
