@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -29,19 +30,20 @@ def build_dsn(
     lines = [f"This is the mail system at {hostname}.", "", "Your message could not be delivered to:", ""]
     lines += [f"  <{rcpt}>: {reply}" for rcpt, reply in failures]
     report.attach(MIMEText("\n".join(lines) + "\n", "plain", "utf-8"))
-    fields = [f"Reporting-MTA: dns; {hostname}", f"X-Kakuri-Queue-ID: {queue_id}", ""]
+    # message/delivery-status is a list of header blocks: one for the message, one per recipient.
+    per_message = Message()
+    per_message["Reporting-MTA"] = f"dns; {hostname}"
+    per_message["X-Kakuri-Queue-ID"] = queue_id
+    blocks = [per_message]
     for rcpt, reply in failures:
-        code = reply.split(" ", 1)[0]
-        status = _status_of(reply)
-        fields += [
-            f"Final-Recipient: rfc822; {rcpt}",
-            "Action: failed",
-            f"Status: {status}",
-            f"Diagnostic-Code: smtp; {reply}" if code.isdigit() else f"Diagnostic-Code: X-kakuri; {reply}",
-            "",
-        ]
+        block = Message()
+        block["Final-Recipient"] = f"rfc822; {rcpt}"
+        block["Action"] = "failed"
+        block["Status"] = _status_of(reply)
+        block["Diagnostic-Code"] = f"smtp; {reply}" if reply[:3].isdigit() else f"X-kakuri; {reply}"
+        blocks.append(block)
     status_part = MIMEBase("message", "delivery-status")
-    status_part.set_payload("\r\n".join(fields))
+    status_part.set_payload(blocks)
     report.attach(status_part)
     header_fields, _ = split_header(original)
     headers_part = MIMEBase("text", "rfc822-headers")

@@ -114,31 +114,40 @@ class OfficeObjects:
                 yield Finding("OFFICE_EXPLOIT_OBJECT", self.name, part.path,
                               {"clsid": clsid, "class": EXPLOIT_CLSIDS.get(clsid, class_name)[:120], "storage": "rtf"})
             if obj.is_package:
-                yield from self._package(part, (_text(obj.filename), bytes(obj.olepkgdata or b"")))
+                yield from self._package(part, (_package_names(obj), bytes(obj.olepkgdata or b"")))
         if classes:
             yield Finding("OFFICE_RTF_OBJECT", self.name, part.path, {"objects": ", ".join(classes)[:300]})
 
-    def _package(self, part: Part, package: tuple[str, bytes] | None) -> Iterable[Finding]:
+    def _package(self, part: Part, package: tuple[list[str], bytes] | None) -> Iterable[Finding]:
+        """One packaged file. The packager writes it to its temp path and opens it there by extension, so
+        the label, the source path and the temp path all count (a ".pdf" label can hide an ".exe")."""
         if package is None:
             return
-        filename, payload = package
-        danger = payload_danger(filename, payload)
-        symbol = "OFFICE_EMBEDDED_EXECUTABLE" if danger else "OFFICE_EMBEDDED_PACKAGE"
-        evidence = {"filename": filename[:200], "size": str(len(payload))}
+        names, payload = package
+        danger = next((d for name in names if (d := payload_danger(name, payload))), None)
+        evidence = {"filename": names[0][:200], "size": str(len(payload))}
+        if len(set(names)) > 1:
+            evidence["paths"] = " | ".join(dict.fromkeys(names[1:]))[:300]
         if danger:
             evidence["kind"] = danger
-        yield Finding(symbol, self.name, part.path, evidence)
+        yield Finding("OFFICE_EMBEDDED_EXECUTABLE" if danger else "OFFICE_EMBEDDED_PACKAGE", self.name, part.path, evidence)
         if payload:
-            child_part(part, filename.replace("\\", "/").rsplit("/", 1)[-1] or "package.bin", payload, EMBEDDED_CONTAINER)
+            on_disk = names[-1].replace("\\", "/").rsplit("/", 1)[-1] or "package.bin"
+            child_part(part, on_disk, payload, EMBEDDED_CONTAINER)
 
 
-def _native_stream(ole: olefile.OleFileIO, path: list[str]) -> tuple[str, bytes] | None:
+def _native_stream(ole: olefile.OleFileIO, path: list[str]) -> tuple[list[str], bytes] | None:
     try:
         native = oleobj.OleNativeStream(ole.openstream(path).read())
     except Exception:  # truncated package header: nothing to show
         return None
-    name = _text(native.filename) or _text(native.src_path) or "package.bin"
-    return name, bytes(native.data or b"")
+    return _package_names(native), bytes(native.data or b"")
+
+
+def _package_names(native) -> list[str]:
+    """Label first, the path the file is written to last (oleobj and rtfobj use the same attribute names)."""
+    names = [_text(getattr(native, attr, None)) for attr in ("filename", "src_path", "temp_path")]
+    return [name for name in names if name] or ["package.bin"]
 
 
 def _text(value: str | bytes | None) -> str:

@@ -51,7 +51,8 @@ class GatewayHandler:
         overload = self.spool.overload()
         if overload:
             return replies.SPOOL_FULL if overload == "full" else replies.SPOOL_BEHIND
-        if address and not _is_address(address):
+        # "<>" is aiosmtpd's spelling of the null sender (bounces); it must stay non-empty for aiosmtpd.
+        if address != "<>" and not _is_address(address):
             return replies.BAD_SENDER
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -76,11 +77,12 @@ class GatewayHandler:
             return replies.SPOOL_FULL if overload == "full" else replies.SPOOL_BEHIND
         raw = envelope.original_content if envelope.original_content is not None else envelope.content
         client_ip, auth_user = _client_ip(session), _auth_user(session)
+        mail_from = "" if envelope.mail_from == "<>" else envelope.mail_from
         direction, per_rcpt = self.rules.classify(
-            mail_from=envelope.mail_from, rcpt_tos=envelope.rcpt_tos, client_ip=client_ip, auth_user=auth_user
+            mail_from=mail_from, rcpt_tos=envelope.rcpt_tos, client_ip=client_ip, auth_user=auth_user
         )
         env = Envelope(
-            mail_from=envelope.mail_from or "",
+            mail_from=mail_from,
             rcpt_tos=tuple(envelope.rcpt_tos),
             client_ip=client_ip,
             helo=session.host_name or None,

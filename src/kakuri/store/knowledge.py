@@ -15,7 +15,7 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
@@ -33,6 +33,15 @@ from kakuri.store.knowledge_tables import (
     PendingArchiveRow,
 )
 
+_LEDGER_COLUMNS = (
+    LedgerMessage.message_id,
+    LedgerMessage.refs,
+    LedgerMessage.subject,
+    LedgerMessage.sender,
+    LedgerMessage.recipients,
+    LedgerMessage.sent_at,
+    LedgerMessage.passwords,
+)
 PASSWORD_WINDOW_SECONDS = 24 * 3600
 MAX_STORED_PASSWORDS = 20  # per recorded mail; the unpack stage tries them best first
 
@@ -44,32 +53,39 @@ class KnowledgeStore(KnowledgeIndex):
 
     # -- loading ---------------------------------------------------------------------------------
     def load(self) -> KnowledgeStore:
+        # Plain column tuples, not ORM objects: a 100k-message ledger loads in seconds.
         with self.sessions() as session:
-            for row in session.scalars(select(KnownDomain)):
-                self.add_domains(**{"ours" if row.kind == "ours" else "partners": [row.domain]})
+            for domain, kind in session.execute(select(KnownDomain.domain, KnownDomain.kind)):
+                self.add_domains(**{"ours" if kind == "ours" else "partners": [domain]})
             for row in session.scalars(select(DirectoryPerson)):
                 self.add_person(_person(row))
-            for row in session.execute(select(Contact)).scalars():
-                self.add_contact(row.sender, row.recipient, row.last_at, count=row.messages, first=row.first_at)
-            for row in session.execute(select(LedgerMessage).order_by(LedgerMessage.sent_at)).scalars():
-                self._index_message(row)
+            for sender, recipient in session.execute(select(Contact.sender, Contact.recipient)):
+                self.add_contact(sender, recipient)
+            for row in session.execute(select(*_LEDGER_COLUMNS).order_by(LedgerMessage.sent_at)):
+                self._index_row(*row)
             for row in session.scalars(select(PendingArchiveRow)):
                 self.add_pending(_pending(row))
         return self
 
-    def _index_message(self, row: LedgerMessage) -> None:
-        recipients = row.recipients.split()
+    def _index_row(self, message_id, refs, subject, sender, recipients, sent_at, passwords) -> None:
+        recipients = recipients.split()
         thread = self.add_message(
-            message_id=row.message_id,
-            references=row.refs.split(),
-            subject=row.subject,
-            participants=[row.sender, *recipients],
-            when=row.sent_at,
+            message_id=message_id,
+            references=refs.split(),
+            subject=subject,
+            participants=[sender, *recipients],
+            when=sent_at,
             normalised=True,
         )
-        if row.passwords:
-            mail = PasswordMail(row.sender, frozenset(recipients), row.sent_at, tuple(json.loads(row.passwords)))
+        if passwords:
+            mail = PasswordMail(sender, frozenset(recipients), sent_at, tuple(json.loads(passwords)))
             self.add_passwords(thread, mail)
+
+    def contact(self, sender: str, recipient: str) -> tuple[int, float, float] | None:
+        """(messages, first seen, last seen) from sender to recipient, or None (a query: not for scans)."""
+        with self.sessions() as session:
+            row = session.get(Contact, (sender.lower(), recipient.lower()))
+            return (row.messages, row.first_at, row.last_at) if row else None
 
     # -- directory -------------------------------------------------------------------------------
     def import_people(self, people: Sequence[Person], *, replace_kind: str | None = None) -> int:
@@ -109,7 +125,7 @@ class KnowledgeStore(KnowledgeIndex):
             row = self._ledger_row(message, envelope, when)
             if row is None or self.has_message(row.message_id):
                 continue
-            self._index_message(row)
+            self._index_row(*(getattr(row, c.key) for c in _LEDGER_COLUMNS))
             rows.append(row)
             for recipient in row.recipients.split():
                 if recipient != row.sender:
@@ -118,15 +134,11 @@ class KnowledgeStore(KnowledgeIndex):
                     edge[1], edge[2] = min(edge[1], row.sent_at), max(edge[2], row.sent_at)
         if not rows:
             return 0
-        for (sender, recipient), (count, first, last) in edges.items():
-            self.add_contact(sender, recipient, last, count=count, first=first)
+        for sender, recipient in edges:
+            self.add_contact(sender, recipient)
         with self.sessions.begin() as session:
             self._insert_rows(session, rows)
-            for sender, recipient in edges:
-                # Absolute values from memory: with several gateway nodes the last writer wins a count,
-                # which only ever understates how well we know someone.
-                count, first, last = self._edges[(sender, recipient)]
-                session.merge(Contact(sender=sender, recipient=recipient, messages=int(count), first_at=first, last_at=last))
+            _add_contacts(session, edges)
         return len(rows)
 
     @staticmethod
@@ -240,6 +252,33 @@ def _recipients(message: ParsedMessage, envelope: Envelope | None) -> list[str]:
     if envelope is not None:
         found.update(dict.fromkeys(r.lower() for r in envelope.rcpt_tos))
     return list(found)
+
+
+def _add_contacts(session, edges: dict[tuple[str, str], list[float]]) -> None:
+    """Add to the counts in one statement per edge, atomically (several gateway nodes may write)."""
+    if not edges:
+        return
+    dialect = session.bind.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    values = [
+        {"sender": s, "recipient": r, "messages": int(n), "first_at": first, "last_at": last}
+        for (s, r), (n, first, last) in edges.items()
+    ]
+    statement = insert(Contact)
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=[Contact.sender, Contact.recipient],
+        set_={
+            "messages": Contact.messages + excluded.messages,
+            "first_at": case((excluded.first_at < Contact.first_at, excluded.first_at), else_=Contact.first_at),
+            "last_at": case((excluded.last_at > Contact.last_at, excluded.last_at), else_=Contact.last_at),
+        },
+    )
+    for start in range(0, len(values), 1000):
+        session.execute(statement, values[start : start + 1000])
 
 
 def _copy(row: LedgerMessage) -> LedgerMessage:

@@ -10,6 +10,7 @@ Not thread-safe for writers: the gateway records from one place (its event loop)
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -72,7 +73,6 @@ class KnowledgeIndex:
         self._name_cache: dict[str, tuple[Person, ...]] = {}
         self._thread_of: dict[str, Thread] = {}
         self._by_subject: dict[str, list[Thread]] = defaultdict(list)
-        self._edges: dict[tuple[str, str], list[float]] = {}  # (from, to) -> [count, first, last]
         self._peers: dict[str, set[str]] = defaultdict(set)  # address -> addresses it exchanged mail with
         self._password_mail: dict[str, list[PasswordMail]] = defaultdict(list)  # by sender
         self._pending: dict[str, PendingArchive] = {}
@@ -142,19 +142,8 @@ class KnowledgeIndex:
         peers = self._peers.get((address or "").lower())
         return bool(peers) and any(self.is_our_domain(domain_of(p)) for p in peers)
 
-    def contact(self, sender: str, recipient: str) -> tuple[int, float, float] | None:
-        """(messages, first seen, last seen) from sender to recipient, or None."""
-        edge = self._edges.get((sender.lower(), recipient.lower()))
-        return (int(edge[0]), edge[1], edge[2]) if edge else None
-
-    def add_contact(self, sender: str, recipient: str, when: float, count: int = 1, first: float | None = None):
-        edge = self._edges.get((sender, recipient))
-        if edge is None:
-            self._edges[(sender, recipient)] = [count, first if first is not None else when, when]
-        else:
-            edge[0] += count
-            edge[1] = min(edge[1], first if first is not None else when)
-            edge[2] = max(edge[2], when)
+    def add_contact(self, sender: str, recipient: str) -> None:
+        sender, recipient = sys.intern(sender), sys.intern(recipient)
         self._peers[sender].add(recipient)
         self._peers[recipient].add(sender)
 
@@ -185,7 +174,7 @@ class KnowledgeIndex:
         for i in ids:
             thread.ids.add(i)
             self._thread_of[i] = thread
-        thread.participants.update(p for p in participants if p)
+        thread.participants.update(sys.intern(p) for p in participants if p)
         thread.messages += 1
         thread.last_seen = max(thread.last_seen, when)
         return thread

@@ -94,10 +94,20 @@ def _by_offset(data: bytes) -> str | None:
         return "ace"
     if data[:2] == b"\x60\xea":
         return "arj"
+    if len(data) >= 1024 and data[-512:-504] == b"conectix":  # fixed VHD: raw disk, footer at the end
+        return "vhd"
     if data[510:512] == b"\x55\xaa" and (data[0x36:0x39] == b"FAT" or data[0x52:0x57] == b"FAT32"
-                                         or data[3:7] == b"NTFS" or data[3:8] == b"EXFAT"):
+                                         or data[3:7] == b"NTFS" or data[3:8] == b"EXFAT" or _has_mbr(data)):
         return "img"
     return None
+
+
+# Partition types of a disk image worth a look: FAT12/16/32, NTFS/exFAT, GPT's protective entry.
+_PARTITION_TYPES = frozenset({0x01, 0x04, 0x06, 0x07, 0x0B, 0x0C, 0x0E, 0xEE})
+
+
+def _has_mbr(data: bytes) -> bool:
+    return len(data) >= 32 * 1024 and data[0x1BE] in (0x00, 0x80) and data[0x1C2] in _PARTITION_TYPES
 
 
 def _has_pe_header(data: bytes) -> bool:
@@ -148,9 +158,7 @@ def _textual(data: bytes) -> str | None:
 
 
 def _trailing(data: bytes) -> str | None:
-    # Fixed VHD: footer only at the end. Zip behind junk (prepended bytes fool naive scanners).
-    if len(data) >= 512 and data[-512:-504] == b"conectix":
-        return "vhd"
+    # Zip behind junk (prepended bytes fool naive scanners); Apple disk images (footer at the end).
     if len(data) >= 512 and data[-512:-508] == b"koly":
         return "dmg"
     if b"PK\x05\x06" in data[-65558:] and b"PK\x03\x04" in data:

@@ -44,8 +44,14 @@ class SyslogClock:
         # A file's mtime is when logging ended: the first line is the latest date not after it
         self.reference_is_end = reference_is_end
         self._cache: dict[tuple, float] = {}
+        self._last_minute: tuple | None = None
+        self._last_base = 0.0
 
     def bsd(self, month: str, day: int, hh: int, mm: int, ss: int) -> float:
+        minute = (month, day, hh, mm)
+        if minute == self._last_minute:  # consecutive lines share their minute: skip the year search
+            self.reference = self._last_base + ss
+            return self.reference
         mon = _MONTHS[month]
         years = [self.year] if self.year else self._candidate_years()
         best = None
@@ -66,6 +72,7 @@ class SyslogClock:
         if best is None:  # every candidate after the mtime: the clock was wrong; take the earliest
             best = datetime(years[0], mon, day, hh, mm, ss, tzinfo=self.zone).timestamp()
         self.reference, self.reference_is_end = best, False
+        self._last_minute, self._last_base = minute, best - ss
         return best
 
     def iso(self, stamp: str) -> float:

@@ -19,6 +19,7 @@ Event = Connection | DnsAnswer | FileSeen
 def parse_zeek(lines: Iterable[str], stats: ParseStats, source: str) -> Iterator[Event]:
     fields: list[str] = []
     wanted: list[tuple[str, int]] = []  # (name, column) of the fields we use: no dict per line
+    fast = None  # conn.log is the biggest log: rows become Connections without an intermediate dict
     path = ""
     sep = "\t"
     for line in lines:
@@ -31,6 +32,7 @@ def parse_zeek(lines: Iterable[str], stats: ParseStats, source: str) -> Iterator
             if key == "#fields":
                 fields = value.split(sep)
                 wanted = [(name, i) for i, name in enumerate(fields) if name in _USED]
+                fast = _conn_builder(fields) if (path or _kind_of(dict.fromkeys(fields))) == "conn" else None
             elif key == "#path":
                 path = value.strip()
             elif key == "#separator":
@@ -39,12 +41,16 @@ def parse_zeek(lines: Iterable[str], stats: ParseStats, source: str) -> Iterator
         try:
             if line.startswith("{"):
                 record = json.loads(line)
+                event = _event(path or _kind_of(record), record)
             else:
                 values = line.split(sep)
                 if len(values) != len(fields):
                     raise ValueError(f"{len(values)} fields, header has {len(fields)}")
-                record = {name: values[i] for name, i in wanted}
-            event = _event(path or _kind_of(record), record)
+                if fast is not None:
+                    event = fast(values)
+                else:
+                    record = {name: values[i] for name, i in wanted}
+                    event = _event(path or _kind_of(record), record)
         except (ValueError, KeyError, TypeError) as exc:
             stats.skip(source, line, str(exc) or type(exc).__name__)
             continue
@@ -56,6 +62,23 @@ _USED = frozenset(
     "ts id.orig_h id.resp_h id.resp_p proto service conn_state orig_bytes resp_bytes query qtype_name answers "
     "sha256 rx_hosts tx_hosts".split()
 )
+
+
+def _conn_builder(fields: list[str]):
+    try:
+        ts, orig, resp, port, proto, service, state, ob, rb = (fields.index(name) for name in (
+            "ts", "id.orig_h", "id.resp_h", "id.resp_p", "proto", "service", "conn_state", "orig_bytes", "resp_bytes"))
+    except ValueError:
+        return None
+
+    def build(v: list[str]) -> Connection:
+        return Connection(
+            ts=float(v[ts]), orig=v[orig], resp=v[resp], resp_port=int(v[port]), proto=v[proto],
+            service="" if v[service] == "-" else v[service], state=v[state],
+            orig_bytes=int(v[ob]) if v[ob].isdigit() else 0, resp_bytes=int(v[rb]) if v[rb].isdigit() else 0,
+        )
+
+    return build
 
 
 def _kind_of(record: dict) -> str:

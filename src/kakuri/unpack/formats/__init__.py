@@ -38,7 +38,15 @@ def format_for(kind: str) -> ArchiveFormat | None:
         from kakuri.unpack.formats.disk_image import IsoFormat
 
         return IsoFormat()
-    if kind in ("udf", "img", "vhd", "vhdx", "vmdk", "dmg", "wim"):
+    if kind == "img":
+        from kakuri.unpack.formats.disk_image import FatImageFormat
+
+        return FatImageFormat()
+    if kind in ("vhd", "vhdx"):
+        from kakuri.unpack.formats.disk_image import VirtualDiskFormat
+
+        return VirtualDiskFormat(kind)
+    if kind in ("udf", "vmdk", "dmg", "wim"):
         from kakuri.unpack.formats.disk_image import UnsupportedDiskImage
 
         return UnsupportedDiskImage(kind)
