@@ -163,6 +163,51 @@ def tnef_with(attachments: dict[str, bytes]) -> bytes:
     return out
 
 
+def fat12_image(files: dict[str, bytes], *, data_sectors: int = 256) -> bytes:
+    """A FAT12 volume (what `mkfs.fat` makes for a small .img) with 8.3 names in the root directory."""
+    root_entries, fat_sectors = 224, 2
+    root_sectors = root_entries * 32 // 512
+    total = 1 + 2 * fat_sectors + root_sectors + data_sectors
+    boot = bytearray(512)
+    boot[0:11] = b"\xeb\x3c\x90MSDOS5.0"
+    struct.pack_into("<HBHBHHBHHHII", boot, 11, 512, 1, 1, 2, root_entries, total, 0xF8, fat_sectors, 32, 2, 0, 0)
+    struct.pack_into("<BBBI11s8s", boot, 36, 0x80, 0, 0x29, 0x1234ABCD, b"KAKURI     ", b"FAT12   ")
+    boot[510:512] = b"\x55\xaa"
+    entries = [0xFF8, 0xFFF]
+    root, data = bytearray(), bytearray()
+    for name, payload in files.items():
+        stem, _, ext = name.upper().partition(".")
+        clusters = max(1, -(-len(payload) // 512))
+        first = len(entries)
+        entries += [first + i + 1 for i in range(clusters - 1)] + [0xFFF]
+        root += struct.pack("<8s3sB8xHHHHI", stem[:8].ljust(8).encode(), ext[:3].ljust(3).encode(), 0x20, 0, 0,
+                            0x21, first, len(payload))
+        data += payload.ljust(clusters * 512, b"\0")
+    fat = bytearray()
+    entries += [0] * (len(entries) % 2)
+    for a, b in zip(entries[::2], entries[1::2]):
+        fat += struct.pack("<I", a | (b << 12))[:3]
+    fat = bytes(fat).ljust(fat_sectors * 512, b"\0")
+    return bytes(boot) + fat * 2 + bytes(root).ljust(root_sectors * 512, b"\0") + bytes(data).ljust(data_sectors * 512, b"\0")
+
+
+def mbr_disk(volume: bytes, *, partition_type: int = 0x01, start_lba: int = 1) -> bytes:
+    """A disk with an MBR partition table and one partition holding `volume`."""
+    mbr = bytearray(512)
+    struct.pack_into("<B3sB3sII", mbr, 446, 0x80, b"\0\0\0", partition_type, b"\0\0\0", start_lba, len(volume) // 512)
+    mbr[510:512] = b"\x55\xaa"
+    return bytes(mbr) + b"\0" * 512 * (start_lba - 1) + volume
+
+
+def fixed_vhd(disk: bytes) -> bytes:
+    """A fixed-size VHD: the raw disk followed by the 512-byte "conectix" footer."""
+    footer = bytearray(512)
+    struct.pack_into(">8sIIQI4sI4sQQIII", footer, 0, b"conectix", 2, 0x00010000, 0xFFFFFFFFFFFFFFFF, 0, b"win ",
+                     0x000A0000, b"Wi2k", len(disk), len(disk), 0, 2, 0)
+    struct.pack_into(">I", footer, 64, ~sum(footer) & 0xFFFFFFFF)
+    return disk + bytes(footer)
+
+
 def _rar_block(kind: int, flags: int, body: bytes) -> bytes:
     header = struct.pack("<BHH", kind, flags, 7 + len(body)) + body
     return struct.pack("<H", zlib.crc32(header) & 0xFFFF) + header

@@ -11,7 +11,10 @@ from tests.builders_archive import (
     PE_STUB,
     compressed,
     encrypted_zip,
+    fat12_image,
+    fixed_vhd,
     iso_of,
+    mbr_disk,
     nested_zip_bomb,
     onenote_with,
     rar4_stored,
@@ -115,6 +118,8 @@ _SAMPLES = {
     "rar": rar4_stored({"a.exe": PE_STUB * 20}),
     "one": onenote_with([PE_STUB * 20]),
     "tnef": tnef_with({"a.exe": PE_STUB * 20}),
+    "img": fat12_image({"a.exe": PE_STUB * 20}, data_sectors=64),
+    "vhd": fixed_vhd(mbr_disk(fat12_image({"a.lnk": LNK_HEADER}, data_sectors=64))),
 }
 
 

@@ -1,6 +1,9 @@
 import pytest
 
 from tests.builders_archive import (
+    fat12_image,
+    fixed_vhd,
+    mbr_disk,
     LNK_HEADER,
     PE_STUB,
     compressed,
@@ -35,9 +38,35 @@ def test_iso_with_shortcut_and_exe_is_a_disk_image_and_is_extracted(unpack):
     assert result.finding("ARCHIVE_DISK_IMAGE").evidence["type"] == "iso"
 
 
-def test_vhd_is_reported_as_an_unscannable_disk_image(unpack):
-    result = unpack({"disk.vhd": b"vhdxfile" + b"\0" * 4096})
+def test_fat_img_members_are_extracted(unpack):
+    result = unpack({"scan.img": fat12_image({"invoice.lnk": LNK_HEADER, "run.exe": PE_STUB * 3})})
+    assert result.part("scan.img/INVOICE.LNK").true_type == "lnk"
+    assert result.part("scan.img/RUN.EXE").data == PE_STUB * 3
+    assert result.finding("ARCHIVE_DISK_IMAGE").evidence["type"] == "img"
+
+
+def test_fixed_vhd_with_a_partitioned_fat_disk_is_extracted(unpack):
+    disk = fixed_vhd(mbr_disk(fat12_image({"invoice.lnk": LNK_HEADER})))
+    result = unpack({"invoice.vhd": disk})
+    assert result.part("invoice.vhd/INVOICE.LNK").true_type == "lnk"
+    assert result.finding("ARCHIVE_DISK_IMAGE").evidence["type"] == "vhd"
+
+
+def test_partitioned_raw_img_is_extracted(unpack):
+    result = unpack({"disk.img": mbr_disk(fat12_image({"run.exe": PE_STUB}))})
+    assert result.part("disk.img/RUN.EXE").true_type == "pe"
+
+
+def test_partition_without_fat_is_reported_unsupported(unpack):
+    ntfs_like = b"\xebR\x90NTFS    " + b"\0" * (64 * 1024)
+    result = unpack({"disk.img": mbr_disk(ntfs_like, partition_type=0x07)})
     assert {"ARCHIVE_DISK_IMAGE", "ARCHIVE_UNSUPPORTED"} <= result.symbols
+
+
+def test_damaged_vhdx_is_corrupt_not_a_crash(unpack):
+    result = unpack({"disk.vhdx": b"vhdxfile" + b"\0" * 4096})
+    assert "ARCHIVE_DISK_IMAGE" in result.symbols
+    assert result.symbols & {"ARCHIVE_CORRUPT", "ARCHIVE_UNSUPPORTED"}
 
 
 def test_rar4_members_are_read_in_process(unpack):
