@@ -365,10 +365,10 @@ def word2003_xml_with_vba(modules: dict[str, str]) -> bytes:
 # ---------------------------------------------------------------- OLE packages (MS-OLEDS Ole10Native / OLE1)
 
 
-def ole10native(filename: str, payload: bytes, with_size: bool = True) -> bytes:
-    """The packager's native data: label, source path, temp path and the file itself."""
-    src = f"C:\\Users\\user\\Desktop\\{filename}".encode("latin-1")
-    tmp = f"C:\\Users\\user\\AppData\\Local\\Temp\\{filename}".encode("latin-1")
+def ole10native(filename: str, payload: bytes, with_size: bool = True, disk_name: str | None = None) -> bytes:
+    """The packager's native data: label, source path, temp path (named `disk_name`) and the file itself."""
+    src = f"C:\\Users\\user\\Desktop\\{disk_name or filename}".encode("latin-1")
+    tmp = f"C:\\Users\\user\\AppData\\Local\\Temp\\{disk_name or filename}".encode("latin-1")
     body = struct.pack("<H", 2) + filename.encode("latin-1") + b"\0" + src + b"\0"
     body += struct.pack("<II", 0x00030000, len(tmp) + 1) + tmp + b"\0" + struct.pack("<I", len(payload)) + payload
     return (struct.pack("<I", len(body)) + body) if with_size else body

@@ -44,6 +44,14 @@ def test_package_in_word97_object_pool_is_flagged():
     assert symbols_of(findings) == {"OFFICE_EMBEDDED_EXECUTABLE"} and findings[0].evidence["kind"] == "PE executable"
 
 
+def test_package_labelled_pdf_but_written_as_exe_is_flagged():
+    native = ole10native("invoice.pdf", b"no magic here", disk_name="invoice.pdf.scr")
+    data = ole_file({"WordDocument": _word_document_stream(), "ObjectPool/_1/\x01Ole10Native": native}, {"": WORD_CLSID})
+    findings = office_findings(DETECTOR, [("a.doc", data)])
+    assert symbols_of(findings) == {"OFFICE_EMBEDDED_EXECUTABLE"}
+    assert findings[0].evidence["filename"] == "invoice.pdf" and "invoice.pdf.scr" in findings[0].evidence["paths"]
+
+
 def test_equation_editor_object_is_an_exploit_object():
     findings = office_findings(DETECTOR, [("a.docx", docx(extra={"word/embeddings/oleObject1.bin": _equation_object()}))])
     assert symbols_of(findings) == {"OFFICE_EXPLOIT_OBJECT"}
