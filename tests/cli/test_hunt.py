@@ -49,6 +49,7 @@ def test_hunt_writes_every_host_and_account_and_the_warning_list(tmp_path: Path)
     assert {(r["contact"], r["on_behalf_of"]) for r in rows} == {("bob@partner.example", VICTIM),
                                                                 ("carol@customer.example", VICTIM)}
     assert not (tmp_path / "home").exists()  # a hunt creates no database
+    assert "1 malformed skipped" in result.output
 
 
 def test_hunt_evaluates_against_labels(tmp_path: Path):
