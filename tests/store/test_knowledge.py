@@ -54,6 +54,12 @@ def test_learned_threads_and_contacts_survive_a_reload(settings, store):
     assert reloaded.is_known_contact("k-morita@hoshizora-denki.example")
     assert not reloaded.is_known_contact("stranger@elsewhere.test")
     assert reloaded.contact("megumi.sasaki@kitaboshi.example", "k-morita@hoshizora-denki.example")[0] == 1
+    later = _mail("megumi.sasaki@kitaboshi.example", "k-morita@hoshizora-denki.example", "RE: 見積依頼", "a3@k.example",
+                  refs=["a1@h.example", "a2@k.example"], date=NEXT_WEEK)
+    load_knowledge(settings).record(later)  # another process adds to the same counts
+    store.record(_mail("megumi.sasaki@kitaboshi.example", "k-morita@hoshizora-denki.example", "x", "a4@k.example"))
+    messages, first, last = store.contact("megumi.sasaki@kitaboshi.example", "k-morita@hoshizora-denki.example")
+    assert messages == 3 and last - first == 7 * 24 * 3600 + 300
 
 
 def test_threads_joined_by_a_later_message_are_merged(store):
@@ -115,3 +121,4 @@ def test_message_recorded_by_another_node_does_not_lose_the_batch(settings, stor
     store.record_many([(first, None), (second, None)])  # this node has not seen n1 yet
     reloaded = load_knowledge(settings)
     assert reloaded.has_message("n1@p.example") and reloaded.has_message("n2@p.example")
+    assert store.contact("a@p.example", "m@kitaboshi.example")[0] == 1  # counted once, by the node that stored it

@@ -120,39 +120,39 @@ class KnowledgeStore(KnowledgeIndex):
 
     def record_many(self, items: Iterable[tuple[ParsedMessage, Envelope | None]], *, when: float | None = None) -> int:
         """Record a batch in one transaction (what `kakuri learn` uses); returns how many were new."""
-        rows, edges = [], {}
+        rows = []
         for message, envelope in items:
             row = self._ledger_row(message, envelope, when)
             if row is None or self.has_message(row.message_id):
                 continue
             self._index_row(*(getattr(row, c.key) for c in _LEDGER_COLUMNS))
-            rows.append(row)
             for recipient in row.recipients.split():
-                if recipient != row.sender:
-                    edge = edges.setdefault((row.sender, recipient), [0, row.sent_at, row.sent_at])
-                    edge[0] += 1
-                    edge[1], edge[2] = min(edge[1], row.sent_at), max(edge[2], row.sent_at)
+                self.add_contact(row.sender, recipient)
+            rows.append(row)
         if not rows:
             return 0
-        for sender, recipient in edges:
-            self.add_contact(sender, recipient)
         with self.sessions.begin() as session:
-            self._insert_rows(session, rows)
-            _add_contacts(session, edges)
-        return len(rows)
+            inserted = self._insert_rows(session, rows)
+            _add_contacts(session, _edges(inserted))  # only what this call added: counts stay exact
+        return len(inserted)
 
     @staticmethod
-    def _insert_rows(session, rows: list[LedgerMessage]) -> None:
+    def _insert_rows(session, rows: list[LedgerMessage]) -> list[LedgerMessage]:
         try:
             with session.begin_nested():
                 session.add_all(rows)
+            return rows
         except IntegrityError:  # another node recorded some of them first: keep the rest
+            inserted = []
             for row in rows:
                 try:
                     with session.begin_nested():
-                        session.add(_copy(row))
+                        copy = _copy(row)
+                        session.add(copy)
+                    inserted.append(copy)
                 except IntegrityError:
                     continue
+            return inserted
 
     def _ledger_row(self, message: ParsedMessage, envelope: Envelope | None, when: float | None) -> LedgerMessage | None:
         message_id = message.message_id.strip()[:998]
@@ -279,6 +279,17 @@ def _add_contacts(session, edges: dict[tuple[str, str], list[float]]) -> None:
     )
     for start in range(0, len(values), 1000):
         session.execute(statement, values[start : start + 1000])
+
+
+def _edges(rows: list[LedgerMessage]) -> dict[tuple[str, str], list[float]]:
+    edges: dict[tuple[str, str], list[float]] = {}
+    for row in rows:
+        for recipient in row.recipients.split():
+            if recipient != row.sender:
+                edge = edges.setdefault((row.sender, recipient), [0, row.sent_at, row.sent_at])
+                edge[0] += 1
+                edge[1], edge[2] = min(edge[1], row.sent_at), max(edge[2], row.sent_at)
+    return edges
 
 
 def _copy(row: LedgerMessage) -> LedgerMessage:
