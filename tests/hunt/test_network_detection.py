@@ -147,3 +147,19 @@ def test_mail_server_is_recognised_from_its_name_when_no_inbound_smtp_is_visible
     records = run_hunt(proxy=office_traffic(OFFICE), conn=outbound, dns=mx, mail=log, maillog_year=2021)
     assert records[server]["verdict"] == "clean"
     assert symbols(records[server]) == {"HUNT_RELAY_ROLE"}
+
+
+def test_single_host_vpn_with_two_ip_endpoints_stays_clean(run_hunt):
+    vpn = [squid(T0 + i * 600 + (i % 4) * 7, VICTIM, "CONNECT", f"{ip}:443", server_ip=ip, mime="-")
+           for i in range(150) for ip in (("192.0.2.90",) if i % 2 else ("192.0.2.91",))]
+    records = run_hunt(proxy=office_traffic(OFFICE) + vpn)
+    assert "HUNT_IP_LITERAL_ROTATION" not in symbols(records[VICTIM])
+    assert records[VICTIM]["verdict"] == "clean"
+
+
+def test_niche_updater_polling_for_a_small_file_is_not_a_payload_download(run_hunt):
+    polls = [squid(T0 + i * HOUR + (i % 3) * 11, VICTIM, "GET", "http://upd.niche-cad.example:8080/latest.bin",
+                   server_ip="203.0.113.160", mime="application/octet-stream", size=900) for i in range(60)]
+    records = run_hunt(proxy=office_traffic(OFFICE) + polls)
+    assert "HUNT_PAYLOAD_DOWNLOAD" not in symbols(records[VICTIM])
+    assert records[VICTIM]["verdict"] == "clean"

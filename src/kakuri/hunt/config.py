@@ -32,6 +32,12 @@ class HuntConfig(BaseModel):
     beacon_max_jitter: float = 0.3
     beacon_max_timestamps: int = 2000  # per host/destination; older ones are thinned (bounded memory)
 
+    # C2 lists: at least this many distinct rare IP literals before "rotation" is claimed (a VPN has two)
+    rotation_min_destinations: int = 3
+    # Payload: a one-off fetch (few contacts with that host) of a real file, not a version check
+    payload_min_bytes: int = 20_000
+    payload_max_contacts: int = 5
+
     # Direct mail from workstations
     direct_smtp_min_destinations: int = 3
     mx_lookup_min_domains: int = 5

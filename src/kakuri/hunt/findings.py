@@ -42,7 +42,9 @@ def host_findings(
     rare = {dst: p for dst, p in host.pairs.items() if len(net.prevalence.get(dst, ()) - relays) <= limit}
     out += _beacon_findings(rare, cfg)
     out += _literal_findings(host, rare, cfg)
-    payloads = [h for h in host.hits if h.kind == "payload" and h.detail["dst"] in rare]
+    payloads = [h for h in host.hits if h.kind == "payload" and h.detail["dst"] in rare
+                and int(h.detail["bytes"]) >= cfg.payload_min_bytes
+                and rare[h.detail["dst"]].count <= cfg.payload_max_contacts]
     if payloads:
         out.append(_finding("HUNT_PAYLOAD_DOWNLOAD", payloads[0].ts, count=len(payloads),
                             urls=" ".join(h.detail["url"] for h in payloads[:5])))
@@ -93,12 +95,13 @@ def _literal_findings(host: HostTraffic, rare: dict[str, PairStats], cfg: HuntCo
         first = min(p.first for p in posting.values())
         out.append(_finding("HUNT_IP_LITERAL_POST", first, destinations=len(posting),
                             examples=" ".join(sorted(posting)[:5])))
-        if len(posting) >= 2:
+        rotating = len(posting) >= cfg.rotation_min_destinations
+        if rotating:
             out.append(_finding("HUNT_IP_LITERAL_ROTATION", first, destinations=len(posting)))
         churn = [d for d, p in posting.items() if len(p.paths) >= 3 and len(p.paths) * 2 >= p.posts]
         if churn:
             out.append(_finding("HUNT_C2_PATH_CHURN", first, destinations=len(churn)))
-        if len(posting) >= 2:
+        if rotating:
             merged = [t for p in posting.values() for t in p.times]
             stats = beacon_stats(merged)
             if is_beacon(stats, min_events=cfg.beacon_min_events, min_interval=cfg.beacon_min_interval_seconds,
