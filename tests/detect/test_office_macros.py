@@ -107,6 +107,11 @@ def test_corrupt_ole_file_is_unparseable_not_a_crash():
     assert symbols_of(findings) == {"OFFICE_UNPARSEABLE"}
 
 
+def test_oversized_document_is_not_parsed():
+    findings = office_findings([OfficeMacros(max_part_bytes=1000)], [("big.doc", doc_with_vba(EMOTET_LIKE_MODULES))])
+    assert symbols_of(findings) == {"OFFICE_UNPARSEABLE"}
+
+
 def test_truncated_package_with_vba_member_is_handled():
     data = docx(macro=EMOTET_LIKE_MODULES)
     findings = office_findings(DETECTOR, [("cut.docm", data[: len(data) // 2])])

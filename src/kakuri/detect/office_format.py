@@ -36,6 +36,7 @@ class OfficeKind(StrEnum):
 _TRUE_TYPES = {"ole": OfficeKind.OLE, "doc": OfficeKind.OLE, "xls": OfficeKind.OLE, "ppt": OfficeKind.OLE,
                "msi": None, "zip": None, "rtf": OfficeKind.RTF, "sylk": OfficeKind.SYLK, "ooxml": OfficeKind.OOXML,
                **{f"{app}{end}": OfficeKind.OOXML for app in ("doc", "xls", "ppt") for end in "xmb"}}
+_TEXT_BY_TYPE = {"text/csv": OfficeKind.CSV, "text/comma-separated-values": OfficeKind.CSV}
 _TEXT_BY_EXTENSION = {"csv": OfficeKind.CSV, "tsv": OfficeKind.CSV, "iqy": OfficeKind.IQY, "slk": OfficeKind.SYLK}
 
 
@@ -55,7 +56,7 @@ def office_kind(part: Part) -> OfficeKind | None:
         return OfficeKind.SYLK
     if _is_flat_document(data):
         return OfficeKind.FLAT
-    by_name = _TEXT_BY_EXTENSION.get(part.extension)
+    by_name = _TEXT_BY_EXTENSION.get(part.extension) or _TEXT_BY_TYPE.get(part.content_type.lower())
     if by_name is not None and b"\0" not in data[:4096]:
         return by_name
     return None

@@ -79,8 +79,9 @@ class OfficeMacros:
         OFFICE_UNPARSEABLE_SPEC,
     )
 
-    def __init__(self, max_code_chars: int = 2_000_000) -> None:
+    def __init__(self, max_code_chars: int = 2_000_000, max_part_bytes: int = 40_000_000) -> None:
         self.max_code_chars = max_code_chars
+        self.max_part_bytes = max_part_bytes  # olevba holds the whole file (and its streams) in memory
         self._autoexec = _autoexec_regex()
         self._suspicious = re.compile(
             r"(?i)(?<!\w)(?:" + "|".join(f"(?P<{k}>{v})" for k, v in _SUSPICIOUS.items()) + r")\b")
@@ -91,6 +92,9 @@ class OfficeMacros:
                 yield from self._scan(part)
 
     def _scan(self, part: Part) -> Iterable[Finding]:
+        if part.size > self.max_part_bytes:
+            yield Finding("OFFICE_UNPARSEABLE", self.name, part.path, {"error": f"larger than {self.max_part_bytes} bytes"})
+            return
         try:
             modules = _extract_modules(part)
         except Exception as exc:  # olevba raises many types on hostile input; the part is still suspicious
