@@ -39,3 +39,11 @@ def test_feed_layouts_are_sniffed_from_their_headers():
     assert feeds.url_listed("http://bad.example/x/a.exe")
     assert "bad.example" in feeds.url_hosts
     assert feeds.sha256 == {"a" * 64}
+
+
+def test_gzip_files_report_their_text_size_for_progress(tmp_path: Path):
+    text = squid(T0, "10.0.0.1", "GET", "http://a.example/") * 500
+    with gzip.open(tmp_path / "access.log.1.gz", "wt") as out:
+        out.write(text)
+    (log,) = expand([tmp_path])[0]
+    assert log.size == len(text.encode())

@@ -38,8 +38,18 @@ def expand(paths: Iterable[Path]) -> tuple[list[LogFile], list[Path]]:
             if kind is None:
                 unknown.append(file)
             else:
-                found.append(LogFile(file, kind, file.stat().st_size))
+                found.append(LogFile(file, kind, _text_size(file)))
     return found, unknown
+
+
+def _text_size(path: Path) -> int:
+    """Bytes of text, for the progress bar: gzip keeps the uncompressed size (mod 4 GiB) in its trailer."""
+    size = path.stat().st_size
+    with path.open("rb") as stream:
+        if stream.read(2) != GZIP_MAGIC or size < 18:
+            return size
+        stream.seek(-4, 2)
+        return max(int.from_bytes(stream.read(4), "little"), size)
 
 
 def _rotation_order(path: Path) -> tuple:
