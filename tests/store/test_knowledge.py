@@ -122,3 +122,17 @@ def test_message_recorded_by_another_node_does_not_lose_the_batch(settings, stor
     reloaded = load_knowledge(settings)
     assert reloaded.has_message("n1@p.example") and reloaded.has_message("n2@p.example")
     assert store.contact("a@p.example", "m@kitaboshi.example")[0] == 1  # counted once, by the node that stored it
+
+
+def test_refresh_picks_up_what_another_process_stored(settings, store):
+    worker = load_knowledge(settings)
+    store.record(_mail("k@p.example", "m@kitaboshi.example", "見積", "r1@p.example"))
+    store.import_people([Person("森田 浩二", "k-morita@hoshizora-denki.example", "partner")])
+    store.hold_encrypted("q-1", _mail("k@p.example", "m@kitaboshi.example", "zip", "r2@p.example"))
+    assert worker.thread_by_reference(["r1@p.example"]) is None
+    assert worker.refresh() == 1
+    assert worker.thread_by_reference(["r1@p.example"]).participants == {"k@p.example", "m@kitaboshi.example"}
+    assert worker.is_known_contact("k@p.example")
+    assert worker.people_named("森田浩二")
+    assert worker.pending_for(_mail("k@p.example", "m@kitaboshi.example", "pw", "r3@p.example")) == ["q-1"]
+    assert worker.refresh() == 0

@@ -50,6 +50,7 @@ class KnowledgeStore(KnowledgeIndex):
     def __init__(self, sessions: sessionmaker, *, our_domains: Iterable[str] = ()) -> None:
         super().__init__(our_domains=our_domains)
         self.sessions = sessions
+        self._last_row_id = 0  # newest ledger row this process has read (for refresh)
 
     # -- loading ---------------------------------------------------------------------------------
     def load(self) -> KnowledgeStore:
@@ -61,11 +62,39 @@ class KnowledgeStore(KnowledgeIndex):
                 self.add_person(_person(row))
             for sender, recipient in session.execute(select(Contact.sender, Contact.recipient)):
                 self.add_contact(sender, recipient)
-            for row in session.execute(select(*_LEDGER_COLUMNS).order_by(LedgerMessage.sent_at)):
+            for row_id, *row in session.execute(select(LedgerMessage.id, *_LEDGER_COLUMNS).order_by(LedgerMessage.sent_at)):
                 self._index_row(*row)
+                self._last_row_id = max(self._last_row_id, row_id)
             for row in session.scalars(select(PendingArchiveRow)):
                 self.add_pending(_pending(row))
         return self
+
+    def refresh(self) -> int:
+        """Pick up what other processes and nodes stored since `load` (one query; call every few seconds).
+
+        New ledger messages (with their contacts), directory additions and held archives; people
+        removed from the directory stay known until the next `load`.
+        """
+        new = 0
+        with self.sessions() as session:
+            query = select(LedgerMessage.id, *_LEDGER_COLUMNS).where(LedgerMessage.id > self._last_row_id)
+            for row_id, *row in session.execute(query.order_by(LedgerMessage.id)):
+                self._last_row_id = max(self._last_row_id, row_id)
+                message_id, sender, recipients = row[0], row[3], row[4]
+                if self.has_message(message_id):
+                    continue  # recorded by this process
+                self._index_row(*row)
+                for recipient in recipients.split():
+                    self.add_contact(sender, recipient)
+                new += 1
+            for domain, kind in session.execute(select(KnownDomain.domain, KnownDomain.kind)):
+                self.add_domains(**{"ours" if kind == "ours" else "partners": [domain]})
+            known = set(self.people())
+            for row in session.scalars(select(DirectoryPerson)):
+                if (person := _person(row)) not in known:
+                    self.add_person(person)
+            self.replace_pending([_pending(row) for row in session.scalars(select(PendingArchiveRow))])
+        return new
 
     def _index_row(self, message_id, refs, subject, sender, recipients, sent_at, passwords) -> None:
         recipients = recipients.split()

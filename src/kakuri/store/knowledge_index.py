@@ -147,6 +147,10 @@ class KnowledgeIndex:
         self._peers[sender].add(recipient)
         self._peers[recipient].add(sender)
 
+    def peers_of(self, address: str) -> frozenset[str]:
+        """Every address this one exchanged mail with, in either direction."""
+        return frozenset(self._peers.get((address or "").lower(), ()))
+
     # -- thread ledger ---------------------------------------------------------------------------
     def add_message(
         self,
@@ -238,6 +242,9 @@ class KnowledgeIndex:
 
     def add_pending(self, pending: PendingArchive) -> None:
         self._pending[pending.key] = pending
+
+    def replace_pending(self, pending: Iterable[PendingArchive]) -> None:
+        self._pending = {p.key: p for p in pending}
 
     def drop_pending(self, key: str) -> None:
         self._pending.pop(key, None)
