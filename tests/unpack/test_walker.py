@@ -100,6 +100,14 @@ def test_password_from_another_source_is_not_called_in_message():
     assert findings[0].evidence["password_source"] == "other source"
 
 
+def test_thread_password_that_only_occurs_as_a_date_in_the_body_is_not_in_message():
+    data = encrypted_zip({"a.pdf": b"%PDF-1.4"}, "2020")
+    message = ParsedMessage(raw=b"", headers=[], text="Invoice for September 2020 attached.",
+                            parts=[Part("a.zip", data, "a.zip")])
+    findings = unpack_message(message, UnpackLimits(), lambda: ["2020"])
+    assert [f.symbol for f in findings] == ["ARCHIVE_ENCRYPTED"]
+
+
 def test_every_emitted_symbol_is_declared(unpack):
     declared = {spec.name for spec in SYMBOLS}
     result = unpack({"a.iso": iso_of({"b.zip": zip_of({"c.exe": PE_STUB})}), "d.vhd": b"vhdxfile" + bytes(64),

@@ -14,7 +14,6 @@ neither in the message nor offered by another PasswordSource.
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Callable, Iterable
 
 from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
@@ -30,6 +29,7 @@ from kakuri.unpack.formats.base import (
     UnsupportedArchive,
 )
 from kakuri.unpack.limits import UnpackLimits
+from kakuri.unpack.passwords import harvest_passwords
 
 GROUP = "archive"
 SYMBOLS: tuple[SymbolSpec, ...] = (
@@ -156,5 +156,6 @@ def _report_opened(part: Part, password: str, budget: Budget, message: ParsedMes
 
 
 def _appears_in(password: str, message: ParsedMessage) -> bool:
-    text = f"{message.subject}\n{message.body_text}"
-    return password in text or password in unicodedata.normalize("NFKC", text)
+    """Written next to a password keyword in this message; a thread password ("2020") that merely
+    occurs somewhere in the text (a date) does not count."""
+    return password in harvest_passwords(f"{message.subject}\n{message.body_text}", limit=500)
