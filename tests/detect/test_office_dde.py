@@ -25,6 +25,11 @@ def test_ddeauto_field_split_across_runs_is_flagged():
     assert "cmd.exe" in findings[0].evidence["commands"]
 
 
+def test_dde_keyword_split_inside_the_word_is_flagged():
+    body = _field_runs("D", "DE", "AUTO c:\\\\windows\\\\system32\\\\cmd.exe \"/k calc\"")
+    assert symbols_of(office_findings(DETECTOR, [("a.docx", docx(body))])) == {"OFFICE_DDE"}
+
+
 def test_ddeauto_field_in_word97_doc_is_flagged():
     text = 'Dear customer\r\x13 DDEAUTO c:\\windows\\system32\\cmd.exe "/k calc.exe" \x14Loading\x15\r'
     findings = office_findings(DETECTOR, [("a.doc", doc_with_text(text))])

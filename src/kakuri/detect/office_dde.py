@@ -31,6 +31,7 @@ _DDE_WORD = re.compile(rb"(?i)d\x00?d\x00?e|q\x00?u\x00?o\x00?t\x00?e")
 _DOC_FIELD_START = re.compile(rb"(?i)\x13(?:\x00|[ \t\r\n\"])*(?:d\x00?d\x00?e|q\x00?u\x00?o\x00?t\x00?e)")
 _DDE_FIELD = re.compile(r"(?is)^\s*dde(?:auto)?\b.{0,300}")
 _DDE_FORMULA = re.compile(r"""(?i)[=+\-@][^\r\n,;|]{0,40}?\b[\w.\\]+\s*\|\s*'?[^'\r\n|]{0,300}'?\s*!\s*'?[\w$]*""")
+_INSTRUCTION = re.compile(rb"<(?:\w+:)?instrText\b[^>]*>([^<]*)<|\b(?:\w+:)?instr\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _WORD_TEXT_MEMBER = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes|glossary/document)\.xml$")
 _DDE_LINK = re.compile(rb"<(?:\w+:)?ddeLink\b[^>]*")
 _ATTR = re.compile(rb'(ddeService|ddeTopic)="([^"]*)"')
@@ -80,7 +81,11 @@ def _doc_dde(data: bytes) -> list[str]:
 
 
 def _may_have_dde_field(xml: bytes) -> bool:
-    return b"instr" in xml and _DDE_WORD.search(xml) is not None  # fields are w:instrText / w:fldSimple w:instr
+    """Field instructions joined across runs ("D" + "DE" + "AUTO" is still DDEAUTO to Word)."""
+    if b"instr" not in xml:
+        return False
+    instructions = b"".join(b"".join(groups) for groups in _INSTRUCTION.findall(xml))
+    return _DDE_WORD.search(instructions) is not None
 
 
 def _package_dde(data: bytes) -> list[str]:
