@@ -22,7 +22,8 @@ def test_init_directory_and_learn_build_the_knowledge(tmp_path):
     _run(home, "init", "--domain", "kb-trading.example")  # a group company added later
 
     partners = tmp_path / "partners.csv"
-    partners.write_bytes("name_ja,name_romaji,email\n森田 浩二,Koji Morita,k-morita@hoshizora-denki.example\n".encode("cp932"))
+    rows = "name_ja,name_romaji,email\n森田 浩二,Koji Morita,k-morita@hoshizora-denki.example\n"
+    partners.write_bytes(rows.encode("cp932"))
     assert "imported 1 partner" in _run(home, "directory", "import", str(partners), "--kind", "partner")
 
     history = tmp_path / "history"
@@ -32,7 +33,8 @@ def test_init_directory_and_learn_build_the_knowledge(tmp_path):
     )
     with (history / "box.mbox").open("wb") as mbox:
         mbox.write(b"From k-morita@hoshizora-denki.example Tue Sep  1 00:00:00 2020\n")
-        mbox.write(make_message(message_id="<h2@h.example>", headers={"In-Reply-To": "<h1@h.example>"}).replace(b"\r\n", b"\n"))
+        reply = make_message(message_id="<h2@h.example>", headers={"In-Reply-To": "<h1@h.example>"})
+        mbox.write(reply.replace(b"\r\n", b"\n"))
     assert "read 2 message(s), 2 new" in _run(home, "learn", str(history))
 
     knowledge = load_knowledge(load_settings(home))

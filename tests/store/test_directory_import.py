@@ -21,13 +21,15 @@ def test_excel_exports_are_read(tmp_path, data):
     path.write_bytes(data)
     read = read_people(path, "staff")
     [person] = read.people
-    assert (person.name, person.email, person.other_names) == ("杉山 花子", "hanako.sugiyama@kitaboshi.example", ("Hanako Sugiyama",))
+    assert (person.name, person.email) == ("杉山 花子", "hanako.sugiyama@kitaboshi.example")
+    assert person.other_names == ("Hanako Sugiyama",)
     assert read.domains == {"kitaboshi.example"}
 
 
 def test_japanese_column_names_and_rows_without_address_are_reported(tmp_path):
     path = tmp_path / "partners.csv"
-    path.write_text("氏名,メールアドレス,会社名\n森田浩二,k-morita@hoshizora-denki.example,星空電機\n名無し,,\n", encoding="utf-8")
+    rows = "氏名,メールアドレス,会社名\n森田浩二,k-morita@hoshizora-denki.example,星空電機\n名無し,,\n"
+    path.write_text(rows, encoding="utf-8")
     read = read_people(path, "partner")
     assert [p.name for p in read.people] == ["森田浩二"]
     assert read.people[0].company == "星空電機"

@@ -54,8 +54,14 @@ def test_learned_threads_and_contacts_survive_a_reload(settings, store):
     assert reloaded.is_known_contact("k-morita@hoshizora-denki.example")
     assert not reloaded.is_known_contact("stranger@elsewhere.test")
     assert reloaded.contact("megumi.sasaki@kitaboshi.example", "k-morita@hoshizora-denki.example")[0] == 1
-    later = _mail("megumi.sasaki@kitaboshi.example", "k-morita@hoshizora-denki.example", "RE: 見積依頼", "a3@k.example",
-                  refs=["a1@h.example", "a2@k.example"], date=NEXT_WEEK)
+    later = _mail(
+        "megumi.sasaki@kitaboshi.example",
+        "k-morita@hoshizora-denki.example",
+        "RE: 見積依頼",
+        "a3@k.example",
+        refs=["a1@h.example", "a2@k.example"],
+        date=NEXT_WEEK,
+    )
     load_knowledge(settings).record(later)  # another process adds to the same counts
     store.record(_mail("megumi.sasaki@kitaboshi.example", "k-morita@hoshizora-denki.example", "x", "a4@k.example"))
     messages, first, last = store.contact("megumi.sasaki@kitaboshi.example", "k-morita@hoshizora-denki.example")
@@ -65,7 +71,8 @@ def test_learned_threads_and_contacts_survive_a_reload(settings, store):
 def test_threads_joined_by_a_later_message_are_merged(store):
     store.record(_mail("a@p.example", "m@kitaboshi.example", "x", "m1@p.example"))
     store.record(_mail("b@q.example", "m@kitaboshi.example", "y", "m2@q.example"))
-    store.record(_mail("m@kitaboshi.example", "a@p.example", "RE: x", "m3@k.example", refs=["m1@p.example", "m2@q.example"]))
+    refs = ["m1@p.example", "m2@q.example"]
+    store.record(_mail("m@kitaboshi.example", "a@p.example", "RE: x", "m3@k.example", refs=refs))
     assert store.thread_by_reference(["m1@p.example"]) == store.thread_by_reference(["m2@q.example"])
     assert store.thread_count() == 1
 
@@ -80,7 +87,8 @@ def test_directory_import_is_written_through(settings, store):
 def test_password_mail_of_the_same_sender_and_audience_opens_the_archive(store):
     zip_mail = _mail("k@p.example", "m@kitaboshi.example", "請求書送付の件", "z1@p.example")
     password_mail = _mail(
-        "k@p.example", "m@kitaboshi.example", "パスワードのお知らせ", "z2@p.example", body="パスワード：Xy7-pq2z", date=LATER
+        "k@p.example", "m@kitaboshi.example", "パスワードのお知らせ", "z2@p.example",
+        body="パスワード：Xy7-pq2z", date=LATER,
     )
     source = ThreadPasswords(store)
     assert "Xy7-pq2z" not in source.passwords(zip_mail, Envelope())

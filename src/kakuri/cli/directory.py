@@ -20,7 +20,9 @@ class Kind(StrEnum):
 
 @app.command("import")
 def import_(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV with a header row (or JSON/text of domains)"),
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="CSV with a header row (or JSON/text of domains)"
+    ),
     kind: Kind = typer.Option(..., "--kind", "-k", help="staff, partner, or partner-domains"),
     append: bool = typer.Option(False, "--append", help="Keep people of this kind already imported"),
 ) -> None:

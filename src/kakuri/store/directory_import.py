@@ -20,7 +20,10 @@ from kakuri.parse.addresses import EMAIL_RE, domain_of
 
 # Column names seen in real exports, normalised (NFKC, lower case, no spaces/underscores/hyphens).
 _NAME = ("nameja", "name", "氏名", "名前", "fullname", "displayname", "社員名", "担当者", "担当者名")
-_OTHER_NAMES = ("nameromaji", "romaji", "nameen", "englishname", "ローマ字", "氏名ローマ字", "英語名", "namekana", "カナ", "フリガナ", "氏名カナ")
+_OTHER_NAMES = (
+    "nameromaji", "romaji", "nameen", "englishname", "ローマ字", "氏名ローマ字", "英語名",
+    "namekana", "カナ", "フリガナ", "氏名カナ",
+)
 _EMAIL = ("email", "mail", "emailaddress", "mailaddress", "メール", "メールアドレス", "eメール", "address")
 _COMPANY = ("companyja", "company", "companyen", "会社", "会社名", "所属会社", "organisation", "organization")
 _DOMAIN = ("domain", "ドメイン")
@@ -96,7 +99,10 @@ def read_partner_domains(path: Path) -> set[str]:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise DirectoryError(f"{path}: not valid JSON ({exc})") from exc
-        entries = data.get("known_partner_domains") or data.get("partner_domains") or [] if isinstance(data, dict) else data
+        if isinstance(data, dict):
+            entries = data.get("known_partner_domains") or data.get("partner_domains") or []
+        else:
+            entries = data if isinstance(data, list) else []
         domains = {(e.get("domain", "") if isinstance(e, dict) else str(e)) for e in entries}
     else:
         domains = {line.split("#", 1)[0].strip() for line in text.splitlines()}

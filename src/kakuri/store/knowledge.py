@@ -62,7 +62,8 @@ class KnowledgeStore(KnowledgeIndex):
                 self.add_person(_person(row))
             for sender, recipient in session.execute(select(Contact.sender, Contact.recipient)):
                 self.add_contact(sender, recipient)
-            for row_id, *row in session.execute(select(LedgerMessage.id, *_LEDGER_COLUMNS).order_by(LedgerMessage.sent_at)):
+            ledger = select(LedgerMessage.id, *_LEDGER_COLUMNS).order_by(LedgerMessage.sent_at)
+            for row_id, *row in session.execute(ledger):
                 self._index_row(*row)
                 self._last_row_id = max(self._last_row_id, row_id)
             for row in session.scalars(select(PendingArchiveRow)):
@@ -183,7 +184,9 @@ class KnowledgeStore(KnowledgeIndex):
                     continue
             return inserted
 
-    def _ledger_row(self, message: ParsedMessage, envelope: Envelope | None, when: float | None) -> LedgerMessage | None:
+    def _ledger_row(
+        self, message: ParsedMessage, envelope: Envelope | None, when: float | None
+    ) -> LedgerMessage | None:
         message_id = message.message_id.strip()[:998]
         if not message_id:
             return None  # without an id nothing can ever refer to it; the contact graph alone is not worth it
@@ -332,7 +335,8 @@ def _person(row: DirectoryPerson) -> Person:
 
 
 def _pending(row: PendingArchiveRow) -> PendingArchive:
-    return PendingArchive(row.key, row.sender, frozenset(row.recipients.split()), row.held_at, tuple(row.thread_ids.split()))
+    recipients, thread_ids = frozenset(row.recipients.split()), tuple(row.thread_ids.split())
+    return PendingArchive(row.key, row.sender, recipients, row.held_at, thread_ids)
 
 
 def open_knowledge(engine: Engine, our_domains: Iterable[str] = ()) -> KnowledgeStore:
