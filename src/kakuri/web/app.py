@@ -50,7 +50,7 @@ def create_app(settings: Settings, *, stores: Stores | None = None, quarantine=N
     stores = stores or open_stores(settings)
     app.state.stores = stores
     app.state.sessions = stores.sessions
-    app.state.quarantine = quarantine or StoreQuarantine(stores)
+    app.state.quarantine = quarantine or StoreQuarantine(stores, _spool_dir(settings))
     app.state.templates = make_templates()
     app.state.throttle = LoginThrottle(
         max_failures=web.login_max_failures, lock=timedelta(seconds=web.login_lock_seconds)
@@ -63,6 +63,12 @@ def create_app(settings: Settings, *, stores: Stores | None = None, quarantine=N
 
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _spool_dir(settings: Settings) -> Path:
+    from kakuri.receive.config import SpoolConfig
+
+    return Path(settings.home) / SpoolConfig.model_validate(settings.section("spool")).dir
 
 
 def is_api(request: Request) -> bool:

@@ -186,3 +186,13 @@ def test_japanese_labels_for_japanese_browsers(app, tokens):
     client, _ = logged_in(app, "viewer")
     assert "隔離メール" in client.get("/quarantine", headers={"Accept-Language": "ja,en;q=0.5"}).text
     assert "Quarantine" in client.get("/quarantine", headers={"Accept-Language": "en-US"}).text
+
+
+def test_release_hands_the_message_to_the_gateways_spool(client, tokens, stores, settings):
+    from kakuri.receive.spool import Spool
+
+    qid = store_message(stores)
+    client.post(f"/api/v1/quarantine/{qid}/release", json={"reason": "partner confirmed"},
+                headers=_api(client, tokens))
+    entry = Spool(settings.home / "spool").read(qid)
+    assert entry.origin == "release" and entry.envelope.rcpt_tos == ("hanako@tokai-keiki.example",)
