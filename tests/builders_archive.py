@@ -208,6 +208,22 @@ def fixed_vhd(disk: bytes) -> bytes:
     return disk + bytes(footer)
 
 
+def cab_stored(files: dict[str, bytes]) -> bytes:
+    """A Microsoft cabinet with one uncompressed folder and one data block (MS-CAB)."""
+    blob = b"".join(files.values())
+    assert len(blob) <= 32768, "one CFDATA block only"
+    entries, offset = b"", 0
+    for name, data in files.items():
+        entries += struct.pack("<IIHHHH", len(data), offset, 0, 0x5121, 0, 0x20) + name.encode("ascii") + b"\0"
+        offset += len(data)
+    files_at = 36 + 8
+    data_at = files_at + len(entries)
+    total = data_at + 8 + len(blob)
+    header = struct.pack("<4sIIIIIBBHHHHH", b"MSCF", 0, total, 0, files_at, 0, 3, 1, 1, len(files), 0, 0, 0)
+    folder = struct.pack("<IHH", data_at, 1, 0)
+    return header + folder + entries + struct.pack("<IHH", 0, len(blob), len(blob)) + blob
+
+
 def _rar_block(kind: int, flags: int, body: bytes) -> bytes:
     header = struct.pack("<BHH", kind, flags, 7 + len(body)) + body
     return struct.pack("<H", zlib.crc32(header) & 0xFFFF) + header

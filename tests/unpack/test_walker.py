@@ -9,6 +9,7 @@ from kakuri.unpack.walker import SYMBOLS, unpack_message
 from tests.builders_archive import (
     LNK_HEADER,
     PE_STUB,
+    cab_stored,
     compressed,
     encrypted_zip,
     fat12_image,
@@ -126,6 +127,7 @@ _SAMPLES = {
     "rar": rar4_stored({"a.exe": PE_STUB * 20}),
     "one": onenote_with([PE_STUB * 20]),
     "tnef": tnef_with({"a.exe": PE_STUB * 20}),
+    "cab": cab_stored({"a.exe": PE_STUB * 20}),
     "img": fat12_image({"a.exe": PE_STUB * 20}, data_sectors=64),
     "vhd": fixed_vhd(mbr_disk(fat12_image({"a.lnk": LNK_HEADER}, data_sectors=64))),
 }

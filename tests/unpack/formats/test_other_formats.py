@@ -1,6 +1,7 @@
 import pytest
 
 from tests.builders_archive import (
+    cab_stored,
     fat12_image,
     fixed_vhd,
     mbr_disk,
@@ -91,6 +92,12 @@ def test_encrypted_rar_is_detected_with_its_member_names(unpack, build):
 def test_rar5_signature_that_does_not_parse_is_corrupt_not_a_crash(unpack):
     result = unpack({"a.rar": b"Rar!\x1a\x07\x01\x00" + b"\x11" * 64})
     assert "ARCHIVE_CORRUPT" in result.symbols
+
+
+def test_cab_members_are_read_in_process(unpack):
+    result = unpack({"a.cab": cab_stored({"run.exe": PE_STUB, "note.txt": b"hello"})})
+    assert result.part("a.cab/run.exe").true_type == "pe"
+    assert result.part("a.cab/note.txt").data == b"hello"
 
 
 def test_onenote_embedded_files_are_extracted(unpack):
