@@ -18,6 +18,7 @@ from kakuri.hunt.events import MailTransaction
 
 MAX_ADDRESSES = 50_000  # per account / mailbox
 MAX_KNOWN = 1_000_000  # correspondents remembered org-wide
+MAX_CLOCK_SAMPLES = 5_000
 DAY = 86400.0
 _REPLY = re.compile(r"^\s*(re|aw|sv|antw|r|返信)\s*[:：]", re.IGNORECASE)
 
@@ -56,6 +57,7 @@ class MailAggregate:
         self.mailbox_first_seen: dict[str, float] = {}
         self.transactions = 0
         self.server_names: set[str] = set()  # our mail server's names: syslog host, LMTP relay name
+        self.clock_samples: list[tuple[str, float]] = []  # (outside client, time) to check the log's clock
 
     def add(self, tx: MailTransaction) -> None:
         self.transactions += 1
@@ -74,6 +76,19 @@ class MailAggregate:
             self._outbound(tx)
         elif tx.sender:
             self._inbound(tx)
+        if tx.client_ip and not self.internal(tx.client_ip) and len(self.clock_samples) < MAX_CLOCK_SAMPLES:
+            self.clock_samples.append((tx.client_ip, tx.ts))
+
+    def shift(self, seconds: float) -> None:
+        """Move every stored time (the maillog clock was off by `seconds`)."""
+        for stats in (*self.accounts.values(), *self.hosts.values()):
+            stats.first_seen += seconds
+            stats.peak_burst_start += seconds
+            stats.peak_new_start += seconds
+            if stats.first_external_auth is not None:
+                stats.first_external_auth += seconds
+        for mailbox in self.mailbox_first_seen:
+            self.mailbox_first_seen[mailbox] += seconds
 
     def is_ours(self, address: str) -> bool:
         domain = _domain(address)

@@ -82,6 +82,7 @@ class NetworkAggregate:
         self.smtp_servers: set[str] = set()  # internal hosts receiving SMTP from outside
         self.proxy_upstreams: set[str] = set()  # addresses the proxy log says it contacted
         self.conn_destinations: dict[str, set[str]] = {}  # internal conn origin -> external addresses
+        self.smtp_inbound: dict[str, list[float]] = {}  # outside SMTP client -> session starts (clock check)
 
     # --- ingest -----------------------------------------------------------------------------
     def add_web(self, r: WebRequest) -> None:
@@ -113,6 +114,9 @@ class NetworkAggregate:
         orig_in, resp_in = self.internal(c.orig), self.internal(c.resp)
         if not orig_in and resp_in and c.resp_port in SMTP_PORTS and c.established:
             self.smtp_servers.add(c.resp)
+            starts = self.smtp_inbound.setdefault(c.orig, []) if len(self.smtp_inbound) < MAX_SET else None
+            if starts is not None and len(starts) < 50:
+                starts.append(c.ts)
         if not orig_in or resp_in:
             return
         host = self._host(c.orig, c.ts)

@@ -11,10 +11,11 @@ from typing import Callable, Iterable
 
 from kakuri.decide.policy import PolicyConfig
 from kakuri.hunt.addresses import InternalNetworks
+from kakuri.hunt.clock_skew import estimate_offset
 from kakuri.hunt.config import HuntConfig
 from kakuri.hunt.events import Connection, DnsAnswer, FileSeen
 from kakuri.hunt.feeds import Feeds
-from kakuri.hunt.formats import ParseStats
+from kakuri.hunt.formats import ParseStats, log
 from kakuri.hunt.formats.maillog import SyslogClock, parse_maillog
 from kakuri.hunt.formats.squid import parse_squid
 from kakuri.hunt.formats.zeek import parse_zeek
@@ -75,6 +76,12 @@ def hunt(
             )
             for tx in parse_maillog(lines, stats, source, clock):
                 mail.add(tx)
+    if "maillog" not in cfg.timezones and mail.transactions:
+        offset = estimate_offset(mail.clock_samples, net.smtp_inbound)
+        if offset:
+            log.warning("maillog clock is %+.2f h off the network logs; corrected (set [hunt] timezones.maillog "
+                        "to silence this)", offset / 3600)
+            mail.shift(-offset)
     for ip, name in mail.host_names.items():
         net.add_name(ip, name)
     records = build_records(net, mail, policy, cfg)
