@@ -118,3 +118,9 @@ def test_very_long_display_name_is_handled(knowledge):
     parsed = parse_message(raw)
     found = list(Impersonation().check(parsed, ScanContext(knowledge=knowledge)))
     assert [f.symbol for f in found] == ["IMPERSONATION_STAFF_NAME"]
+
+
+def test_list_post_by_a_stranger_with_a_colleagues_name_counts_half(knowledge):
+    raw = make_message(from_="佐々木 恵 <m.sasaki@sensor-lab.example>", headers={"List-Id": "<keisoku.ml.example>"})
+    [finding] = Impersonation().check(parse_message(raw), ScanContext(knowledge=knowledge))
+    assert (finding.symbol, finding.weight) == ("IMPERSONATION_STAFF_NAME", 0.5)
