@@ -135,8 +135,8 @@ class Extraction:
         if declared is not None and declared > cap:
             return self._oversized(name, opener, declared, compressed, cap)
         data = self.read_capped(opener(), cap + 1)
-        if len(data) > cap:
-            return self._oversized(name, lambda: io.BytesIO(data), declared, compressed, cap)
+        if len(data) > cap:  # no or a lying declared size: judge it by what came out
+            return self._oversized(name, lambda: io.BytesIO(data), None, compressed, cap)
         if _is_padded(data, compressed, limits):
             self._report_padded(name, len(data), compressed)
         budget.members += 1
