@@ -66,7 +66,7 @@ def _feed_findings(host: HostTraffic) -> list[tuple[Finding, float | None]]:
     for kind, hits in grouped.items():
         key = {"c2": "dst", "c2_stale": "dst", "hash": "sha256", "dns_url_host": "query"}.get(kind, "url")
         distinct = sorted({h.detail.get(key, "") for h in hits})
-        out.append(_finding(_HIT_SYMBOLS[kind], min(h.ts for h in hits), count=len(hits),
+        out.append(_finding(_HIT_SYMBOLS[kind], min(h.ts for h in hits), count=host.hit_counts[kind],
                             distinct=len(distinct), examples=" ".join(distinct[:5])))
     return out
 

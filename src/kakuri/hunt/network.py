@@ -19,7 +19,7 @@ SMTP_PORTS = frozenset({25, 465, 587})
 # Requests that carry the client's data out (a TLS tunnel to a bare address counts: TrickBot/QakBot-style C2)
 SENDING_METHODS = frozenset({"POST", "PUT", "CONNECT"})
 MAX_PATHS = 64
-MAX_HITS_PER_HOST = 200
+MAX_HITS_PER_KIND = 50  # kept as evidence per host and kind; beyond that only counted
 MAX_SET = 20_000
 PAYLOAD_MIMES = (
     "application/octet-stream", "application/x-msdownload", "application/x-dosexec", "application/x-msdos-program",
@@ -62,6 +62,7 @@ class HostTraffic:
     last_seen: float
     pairs: dict[str, PairStats] = field(default_factory=dict)
     hits: list[Hit] = field(default_factory=list)
+    hit_counts: dict[str, int] = field(default_factory=dict)
     resolved_ips: set[str] = field(default_factory=set)
     dns_queries: int = 0
     mx_domains: set[str] = field(default_factory=set)
@@ -193,7 +194,9 @@ class NetworkAggregate:
         return pair
 
     def _hit(self, host: HostTraffic, hit: Hit) -> None:
-        if len(host.hits) < MAX_HITS_PER_HOST:
+        count = host.hit_counts.get(hit.kind, 0) + 1
+        host.hit_counts[hit.kind] = count
+        if count <= MAX_HITS_PER_KIND:
             host.hits.append(hit)
 
     def _c2_hit(self, host: HostTraffic, entry, ts: float, detail: dict[str, str]) -> None:
