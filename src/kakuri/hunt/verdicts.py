@@ -70,6 +70,7 @@ def build_records(net: NetworkAggregate, mail: MailAggregate, policy: PolicyConf
     for account, stats in mail.accounts.items():
         for ip in stats.clients:
             accounts_of.setdefault(ip, []).append(account)
+    forward = {ip: name for name, ips in net.internal_addresses.items() for ip in ips}  # A answers, last resort
     records = []
     for ip in sorted(set(net.hosts) | set(mail.hosts) | set(relays)):
         traffic = net.hosts.get(ip)
@@ -82,7 +83,7 @@ def build_records(net: NetworkAggregate, mail: MailAggregate, policy: PolicyConf
         seen = [t for t in (traffic.first_seen if traffic else None,
                             mail.hosts[ip].first_seen if ip in mail.hosts else None) if t is not None]
         record = _record("host", ip, found, min(seen) if seen else 0.0, policy, cfg)
-        record.hostname = net.names.get(ip) or mail.host_names.get(ip)
+        record.hostname = net.names.get(ip) or mail.host_names.get(ip) or forward.get(ip)
         record.linked = sorted(accounts_of.get(ip, []))
         if record.verdict == "infected":
             record.notify = sorted(set().union(*(contacts(mail, a, cfg) for a in record.linked)) if record.linked else set())
