@@ -11,7 +11,9 @@ messages until they restart, so a fresh reply may briefly look unknown, which de
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -65,7 +67,19 @@ _worker: _Worker | None = None
 
 def _init_process(settings) -> None:
     global _worker
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     _worker = _Worker(settings)
+
+
+def _exit_with_parent(parent: int) -> None:
+    # After `kill -9` of the gateway nobody tells its workers; they must not linger holding the DB.
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _ready() -> int:
+    return os.getpid()
 
 
 def _scan_in_process(raw: bytes, envelope: Envelope) -> ScanOutcome:
@@ -83,8 +97,9 @@ class ScanPool:
         if self._mode == "process":
             import multiprocessing
 
-            # forkserver: never fork the event loop's threads and open sockets into the workers.
-            context = multiprocessing.get_context("forkserver")
+            # spawn: never fork the event loop's threads and sockets; workers stay direct children,
+            # so they can notice the gateway's death.
+            context = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(
                 workers, mp_context=context, initializer=_init_process, initargs=(settings,)
             )
@@ -93,6 +108,12 @@ class ScanPool:
             worker = _Worker(settings)
             self._executor = ThreadPoolExecutor(workers, thread_name_prefix="scan")
             self._call = worker.scan
+
+    async def warm_up(self) -> None:
+        """Start every worker now (they build their scanner in seconds) rather than on the first message."""
+        if self._mode == "process":
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(loop.run_in_executor(self._executor, _ready) for _ in range(self._workers)))
 
     async def scan(self, raw: bytes, envelope: Envelope) -> ScanOutcome:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, raw, envelope)

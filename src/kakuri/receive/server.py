@@ -65,6 +65,7 @@ class Gateway:
             owner=True,
         )
         self.scans = await asyncio.to_thread(ScanPool, self.settings, workers=smtp.scan_workers, mode=smtp.scan_pool)
+        await self.scans.warm_up()
         self.queue = DeliveryQueue(
             spool=self.spool,
             stores=self.stores,
