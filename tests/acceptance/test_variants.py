@@ -57,7 +57,7 @@ MALICIOUS = {
     "iso_lnk": lambda: ([("document.iso", iso_of({"DOCUMENT.LNK": LNK, "DATA.DLL": exe_stub()}))], "document"),
     "tar_gz_exe": lambda: ([("payment.tar.gz", tar_of({"payment.scr": exe_stub()}, compression="gz"))], "payment"),
     "onenote_exe": lambda: ([("notes.one", onenote_with([exe_stub()]))], "notes"),
-    "rtf_package_exe": lambda: ([("form.rtf", rtf_with_object("Package", ole10native("form.exe", exe_stub())))], "form"),
+    "rtf_package_exe": lambda: ([("form.rtf", rtf_with_object("Package", ole10native("form.exe", exe_stub(), with_size=False)))], "form"),
     "docx_remote_template": lambda: (
         [("contract.docx", docx(settings_rels=[("rId1", "http://schemas.openxmlformats.org/officeDocument/2006/relationships/attachedTemplate", "http://198.51.100.3/tpl.dotm", True)]))],
         "Contract draft.",
@@ -122,3 +122,10 @@ def test_benign_lookalike_is_delivered(scanner, name):
     attachments, body = BENIGN[name]()
     verdict = _scan(scanner, attachments, body)
     assert verdict.action in (Action.DELIVER, Action.TAG), (name, verdict.score, verdict.symbols)
+
+
+def test_macro_document_in_a_stored_zip_is_still_unpacked(scanner):
+    """A stored (uncompressed) zip shows its member's bytes; the member's own [Content_Types].xml must not
+    make the sniffer take the archive for the document."""
+    verdict = _scan(scanner, [("report.zip", zip_of({"report.docm": docx(macro={"NewMacros": DROPPER})}, stored=True))], "report")
+    assert verdict.action in (Action.QUARANTINE, Action.REJECT), (verdict.score, verdict.symbols)

@@ -13,6 +13,9 @@ without a boot-sector signature, tar without the ustar magic (pre-POSIX v7 tar).
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _LNK = b"\x4c\x00\x00\x00\x01\x14\x02\x00\x00\x00\x00\x00\xc0\x00\x00\x00\x00\x00\x00\x46"
 _ONENOTE = bytes.fromhex("e4525c7b8cd8a74daeb15378d02996d3")  # {7B5C52E4-D88C-4DA7-AEB1-5378D02996D3}
@@ -118,7 +121,33 @@ def _has_pe_header(data: bytes) -> bool:
 
 
 def _zip_kind(data: bytes) -> str:
-    # The central directory is at the end; the first local header usually names [Content_Types].xml.
+    names = _zip_names(data)
+    if names is None:  # no readable central directory: judge by the bytes (a damaged document or archive)
+        return _zip_kind_by_bytes(data)
+    # Only the archive's own entries count: a stored zip shows its members' bytes, so a .docm inside a
+    # plain zip must not make the zip look like a document (and escape unpacking).
+    if "[Content_Types].xml" in names:
+        macro = any(n.lower().endswith("vbaproject.bin") for n in names)
+        for marker, kind in _OOXML_KINDS:
+            if any(n.startswith(marker.decode()) for n in names):
+                return kind[:-1] + "m" if macro else kind
+        return "ooxml"
+    if names[:1] == ["mimetype"] and b"application/vnd.oasis.opendocument" in data[:200]:
+        return "odf"
+    if "META-INF/MANIFEST.MF" in names:
+        return "jar"
+    return "zip"
+
+
+def _zip_names(data: bytes) -> list[str] | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
+        return None
+
+
+def _zip_kind_by_bytes(data: bytes) -> str:
     head, tail = data[:4096], data[-65536:]
     if b"[Content_Types].xml" in head or b"[Content_Types].xml" in tail:
         macro = b"vbaProject.bin" in tail or b"vbaProject.bin" in head
@@ -126,10 +155,6 @@ def _zip_kind(data: bytes) -> str:
             if marker in tail or marker in head:
                 return kind[:-1] + "m" if macro else kind
         return "ooxml"
-    if head[30:38] == b"mimetype" and b"application/vnd.oasis.opendocument" in head[:200]:
-        return "odf"
-    if b"META-INF/MANIFEST.MF" in tail:
-        return "jar"
     return "zip"
 
 
