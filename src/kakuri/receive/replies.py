@@ -13,6 +13,9 @@ BAD_ADDRESS = "553 5.1.3 Bad recipient address syntax"
 BAD_SENDER = "553 5.1.7 Bad sender address syntax"
 RELAY_DENIED = "554 5.7.1 Relay access denied"
 NO_RECIPIENTS = "554 5.5.1 No valid recipients"
+# milter answers (the SMTP client sees them through Postfix)
+TOO_BIG = "552 5.3.4 Message size exceeds fixed limit"
+SCAN_TEMPFAIL = "451 4.7.1 Message could not be scanned now, try again later"
 
 
 def rejected(reasons) -> str:

@@ -41,6 +41,7 @@ class Gateway:
         self.scans: ScanPool | None = None
         self.queue: DeliveryQueue | None = None
         self.spool: Spool | None = None
+        self.rules: DirectionRules | None = None
         self._server: asyncio.base_events.Server | None = None
 
     @property
@@ -76,15 +77,16 @@ class Gateway:
             poll_seconds=spool_cfg.poll_seconds,
         )
         await self.queue.start()
+        self.rules = DirectionRules(  # also used by the milter listener (receive/milter) beside this gateway
+            our_domains=await asyncio.to_thread(self._our_domains),
+            internal_networks=self.settings.org.internal_networks,
+        )
         handler = GatewayHandler(
             spool=self.spool,
             queue=self.queue,
             scans=self.scans,
             stores=self.stores,
-            rules=DirectionRules(
-                our_domains=await asyncio.to_thread(self._our_domains),
-                internal_networks=self.settings.org.internal_networks,
-            ),
+            rules=self.rules,
             max_recipients=smtp.max_recipients,
             relay_check=smtp.relay_check,
             scan_timeout_seconds=smtp.scan_inline_timeout_seconds,
