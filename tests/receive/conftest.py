@@ -90,6 +90,8 @@ def gateway_settings(home: Path, *, next_hop: str, **sections) -> object:
     extra["smtp"] = {"listen": "127.0.0.1:0", "scan_pool": "thread", "scan_workers": 2, **sections.get("smtp", {})}
     extra["delivery"] = {"next_hop": next_hop, "retry_schedule_seconds": [0.2], **sections.get("delivery", {})}
     extra["spool"] = {"poll_seconds": 0.2, **sections.get("spool", {})}
+    if "store" in sections:
+        extra["store"] = sections["store"]
     if "org" in sections:
         settings.org = settings.org.model_copy(update=sections["org"])
     return settings

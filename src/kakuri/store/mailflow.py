@@ -82,9 +82,11 @@ def record_accepted(
         scanned_at=utcnow(),
         recipients=[Recipient(address=a, direction=d, status=status) for a, d in rcpt_directions.items()],
     )
-    message.state = state or _summarize(message)
-    if message.state not in (MessageState.QUEUED, MessageState.RELEASED):
+    if state:
+        message.state = state
         message.finished_at = utcnow()
+    else:
+        _settle(message)
     message.audit.append(
         AuditEvent(actor=GATEWAY, event="received", reason="; ".join(message.reasons), detail={"action": message.action})
     )
@@ -123,12 +125,9 @@ def record_attempt(
 
 
 def _settle(message: Message) -> None:
-    state = _summarize(message)
-    if state == message.state:
-        return
-    message.state = state
-    if state not in (MessageState.QUEUED, MessageState.RELEASED) or not waiting_recipients(message):
-        message.finished_at = utcnow()
+    message.state = _summarize(message)
+    # finished_at: when the last recipient reached a final state (what trace and the benchmark report).
+    message.finished_at = None if waiting_recipients(message) else (message.finished_at or utcnow())
 
 
 def _summarize(message: Message) -> MessageState:
