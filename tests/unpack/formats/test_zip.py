@@ -99,3 +99,21 @@ def test_crc_damaged_member_is_corrupt_and_the_others_survive(unpack):
     result = unpack({"d.zip": bytes(data)})
     assert "ARCHIVE_CORRUPT" in result.symbols
     assert result.part("d.zip/b.exe").true_type == "pe"
+
+
+def test_zip_declaring_more_entries_than_the_limit_is_refused_before_parsing(unpack):
+    result = unpack({"many.zip": zip_of({f"{i}.txt": b"x" for i in range(50)})}, limits=UnpackLimits(max_members=20))
+    finding = result.finding("ARCHIVE_LIMIT_EXCEEDED")
+    assert finding.evidence["limit"] == "max_members" and finding.evidence["declared_entries"] == "50"
+
+
+def test_overlapping_bomb_with_more_entries_than_the_limit_is_still_a_bomb(unpack):
+    result = unpack({"bomb.zip": overlapping_zip_bomb(entries=5000, kernel_bytes=1000)},
+                    limits=UnpackLimits(max_members=100))
+    assert result.symbols == {"ARCHIVE_BOMB"}
+
+
+def test_zip_behind_prepended_junk_is_extracted(unpack):
+    result = unpack({"x.zip": b"\x00junk-before-the-archive" * 40 + zip_of({"run.exe": PE_STUB})})
+    assert result.part("x.zip/run.exe").true_type == "pe"
+    assert result.findings == []

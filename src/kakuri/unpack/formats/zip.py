@@ -26,14 +26,19 @@ class ZipFormat:
     name: ClassVar[str] = "zip"
 
     def extract(self, data: bytes, job: Extraction) -> Iterator[Member]:
+        directory = _central_directory(data, job.limits.max_members + 1)
+        if directory is not None:
+            entries, spans = directory
+            if _has_overlapping_entries(data, spans):
+                job.budget.report("ARCHIVE_BOMB", job.path, reason="overlapping entries", entries=entries)
+                return
+            if entries > job.limits.max_members:  # refused before zipfile builds every entry
+                job.exceed("max_members", job.limits.max_members, declared_entries=entries)
         try:
             archive = pyzipper.AESZipFile(io.BytesIO(data))  # BytesIO shares, not copies
             infos = [info for info in archive.infolist() if not info.is_dir()]
         except (zipfile.BadZipFile, pyzipper.BadZipFile, ValueError, struct.error, OSError, EOFError) as exc:
             raise CorruptArchive(f"{type(exc).__name__}: {exc}") from exc
-        if _has_overlapping_entries(data, infos):
-            job.budget.report("ARCHIVE_BOMB", job.path, reason="overlapping entries", entries=len(infos))
-            return
         locked = [info for info in infos if info.flag_bits & 0x1]
         verified: dict[str, bytes] = {}  # the probe member, already decrypted while testing passwords
         password = _find_password(data, archive, locked, job, verified) if locked else None
@@ -135,14 +140,37 @@ def _name(info) -> str:
     return name.replace("\x00", "").replace("\\", "/").lstrip("/") or "unnamed"
 
 
-def _has_overlapping_entries(data: bytes, infos) -> bool:
-    spans = []
-    for info in infos:
-        start = info.header_offset
+def _central_directory(data: bytes, limit: int) -> tuple[int, list[tuple[int, int]]] | None:
+    """(declared entry count, [(local header offset, compressed size)] of at most `limit` entries),
+    read straight from the end records: zipfile would build every ZipInfo first, and a bomb declares
+    tens of thousands. None when there is no readable end record (zipfile then reports why)."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))
+    if end < 0 or end + 22 > len(data):
+        return None
+    entries, size, offset = struct.unpack_from("<HII", data, end + 10)
+    if 0xFFFF in (entries,) or 0xFFFFFFFF in (size, offset):
+        zip64 = data.rfind(b"PK\x06\x06", max(0, end - 4096), end)
+        if zip64 < 0 or zip64 + 56 > len(data):
+            return None
+        entries, size, offset = struct.unpack_from("<QQQ", data, zip64 + 32)
+        end = zip64
+    shift = end - size - offset  # bytes prepended to the archive (self-extractors, junk)
+    at, spans = end - size, []
+    while len(spans) < min(entries, limit) and 0 <= at and at + 46 <= end and data[at:at + 4] == b"PK\x01\x02":
+        compressed, name_len, extra_len, comment_len, local = struct.unpack_from("<I4xHHH8xI", data, at + 20)
+        spans.append((local + shift, compressed))
+        at += 46 + name_len + extra_len + comment_len
+    return entries, spans
+
+
+def _has_overlapping_entries(data: bytes, spans: list[tuple[int, int]]) -> bool:
+    """Local-file ranges that share bytes: David Fifield's construction (full or quoted overlap)."""
+    ranges = []
+    for start, compressed in spans:
         header = data[start:start + 30]
         if len(header) < 30 or header[:4] != b"PK\x03\x04":
             continue
-        name_len, extra_len = struct.unpack("<HH", header[26:30])
-        spans.append((start, start + 30 + name_len + extra_len + info.compress_size))
-    spans.sort()
-    return any(nxt[0] < cur[1] for cur, nxt in zip(spans, spans[1:]))
+        name_len, extra_len = struct.unpack_from("<HH", header, 26)
+        ranges.append((start, start + 30 + name_len + extra_len + compressed))
+    ranges.sort()
+    return any(nxt[0] < cur[1] for cur, nxt in zip(ranges, ranges[1:]))
