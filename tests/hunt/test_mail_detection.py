@@ -98,3 +98,15 @@ def test_mailbox_that_only_receives_mail_is_reported_clean(run_hunt):
     log.deliver(T0 + 5, "someone@partner.example", [f"quiet@{OURS}"])
     quiet = run_hunt(mail=log, maillog_year=2021)[f"quiet@{OURS}"]
     assert quiet["verdict"] == "clean" and quiet["first_seen"].startswith("2021-03-01")
+
+
+def test_replies_to_threads_begun_before_the_log_are_not_replies_to_strangers(run_hunt):
+    log = Maillog()
+    _ordinary_mail(log)
+    account = STAFF[9]
+    partners = [f"old{i}@longtime{i}.example" for i in range(8)]
+    for i, partner in enumerate(partners):
+        log.submit(T0 + 5 + i * 60, account, [partner], client_ip="10.1.1.19", subject="Re: delivery dates")
+        log.deliver(T0 + 2 * DAY + i * 60, partner, [account], subject="Re: Re: delivery dates")
+    records = run_hunt(mail=log)
+    assert "HUNT_MAIL_REPLY_TO_STRANGERS" not in symbols(records[account])

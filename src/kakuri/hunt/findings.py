@@ -124,7 +124,7 @@ def mail_baselines(mail: MailAggregate) -> tuple[float, float]:
 
 
 def sender_findings(
-    stats: SenderStats, baselines: tuple[float, float], cfg: HuntConfig, *, is_account: bool
+    stats: SenderStats, mail: MailAggregate, baselines: tuple[float, float], cfg: HuntConfig, *, is_account: bool
 ) -> list[tuple[Finding, float | None]]:
     burst_base, fanout_base = baselines
     out = []
@@ -136,8 +136,9 @@ def sender_findings(
     if stats.peak_new_messages >= fanout_needed and stats.new_recipients >= cfg.fanout_min_new_recipients:
         out.append(_finding("HUNT_MAIL_FANOUT", stats.peak_new_start, messages_per_day=stats.peak_new_messages,
                             new_recipients=stats.new_recipients, usual=f"{fanout_base:g}"))
-    if stats.stranger_replies >= cfg.stranger_reply_min:
-        out.append(_finding("HUNT_MAIL_REPLY_TO_STRANGERS", None, messages=stats.stranger_replies))
+    strangers = mail.stranger_replies(stats)
+    if strangers >= cfg.stranger_reply_min:
+        out.append(_finding("HUNT_MAIL_REPLY_TO_STRANGERS", None, messages=strangers, replies=stats.replies))
     if stats.hard_bounces >= cfg.hard_bounce_min and \
             stats.hard_bounces >= cfg.hard_bounce_min_ratio * max(stats.external_recipients, 1):
         out.append(_finding("HUNT_MAIL_HARD_BOUNCES", None, bounced=stats.hard_bounces,

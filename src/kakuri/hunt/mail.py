@@ -30,7 +30,10 @@ class SenderStats:
     peak_burst: int = 0
     peak_new_messages: int = 0  # most messages with a never-before recipient within a day
     new_recipients: int = 0
-    stranger_replies: int = 0
+    # "Re:" messages whose recipients were all new when sent; judged at the end against everyone who
+    # ever wrote to us in the log, so that replies to threads begun before the log starts are forgiven
+    reply_candidates: list[tuple[str, ...]] = field(default_factory=list)
+    replies: int = 0
     external_recipients: int = 0
     hard_bounces: int = 0
     peak_burst_start: float = 0.0  # when the busiest window began
@@ -53,6 +56,7 @@ class MailAggregate:
         self.hosts: dict[str, SenderStats] = {}
         self.host_names: dict[str, str] = {}
         self.known: set[str] = set()  # external addresses that corresponded with us before
+        self.wrote_to_us: set[str] = set()  # external senders of delivered mail, whole log
         self.inbound_senders: dict[str, set[str]] = {}  # our mailbox -> external senders delivered to it
         self.mailbox_first_seen: dict[str, float] = {}
         self.transactions = 0
@@ -99,7 +103,8 @@ class MailAggregate:
         internal_client = bool(tx.client_ip and self.internal(tx.client_ip))
         external = [r for r in tx.recipients if not r.local and not self.is_ours(r.address)]
         new = [r.address for r in external if not self._known(r.address)]
-        stranger_reply = bool(external) and len(new) == len(external) and _is_reply(tx.subject)
+        is_reply = bool(external) and _is_reply(tx.subject)
+        stranger_reply = tuple(new) if is_reply and len(new) == len(external) else ()
         senders = [self._sender(self.accounts, account, tx.ts)]
         if internal_client:
             senders.append(self._sender(self.hosts, tx.client_ip, tx.ts))
@@ -110,6 +115,7 @@ class MailAggregate:
                 senders[0].first_external_auth = tx.ts
         for stats in senders:
             self._count(stats, tx.ts, external, len(new), stranger_reply)
+            stats.replies += is_reply
         if len(self.known) < MAX_KNOWN:
             self.known.update(r.address for r in external if r.status == "sent")
 
@@ -119,6 +125,7 @@ class MailAggregate:
             return
         if len(self.known) < MAX_KNOWN:
             self.known.add(sender)
+            self.wrote_to_us.add(sender)
         for rcpt in tx.recipients:
             if rcpt.local and rcpt.status == "sent":
                 self.mailbox_first_seen.setdefault(rcpt.address, tx.ts)
@@ -138,7 +145,11 @@ class MailAggregate:
         stats.first_seen = min(stats.first_seen, ts)
         return stats
 
-    def _count(self, s: SenderStats, ts: float, external, new_count: int, stranger_reply: bool) -> None:
+    def stranger_replies(self, stats: SenderStats) -> int:
+        """Replies sent only to people who never wrote to us anywhere in the log."""
+        return sum(1 for rcpts in stats.reply_candidates if not any(r in self.wrote_to_us for r in rcpts))
+
+    def _count(self, s: SenderStats, ts: float, external, new_count: int, stranger_reply: tuple[str, ...]) -> None:
         s.messages += 1
         s._recent.append(ts)
         while s._recent and ts - s._recent[0] > self.window:
@@ -152,7 +163,8 @@ class MailAggregate:
                 s._recent_new.popleft()
             if len(s._recent_new) > s.peak_new_messages:
                 s.peak_new_messages, s.peak_new_start = len(s._recent_new), s._recent_new[0]
-        s.stranger_replies += stranger_reply
+        if stranger_reply and len(s.reply_candidates) < MAX_ADDRESSES:
+            s.reply_candidates.append(stranger_reply)
         for rcpt in external:
             s.external_recipients += 1
             bounced = rcpt.status == "bounced" and rcpt.dsn.startswith("5")

@@ -79,7 +79,7 @@ def build_records(net: NetworkAggregate, mail: MailAggregate, policy: PolicyConf
         else:
             found = host_findings(traffic, net, set(relays), limit, cfg) if traffic else []
             if ip in mail.hosts:
-                found += sender_findings(mail.hosts[ip], baselines, cfg, is_account=False)
+                found += sender_findings(mail.hosts[ip], mail, baselines, cfg, is_account=False)
         seen = [t for t in (traffic.first_seen if traffic else None,
                             mail.hosts[ip].first_seen if ip in mail.hosts else None) if t is not None]
         record = _record("host", ip, found, min(seen) if seen else 0.0, policy, cfg)
@@ -92,7 +92,7 @@ def build_records(net: NetworkAggregate, mail: MailAggregate, policy: PolicyConf
     mailboxes = set(mail.accounts) | {a for a in mail.inbound_senders if mail.is_ours(a)}
     for account in sorted(mailboxes):
         stats = mail.accounts.get(account)
-        found = sender_findings(stats, baselines, cfg, is_account=True) if stats else []
+        found = sender_findings(stats, mail, baselines, cfg, is_account=True) if stats else []
         on_infected = sorted(stats.clients & infected_hosts) if stats else []
         if on_infected:
             found.append((Finding("HUNT_ACCOUNT_ON_INFECTED_HOST", DETECTOR, evidence={"hosts": " ".join(on_infected)}), None))
