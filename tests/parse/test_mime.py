@@ -142,3 +142,13 @@ def test_forged_skeleton_token_is_just_text():
     msg = parse_message(raw)
     assert "KAKURI-0000000000000000-0" in msg.text
     assert msg.parts[0].data == b"\0" * 100_000
+
+
+def test_address_inside_an_encoded_display_name_is_not_the_sender():
+    import base64 as b64
+
+    fake = b64.b64encode("藤田 明美 <fujita@partner.example>".encode()).decode()
+    raw = f"From: =?UTF-8?B?{fake}?= <host34@attacker.test>\r\nTo: a@b.example\r\n\r\nhi".encode()
+    msg = parse_message(raw)
+    assert msg.from_addr == "host34@attacker.test"
+    assert msg.from_name == "藤田 明美 <fujita@partner.example>"

@@ -19,7 +19,7 @@ import secrets
 import email.policy
 from email.header import decode_header
 from email.message import Message
-from email.utils import getaddresses, parseaddr
+from email.utils import getaddresses
 
 from kakuri.model import ParsedMessage, Part
 from kakuri.parse.charsets import decode_bytes, repair_surrogates
@@ -43,7 +43,7 @@ def _parse(raw: bytes) -> ParsedMessage:
     defects: list[str] = [type(d).__name__ for d in msg.defects]
     headers = _decoded_headers(msg, defects)
     parsed = ParsedMessage(raw=raw, headers=headers, defects=defects)
-    _fill_addresses(parsed)
+    _fill_addresses(parsed, msg)
 
     texts: list[str] = []
     counter = 0
@@ -252,17 +252,33 @@ def _decode_loose_word(match: re.Match) -> str:
     return decode_bytes(data, charset)[0]
 
 
-def _fill_addresses(parsed: ParsedMessage) -> None:
+def _fill_addresses(parsed: ParsedMessage, msg: Message) -> None:
     parsed.subject = (parsed.header("Subject") or "").strip()
-    name, addr = parseaddr(parsed.header("From") or "")
-    parsed.from_name, parsed.from_addr = name.strip(), addr.strip().lower()
-    parsed.reply_to = [a.lower() for _, a in getaddresses(parsed.header_all("Reply-To")) if a]
-    parsed.to = [(n, a.lower()) for n, a in getaddresses(parsed.header_all("To")) if a]
-    parsed.cc = [(n, a.lower()) for n, a in getaddresses(parsed.header_all("Cc")) if a]
+    senders = _mailboxes(msg, "From")
+    parsed.from_name, parsed.from_addr = senders[0] if senders else ("", "")
+    parsed.reply_to = [a for _, a in _mailboxes(msg, "Reply-To")]
+    parsed.to = _mailboxes(msg, "To")
+    parsed.cc = _mailboxes(msg, "Cc")
     parsed.message_id = _first_msgid(parsed.header("Message-ID") or "")
     parsed.in_reply_to = _first_msgid(parsed.header("In-Reply-To") or "")
     parsed.references = _all_msgids(parsed.header("References") or "")
     parsed.date = (parsed.header("Date") or "").strip()
+
+
+def _mailboxes(msg: Message, name: str) -> list[tuple[str, str]]:
+    """(display name, address) pairs read from the raw header, decoding names afterwards.
+
+    Splitting after RFC 2047 decoding would let an encoded display name such as
+    "=?UTF-8?B?...?=" = 'Partner <partner@real.example>' pose as the address: Emotet does exactly that.
+    """
+    raw_values = [str(value) for key, value in msg.raw_items() if key.lower() == name.lower()]
+    out = []
+    for display, addr in getaddresses(raw_values):
+        if not addr:
+            continue
+        display = _decode_words(display) if "=?" in display else display
+        out.append((repair_surrogates(display).strip(), repair_surrogates(addr).strip().lower()))
+    return out
 
 
 def _all_msgids(value: str) -> list[str]:
