@@ -1,9 +1,15 @@
 """Aggregates -> HUNT_* findings, per host and per mail sender.
 
-Every behavioural test looks only at destinations that are rare across our hosts (prevalence): a
-destination many hosts talk to (updates, NTP, SaaS, CDN, a licence server) is not C2, however periodic.
-Mail tests compare a sender with the population of senders in the same log, so they scale with the
-organisation instead of a fixed volume.
+Threat: PCs running Emotet-style malware (C2 calls, payload downloads, spam modules) and mail accounts
+whose credentials are abused. Technique: every behavioural test looks only at destinations that are
+rare across our hosts (prevalence): a destination many hosts talk to (updates, NTP, SaaS, CDN, a
+licence server) is not C2, however periodic. Mail tests compare a sender with the population of
+senders in the same log, so they scale with the organisation instead of a fixed volume.
+Emits: HUNT_FEED_*, HUNT_BEACON(_ROTATING), HUNT_IP_LITERAL_POST/ROTATION, HUNT_C2_PATH_CHURN,
+HUNT_UNCOMMON_PORT, HUNT_PAYLOAD_DOWNLOAD, HUNT_DIRECT_SMTP, HUNT_MX_LOOKUPS, HUNT_MAIL_*.
+Blind spots: C2 shared by more than the rare share of hosts (a mass outbreak looks "common"); C2 by
+host name over HTTPS with random periods; payloads fetched over HTTPS from hosts in no feed; a host
+whose user sent no mail cannot be linked to its mailbox (no IMAP/DHCP logs are read).
 """
 
 from __future__ import annotations
