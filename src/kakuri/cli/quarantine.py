@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Optional
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -73,7 +74,9 @@ def show(
         try:
             message = quarantine.get_message(session, queue_id=queue_id)
             if raw:
-                typer.echo(quarantine.raw_message(stores.blobs, message), nl=False)
+                stdout = click.get_binary_stream("stdout")
+                stdout.write(quarantine.raw_message(stores.blobs, message))
+                stdout.flush()
                 return
         except quarantine.QuarantineError as exc:
             _fail(exc)
