@@ -83,3 +83,13 @@ def test_fat_boot_sector_is_a_disk_image():
     sector[0x36:0x3B] = b"FAT12"
     sector[510:512] = b"\x55\xaa"
     assert sniff(bytes(sector) + b"\0" * 4096) == "img"
+
+
+def test_stored_zip_of_a_macro_document_is_a_zip_not_the_document():
+    # Stored members show their bytes, [Content_Types].xml included: only the archive's own names count.
+    assert sniff(zip_of({"report.docm": _ooxml("word", macro=True)}, stored=True)) == "zip"
+
+
+def test_damaged_ooxml_without_central_directory_is_still_recognised_by_its_bytes():
+    data = _ooxml("word")
+    assert sniff(data[: data.rfind(b"PK\x01\x02")]) == "docx"

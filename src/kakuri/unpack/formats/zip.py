@@ -17,6 +17,7 @@ from typing import ClassVar, Iterator
 
 import pyzipper
 
+from kakuri.unpack.filetype import read_zip_directory
 from kakuri.unpack.formats.base import CorruptArchive, EncryptedArchive, Extraction, Member, StopExtraction
 
 _VERIFY_BYTES = 4 * 1024 * 1024  # a wrong ZipCrypto key passes the 1-byte check 1 time in 256: read on
@@ -26,9 +27,10 @@ class ZipFormat:
     name: ClassVar[str] = "zip"
 
     def extract(self, data: bytes, job: Extraction) -> Iterator[Member]:
-        directory = _central_directory(data, job.limits.max_members + 1)
+        directory = read_zip_directory(data, job.limits.max_members + 1)
         if directory is not None:
-            entries, spans = directory
+            entries, listed = directory
+            spans = [(offset, compressed) for _name, offset, compressed in listed]
             if _has_overlapping_entries(data, spans):
                 job.budget.report("ARCHIVE_BOMB", job.path, reason="overlapping entries", entries=entries)
                 return
@@ -138,29 +140,6 @@ def _name(info) -> str:
         except (UnicodeEncodeError, UnicodeDecodeError):
             pass
     return name.replace("\x00", "").replace("\\", "/").lstrip("/") or "unnamed"
-
-
-def _central_directory(data: bytes, limit: int) -> tuple[int, list[tuple[int, int]]] | None:
-    """(declared entry count, [(local header offset, compressed size)] of at most `limit` entries),
-    read straight from the end records: zipfile would build every ZipInfo first, and a bomb declares
-    tens of thousands. None when there is no readable end record (zipfile then reports why)."""
-    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))
-    if end < 0 or end + 22 > len(data):
-        return None
-    entries, size, offset = struct.unpack_from("<HII", data, end + 10)
-    if 0xFFFF in (entries,) or 0xFFFFFFFF in (size, offset):
-        zip64 = data.rfind(b"PK\x06\x06", max(0, end - 4096), end)
-        if zip64 < 0 or zip64 + 56 > len(data):
-            return None
-        entries, size, offset = struct.unpack_from("<QQQ", data, zip64 + 32)
-        end = zip64
-    shift = end - size - offset  # bytes prepended to the archive (self-extractors, junk)
-    at, spans = end - size, []
-    while len(spans) < min(entries, limit) and 0 <= at and at + 46 <= end and data[at:at + 4] == b"PK\x01\x02":
-        compressed, name_len, extra_len, comment_len, local = struct.unpack_from("<I4xHHH8xI", data, at + 20)
-        spans.append((local + shift, compressed))
-        at += 46 + name_len + extra_len + comment_len
-    return entries, spans
 
 
 def _has_overlapping_entries(data: bytes, spans: list[tuple[int, int]]) -> bool:
