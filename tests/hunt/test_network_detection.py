@@ -163,3 +163,29 @@ def test_niche_updater_polling_for_a_small_file_is_not_a_payload_download(run_hu
     records = run_hunt(proxy=office_traffic(OFFICE) + polls)
     assert "HUNT_PAYLOAD_DOWNLOAD" not in symbols(records[VICTIM])
     assert records[VICTIM]["verdict"] == "clean"
+
+
+def test_tls_tunnels_to_a_rotating_list_of_bare_addresses_are_flagged(run_hunt):
+    c2s = ["192.0.2.11:443", "198.51.100.12:995", "203.0.113.13:2222", "192.0.2.14:443"]
+    rng = random.Random(11)
+    tunnels = [squid(T0 + 9 * HOUR + i * 300 + rng.uniform(-30, 30), VICTIM, "CONNECT", c2s[i % 4],
+                     server_ip=c2s[i % 4].split(":")[0], mime="-") for i in range(80)]
+    records = run_hunt(proxy=office_traffic(OFFICE) + tunnels)
+    assert {"HUNT_IP_LITERAL_ROTATION", "HUNT_BEACON_ROTATING"} <= symbols(records[VICTIM])
+    assert records[VICTIM]["verdict"] == "infected"
+
+
+def test_file_with_a_listed_hash_in_zeek_files_log_is_infected(tmp_path):
+    from kakuri.decide.policy import load_policy
+    from kakuri.hunt import hunt
+    from kakuri.hunt.feeds import Feeds
+    from kakuri.hunt.sources import expand
+
+    digest = "ab" * 32
+    (tmp_path / "files.log").write_text(
+        "#separator \\x09\n#path\tfiles\n#fields\tts\trx_hosts\ttx_hosts\tsha256\n"
+        f"{T0:.6f}\t{VICTIM}\t192.0.2.50\t{digest}\n{T0 + 5:.6f}\t10.1.2.10\t192.0.2.51\t{'cd' * 32}\n")
+    files, _ = expand([tmp_path])
+    records = {r.key: r for r in hunt(files, Feeds(sha256={digest}), load_policy()).records}
+    assert records[VICTIM].verdict == "infected"
+    assert records["10.1.2.10"].verdict == "clean"

@@ -162,8 +162,11 @@ class NetworkAggregate:
             host.mx_domains.add(d.query)
 
     def add_file(self, f: FileSeen) -> None:
-        if self.internal(f.host) and f.sha256 in self.feeds.sha256:
-            self._hit(self._host(f.host, f.ts), Hit("hash", f.ts, {"sha256": f.sha256, "from": f.source}))
+        if not self.internal(f.host):
+            return
+        host = self._host(f.host, f.ts)
+        if f.sha256 in self.feeds.sha256:
+            self._hit(host, Hit("hash", f.ts, {"sha256": f.sha256, "from": f.source}))
 
     def add_name(self, ip: str, name: str) -> None:
         """A host name learnt elsewhere (maillog `client=name[ip]`)."""
