@@ -51,6 +51,9 @@ def _register() -> None:
     from kakuri.cli import user
 
     user.register(app)
+    from kakuri.cli import postfix
+
+    postfix.register(app)
 
 
 _register()
