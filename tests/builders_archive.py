@@ -116,6 +116,10 @@ def tar_of(files: dict[str, bytes], *, compression: str = "") -> bytes:
 
 
 def compressed(data: bytes, kind: str) -> bytes:
+    if kind == "zstd":
+        from backports import zstd  # installed with py7zr; the stdlib's compression.zstd from 3.14
+
+        return zstd.compress(data)
     return {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress}[kind](data)
 
 

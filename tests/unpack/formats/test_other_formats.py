@@ -26,7 +26,7 @@ def test_compressed_tar_members_are_extracted_without_a_nested_finding(unpack, c
     assert result.findings == []
 
 
-@pytest.mark.parametrize("kind, suffix", [("gzip", "gz"), ("bzip2", "bz2"), ("xz", "xz")])
+@pytest.mark.parametrize("kind, suffix", [("gzip", "gz"), ("bzip2", "bz2"), ("xz", "xz"), ("zstd", "zst")])
 def test_single_compressed_file_is_named_after_its_container(unpack, kind, suffix):
     result = unpack({f"invoice.doc.{suffix}": compressed(PE_STUB, kind)})
     assert result.part(f"invoice.doc.{suffix}/invoice.doc").true_type == "pe"
@@ -120,3 +120,12 @@ def test_tnef_attachments_are_extracted(unpack):
 
 def test_tnef_garbage_is_corrupt(unpack):
     assert "ARCHIVE_CORRUPT" in unpack({"winmail.dat": tnef_with({"a": b"x"})[:30]}).symbols
+
+
+def test_gzip_bomb_is_stopped_at_the_cap_while_streaming(unpack):
+    from kakuri.unpack.limits import UnpackLimits
+
+    result = unpack({"logs.gz": compressed(b"\0" * 8 * 1024 * 1024, "gzip")},
+                    limits=UnpackLimits(max_member_bytes=2 * 1024 * 1024))
+    assert result.finding("ARCHIVE_BOMB").evidence["reason"] == "ratio"
+    assert result.part("logs.gz").children == []
