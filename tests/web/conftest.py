@@ -3,21 +3,18 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from kakuri.settings import load_settings
-from kakuri.store import accounts
 from kakuri.store.config import open_stores
 from kakuri.web.app import create_app
-from tests.web.factories import add_users
+from tests.web.factories import add_users, quick_argon2
 
 
 @pytest.fixture(autouse=True)
-def quick_argon2(monkeypatch):
-    """argon2id still, at the lowest cost: the production cost (~0.5 s a hash on a busy CI core) would
-    make every login in the suite that slow, and the cost parameter is not what these tests check."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+def cheap_hashing():
+    with quick_argon2():
+        yield
 
 
 @pytest.fixture(scope="session")

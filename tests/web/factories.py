@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import count
 
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from kakuri.store import accounts, mailflow
@@ -15,6 +17,18 @@ from tests.builders import make_message
 PASSWORD = "correct horse battery staple"
 ROLES = ("viewer", "analyst", "admin")
 _ids = count(1)
+
+
+@contextmanager
+def quick_argon2():
+    """argon2id still, at the lowest cost: the production cost (~0.5 s a hash on a busy CI core) would
+    make every login in the suite that slow, and the cost parameter is not what these tests check."""
+    saved = accounts._hasher
+    accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    try:
+        yield
+    finally:
+        accounts._hasher = saved
 
 
 def add_users(stores: Stores) -> dict[str, str]:

@@ -16,27 +16,22 @@ from schemathesis import GenerationMode
 from kakuri.settings import load_settings
 from kakuri.store.config import open_stores
 from kakuri.web.app import create_app
-from tests.web.factories import add_users, store_message
+from tests.web.factories import add_users, quick_argon2, store_message
 
 EXAMPLES = 5
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
-    from argon2 import PasswordHasher
-
-    from kakuri.store import accounts
-
-    saved, accounts._hasher = accounts._hasher, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    config = load_settings(tmp_path_factory.mktemp("schema") / "kakuri-data")
-    stores = open_stores(config)
-    token = add_users(stores)["admin"]
-    for _ in range(3):
-        store_message(stores)
-    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", create_app(config, stores=stores))
-    yield schema, {"Authorization": f"Bearer {token}"}
-    stores.close()
-    accounts._hasher = saved
+    with quick_argon2():
+        config = load_settings(tmp_path_factory.mktemp("schema") / "kakuri-data")
+        stores = open_stores(config)
+        token = add_users(stores)["admin"]
+        for _ in range(3):
+            store_message(stores)
+        schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", create_app(config, stores=stores))
+        yield schema, {"Authorization": f"Bearer {token}"}
+        stores.close()
 
 
 def _operations(schema):

@@ -48,7 +48,7 @@ def stacked_hours(per_hour: list[tuple[datetime, dict[str, int]]], tz: ZoneInfo,
 
 
 def top_bars(items: list[tuple[str, int]], title: str) -> Markup:
-    row, label_w, width = 22, 260, 720
+    row, label_w, width = 22, 300, 720
     height = max(len(items), 1) * row + 8
     peak = max([count for _, count in items] + [1])
     out = [_open(width, height, title)]

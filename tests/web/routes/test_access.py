@@ -16,7 +16,7 @@ from kakuri.store import accounts
 from kakuri.store.config import open_stores
 from kakuri.web.app import create_app
 from kakuri.web.routes import route_modules
-from tests.web.factories import PASSWORD, add_users, logged_in, store_message
+from tests.web.factories import PASSWORD, add_users, logged_in, quick_argon2, store_message
 
 RANK = {None: -1, "viewer": 0, "analyst": 1, "admin": 2}
 _names = itertools.count()
@@ -61,19 +61,16 @@ PUBLIC = [("GET", "/login"), ("POST", "/login")]
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory):
-    from argon2 import PasswordHasher
-
-    saved, accounts._hasher = accounts._hasher, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    settings = load_settings(tmp_path_factory.mktemp("access") / "kakuri-data")
-    stores = open_stores(settings)
-    tokens = add_users(stores)
-    with stores.sessions.begin() as db:
-        accounts.add_user(db, name="spare", role="viewer", password=PASSWORD)
-    app = create_app(settings, stores=stores)
-    sessions = {role: logged_in(app, role) for role in ("viewer", "analyst", "admin")}
-    yield app, stores, tokens, sessions
-    stores.close()
-    accounts._hasher = saved
+    with quick_argon2():
+        settings = load_settings(tmp_path_factory.mktemp("access") / "kakuri-data")
+        stores = open_stores(settings)
+        tokens = add_users(stores)
+        with stores.sessions.begin() as db:
+            accounts.add_user(db, name="spare", role="viewer", password=PASSWORD)
+        app = create_app(settings, stores=stores)
+        sessions = {role: logged_in(app, role) for role in ("viewer", "analyst", "admin")}
+        yield app, stores, tokens, sessions
+        stores.close()
 
 
 def _request(console, method, template, kind, *, role, via):
