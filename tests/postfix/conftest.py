@@ -103,7 +103,7 @@ class Stack:
             return client.sendmail(mail_from, list(rcpts), raw)
 
 
-def start_stack(mode: str) -> Stack:
+def start_stack(mode: str, *, policy: str = "") -> Stack:
     reason = ensure_postfix()
     if reason:
         pytest.skip(reason)
@@ -116,6 +116,8 @@ def start_stack(mode: str) -> Stack:
     kakuri = KakuriProcess(
         home, mode=mode, smtp_port=free_port(), reinject_port=free_port(), milter_port=free_port()
     )
+    if policy:
+        (home / "policy.toml").write_text(policy)
     main, master = postfix_snippets(kakuri)
     postfix = PostfixInstance(name, smtp_port=free_port(), main_extra=main, master_extra=master)
     postfix.start()

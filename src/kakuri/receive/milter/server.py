@@ -110,9 +110,13 @@ class MilterServer:
                 return [p.reply_code(replies.LOCAL_ERROR)]
             log.info("milter %s: %s, discarded to Postfix", queue_id, action)
             return [p.encode(p.SMFIR_DISCARD)]
-        self._record_later(record, keep_copy=action == "reject")
-        if action == "reject":
+        if action == "reject":  # recorded before the answer, as the gateway does, so trace shows it at once
+            try:
+                await asyncio.to_thread(self._record, **record, keep_copy=True)
+            except Exception:  # refusing must not depend on our database
+                log.exception("milter %s: cannot record the rejected message", queue_id)
             return [p.reply_code(replies.rejected(outcome.verdict.get("reasons", [])))]
+        self._record_later(record, keep_copy=False)
         return [*self._header_edits(txn, outcome, queue_id, agreed), p.encode(p.SMFIR_ACCEPT)]
 
     def _envelope(self, client: Client, txn: Transaction):
