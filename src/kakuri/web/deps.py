@@ -14,6 +14,7 @@ from typing import Annotated, Iterator
 from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy.orm import Session
 
 from kakuri.store import accounts
@@ -21,6 +22,9 @@ from kakuri.store.accounts import Role
 
 SESSION_COOKIE = "kakuri_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Declared so the OpenAPI document names both ways in; `_identify` reads the request itself.
+_bearer = HTTPBearer(auto_error=False, description="API token from `kakuri user token NAME`")
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="browser session (plus X-CSRF-Token)")
 
 
 class NotAuthenticated(Exception):
@@ -81,7 +85,9 @@ def _principal(user: accounts.User, via: str, csrf: str | None = None) -> Princi
     return Principal(user.id, user.name, user.role_enum, user.time_zone, via, csrf)
 
 
-def optional_principal(request: Request, db: DbDep) -> Principal | None:
+def optional_principal(
+    request: Request, db: DbDep, _token=Depends(_bearer), _session=Depends(_cookie)
+) -> Principal | None:
     principal = _identify(request, db)
     db.commit()  # token last-use time, expired-session cleanup
     return principal
