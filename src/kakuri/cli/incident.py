@@ -167,6 +167,65 @@ def isolate(
         raise typer.Exit(1)
 
 
+@app.command("warn")
+def warn(
+    incident_id: int,
+    preview: bool = typer.Option(False, "--preview", help="Show the mail and who would get it; send nothing"),
+    lang: Optional[str] = typer.Option(None, "--lang", help="ja | en | both (default: [respond.warning] language)"),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Warnings per minute (default: [respond.warning])"),
+) -> None:
+    """Warn the incident's contacts through the gateway (each address once, rate-limited, status kept)."""
+    from kakuri.respond.outbox import spool_sender, warning_config
+    from kakuri.respond.warnings import WarningConfig, compose_warning, render_text, send_warnings
+
+    settings = state.settings()
+    update = {k: v for k, v in (("language", lang), ("rate_per_minute", rate)) if v is not None}
+    try:
+        config = WarningConfig.model_validate({**warning_config(settings).model_dump(), **update})
+    except ValueError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    with _stores() as stores, stores.sessions() as session:
+        targets = svc.contacts(svc.get_incident(session, incident_id))
+        if not targets:
+            raise svc.IncidentError("no contacts to warn: link some (`link N contact ADDR`) or import a hunt")
+        if preview:
+            text = render_text(config, our_domains=settings.org.our_domains, incident_ref=f"INC-{incident_id}", home=settings.home)
+            raw = compose_warning(config, targets[0], text)
+            console.print(f"[bold]{len(targets)} recipient(s)[/bold]: {', '.join(targets[:20])}{' ...' if len(targets) > 20 else ''}")
+            console.print(f"charset {config.charset}, {len(raw)} bytes; the text as recipients will read it:\n")
+            typer.echo(text)
+            return
+        counts = send_warnings(
+            session, incident_id, config=config, sender=spool_sender(settings, incident_ref=f"INC-{incident_id}"),
+            our_domains=settings.org.our_domains, actor=current_actor(), home=settings.home,
+        )
+    console.print(f"warnings: {counts['sent']} handed to the gateway, {counts['failed']} failed, {counts['skipped']} already sent")
+    if counts["failed"]:
+        raise typer.Exit(1)
+
+
+@app.command("notify-list")
+def notify_list(
+    incident_id: int,
+    csv_out: Path = typer.Option(..., "--csv", help="File to write (address, why, warning status)"),
+) -> None:
+    """Write the contacts to warn, with where they came from and what happened to their warning."""
+    import csv
+
+    from kakuri.respond.outbox import delivery_status
+
+    with _stores() as stores, stores.sessions() as session:
+        inc = svc.get_incident(session, incident_id)
+        status = delivery_status(session, incident_id)
+        rows = [(l.value, l.note, status.get(l.value, "not sent")) for l in inc.links if l.kind == "contact"]
+    with csv_out.open("w", newline="", encoding="utf-8-sig") as out:  # BOM: Excel in Japan opens it as UTF-8
+        writer = csv.writer(out)
+        writer.writerow(["address", "why", "warning"])
+        writer.writerows(sorted(rows))
+    console.print(f"wrote {len(rows)} contact(s) to {csv_out}")
+
+
 @app.command("report")
 def report(
     incident_id: int,

@@ -54,6 +54,9 @@ def _register() -> None:
     from kakuri.cli import postfix
 
     postfix.register(app)
+    from kakuri.cli import release
+
+    release.register(app)
 
 
 _register()

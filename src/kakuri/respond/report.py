@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from kakuri.respond.incidents import get_incident
 from kakuri.store.incidents import Incident, WarningMail
-from kakuri.store.messages import AuditEvent, Message, utcnow
+from kakuri.store.messages import AuditEvent, Message, as_utc, utcnow
 
 _TEMPLATES = Path(__file__).with_name("templates")
+OWN_ORIGINS = ("warning", "dsn")
 
 
 @dataclass
@@ -42,12 +43,14 @@ class IncidentReport:
 def build_report(session: Session, incident_id: int) -> IncidentReport:
     incident = get_incident(session, incident_id)
     end = incident.closed_at or utcnow()
-    window = (Message.received_at >= incident.opened_at, Message.received_at <= end)
+    start = _window_start(session, incident)
+    # Mail we generate (warnings, bounces) is counted under warnings, not as mail of the outbreak.
+    window = (Message.received_at >= start, Message.received_at <= end, Message.origin.not_in(OWN_ORIGINS))
     states = dict(session.execute(select(Message.state, func.count()).where(*window).group_by(Message.state)).all())
     actions = dict(session.execute(select(Message.action, func.count()).where(*window).group_by(Message.action)).all())
     released = session.scalar(
         select(func.count(func.distinct(AuditEvent.queue_id))).where(
-            AuditEvent.event == "released", AuditEvent.at >= incident.opened_at, AuditEvent.at <= end
+            AuditEvent.event == "released", AuditEvent.at >= start, AuditEvent.at <= end
         )
     ) or 0
     warnings = Counter(session.scalars(select(WarningMail.status).where(WarningMail.incident_id == incident_id)))
@@ -67,6 +70,15 @@ def build_report(session: Session, incident_id: int) -> IncidentReport:
         warnings={k: warnings.get(k, 0) for k in ("sent", "failed", "pending")},
         actions=[e for e in incident.events if e.kind in ("isolation", "emergency", "warning", "release", "closed")],
     )
+
+
+def _window_start(session: Session, incident: Incident) -> datetime:
+    """The incident's opening, or its first linked message when that came earlier (the detection that
+    made someone open it belongs to the incident)."""
+    linked = [l.value for l in incident.links if l.kind == "message"]
+    first = session.scalar(select(func.min(Message.received_at)).where(Message.queue_id.in_(linked))) if linked else None
+    opened = as_utc(incident.opened_at)
+    return min(opened, as_utc(first)) if first else opened
 
 
 def render_report(report: IncidentReport, fmt: str = "md") -> str:
