@@ -159,18 +159,21 @@ smtp_connect_timeout = 5s
     def log_tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no maillog)"
 
-    def delivered(self) -> list[email.message.Message]:
-        """Messages in the Maildir (new/), parsed."""
+    def delivered_raw(self) -> list[bytes]:
+        """Messages in the Maildir (new/), as delivered."""
         new = self.maildir / "new"
         if not new.exists():
             return []
         out = []
         for path in sorted(new.iterdir()):
             try:
-                out.append(email.message_from_bytes(path.read_bytes()))
+                out.append(path.read_bytes())
             except FileNotFoundError:
                 continue
         return out
+
+    def delivered(self) -> list[email.message.Message]:
+        return [email.message_from_bytes(raw) for raw in self.delivered_raw()]
 
     def delivered_ids(self) -> list[str]:
         return [m.get("Message-ID", "").strip() for m in self.delivered()]

@@ -58,6 +58,8 @@ def test_benign_mail_is_accepted_with_kakuri_headers_and_forged_ones_removed(sta
     message = wait_for(lambda: delivered(stack, "<m-benign@partner.example>"), message="delivery")
     verdicts = message.get_all("X-Kakuri-Verdict")
     assert len(verdicts) == 1 and verdicts[0].startswith("deliver; score=") and "forged" not in verdicts[0]
+    [raw] = [r for r in stack.postfix.delivered_raw() if b"<m-benign@partner.example>" in r]
+    assert b"\nX-Kakuri-Verdict: deliver; score=" in raw  # one space after the colon, as any MTA writes it
     # The trace record of accepted mail is written just after the answer.
     wait_for(lambda: [r for r in stack.kakuri.messages("delivered") if r["message_id"] == "m-benign@partner.example"],
              message="delivered record")

@@ -136,7 +136,8 @@ class MilterServer:
         return envelope, per_rcpt
 
     def _header_edits(self, txn: Transaction, outcome: ScanOutcome, queue_id: str, agreed: int) -> list[bytes]:
-        space = b"" if agreed & p.SMFIP_HDR_LEADSPC else b" "  # what Postfix puts after the colon for us
+        # With leading spaces agreed, Postfix writes our value right after the colon: we bring the space.
+        space = b" " if agreed & p.SMFIP_HDR_LEADSPC else b""
         verdict = outcome.verdict
         edits = []
         # Delete from the last occurrence backwards, so the indexes of the ones still to delete hold.
