@@ -7,6 +7,7 @@ dpkg -s libmagic1 >/dev/null 2>&1 || need+=(libmagic1)
 dpkg -s libarchive13 >/dev/null 2>&1 || need+=(libarchive13)
 [ -x /usr/lib/postgresql/*/bin/postgres ] 2>/dev/null || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
+dpkg -s fonts-ipafont-gothic >/dev/null 2>&1 || need+=(fonts-ipafont-gothic)  # Japanese text in console screenshots
 command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || need+=(postfix)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "need root to install: ${need[*]}" >&2; exit 1; fi
