@@ -29,6 +29,12 @@ from tests.builders import make_message
         ("パスワード（半角英数）：Ab12Cd", "Ab12Cd"),
         ("密码：qwe321", "qwe321"),
         ("비밀번호: seoul88", "seoul88"),
+        ("เรียน ท่าน\nรหัสผ่าน: Bkk2020\nขอบคุณครับ", "Bkk2020"),  # Thai has no word spaces
+        ("กรุณาใช้รหัสผ่าน Bkk2020 เพื่อเปิดไฟล์", "Bkk2020"),
+        ("Mật khẩu: hanoi55", "hanoi55"),
+        ("Kata sandi: jkt0921", "jkt0921"),
+        ("解压口令：zx81", "zx81"),
+        ("Пароль: msk777", "msk777"),
     ],
 )
 def test_password_is_the_first_candidate(text, password):

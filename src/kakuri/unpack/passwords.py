@@ -2,7 +2,7 @@
 
 Threat: Emotet's encrypted zip with "Password: x" in the body, which scanners cannot open unless they
 read the body the way the victim does. Technique: find password keywords in any of the languages our
-mail arrives in (ja/en/zh/ko/de/fr/es/pt), then take, best first: the token after a separator
+mail arrives in (ja/en/zh/ko/th/vi/id/de/fr/es/pt/nl/it/pl/ru), then take, best first: the token after a separator
 ("Password: x", "パスワード：x", "PW = x"), the token of "パスワードは x です" / "password is x", quoted
 tokens near the keyword (「x」 "x"), the first token of the next line when the keyword ends its line,
 and last every short token shortly after a keyword. The text is read both NFKC-normalised (full-width
@@ -20,8 +20,10 @@ from typing import Iterable, Iterator
 from kakuri.model import Envelope, ParsedMessage
 
 # Latin keywords need word boundaries ("bypass", "passport" and "passed" are not keywords).
-_LATIN = r"pass\s?words?|passwd|passcode|pass|pwd|pw|p/w|kennwort|passwort|mot\s+de\s+passe|contrase[ñn]a|senha"
-_CJK = r"解凍用?パスワード|パスワード|ﾊﾟｽﾜｰﾄﾞ|パスワ－ド|暗証番号|解凍キー|解凍コード|パス|密码|密碼|비밀번호|암호"
+_LATIN = (r"pass\s?words?|passwd|passcode|pass|pwd|pw|p/w|kennwort|passwort|mot\s+de\s+passe|contrase[ñn]a|senha"
+          r"|m[ậa]t\s+kh[ẩa]u|kata\s+sandi|sandi|wachtwoord|parola|has[łl]o|пароль")
+# Scripts without spaces between words (Thai, CJK) cannot use word boundaries.
+_CJK = r"解凍用?パスワード|パスワード|ﾊﾟｽﾜｰﾄﾞ|パスワ－ド|暗証番号|解凍キー|解凍コード|パス|密码|密碼|口令|비밀번호|암호|รหัสผ่าน|รหัส"
 _KEYWORD = re.compile(rf"(?<![A-Za-z])(?:{_LATIN})(?![A-Za-z0-9])|{_CJK}", re.IGNORECASE)
 
 _SEPARATOR = re.compile(r"[^\S\n]*(?:\([^)\n]{0,20}\)|（[^）\n]{0,20}）)?[^\S\n]*[:：=＝→][^\S\n]*(\S+)")
