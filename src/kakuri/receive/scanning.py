@@ -11,6 +11,7 @@ messages until they restart, so a fresh reply may briefly look unknown, which de
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import time
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from kakuri.model import Envelope, ParsedMessage
 
 LEARN_ACTIONS = ("deliver", "tag")  # the ledger must never learn from mail we keep away from people
+LEARN_BATCH = 32  # messages per ledger transaction
+LEARN_SECONDS = 1.0  # longest a delivered message waits before the ledger knows it
 
 
 @dataclass(frozen=True)
@@ -41,15 +44,38 @@ class _Worker:
         self.knowledge = load_knowledge(settings, engine=self.stores.engine)
         self.scanner = build_scanner(settings, knowledge=self.knowledge)
         self.emergency = EmergencySwitch(self.stores.sessions)  # active modes, re-read every few seconds
-        self.learn_lock = threading.Lock()
+        # Scans read the ledger's in-memory index and learning writes it: never both at once.
+        self.lock = threading.Lock()
+        self._to_learn: list = []
+        self._learned_at = time.monotonic()
+        threading.Thread(target=self._learn_when_idle, daemon=True, name="ledger").start()
 
     def scan(self, raw: bytes, envelope: Envelope) -> ScanOutcome:
-        result = self.scanner.scan(raw, envelope, overrides=self.emergency.overrides())
-        verdict = result.verdict.as_dict()
-        if verdict["action"] in LEARN_ACTIONS:
-            with self.learn_lock:
-                self.knowledge.record(result.message, envelope)
+        with self.lock:
+            result = self.scanner.scan(raw, envelope, overrides=self.emergency.overrides())
+            verdict = result.verdict.as_dict()
+            if verdict["action"] in LEARN_ACTIONS:
+                self._to_learn.append((result.message, envelope))
+                if len(self._to_learn) >= LEARN_BATCH:
+                    self._learn()
         return ScanOutcome(verdict=verdict, headers=header_summary(result.message))
+
+    def _learn(self) -> None:
+        # One transaction per batch: a commit (fsync) per message would cost more than the scan itself.
+        batch, self._to_learn = self._to_learn, []
+        self._learned_at = time.monotonic()
+        if batch:
+            try:
+                self.knowledge.record_many(batch)
+            except Exception:  # the ledger is learning data: a failed write must not fail the message
+                logging.getLogger(__name__).exception("thread ledger: %d messages not recorded", len(batch))
+
+    def _learn_when_idle(self) -> None:
+        while True:
+            time.sleep(LEARN_SECONDS)
+            with self.lock:
+                if time.monotonic() - self._learned_at >= LEARN_SECONDS:
+                    self._learn()
 
 
 def header_summary(message: ParsedMessage) -> dict:

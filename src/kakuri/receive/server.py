@@ -27,6 +27,13 @@ from kakuri.store.config import Stores, open_stores
 log = logging.getLogger(__name__)
 
 
+class _SMTP(SMTP):
+    # RFC 5321 allows 1000 octets per line, but real mail (HTML newsletters, some MUAs) breaks it and
+    # Postfix accepts and folds such lines; refusing them would bounce legitimate mail. Beyond 64 KiB
+    # a line is abuse: 500, and aiosmtpd discards it as it reads, without buffering it.
+    line_length_limit = 64 * 1024
+
+
 class Gateway:
     def __init__(self, settings, *, smtp_listen: str | None = None, next_hop: str | None = None) -> None:
         self.settings = settings
@@ -108,7 +115,7 @@ class Gateway:
 
     def _protocol(self, handler: GatewayHandler) -> SMTP:
         smtp = self.config.smtp
-        return SMTP(
+        return _SMTP(
             handler,
             hostname=self.hostname,
             ident="kakuri",
