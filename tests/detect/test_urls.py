@@ -170,3 +170,21 @@ def test_download_link_under_a_partners_name_is_quarantined_with_the_identity_de
                           to="佐々木 恵 <megumi.sasaki@kitaboshi.example>",
                           body="図面: https://files.hoshizora-denki.example/share/drawing_v2.zip\n")
     assert scanner.scan(honest).verdict.action.value == "deliver"
+
+
+@pytest.mark.parametrize("url", [
+    "http://10.20.30.40/share/営業部/report.xlsx",
+    "http://192.168.1.5:8080/wiki/manual.docx",
+    "http://172.20.0.9/files/backup.zip",
+    "http://fileserver01/share/見積書.xlsx",
+])
+def test_links_into_the_intranet_are_not_lures(url):
+    raw = make_message(from_="Suzuki <suzuki@kitakami-denso.example>", body=f"資料はこちら:\n{url}\n")
+    assert check(raw) == {}
+
+
+def test_public_ip_download_is_still_a_lure_next_to_an_intranet_link():
+    raw = make_message(body="http://10.1.2.3/share/a.xlsx\nhttp://198.51.100.7/INVOICE/INV_1.doc\n")
+    found = check(raw)
+    assert found["URL_IP_HOST"].evidence["host"] == "198.51.100.7"
+    assert found["URL_FILE_DOWNLOAD"].evidence["count"] == "1"

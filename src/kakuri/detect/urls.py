@@ -14,6 +14,8 @@ Emits: URL_FILE_DOWNLOAD, URL_EXECUTABLE_DOWNLOAD, URL_DOWNLOAD_UNRELATED_HOST, 
 URL_IP_HOST, URL_NONSTANDARD_PORT, URL_USERINFO, URL_IDN_HOST, URL_SCRIPT_SCHEME, URL_SHORTENER,
 URL_LOOKALIKE_DOMAIN, URL_TEXT_MISMATCH, URL_TEXT_MISMATCH_KNOWN_DOMAIN, URL_FEED_MATCH,
 URL_FEED_HOST_MATCH. One finding per symbol (the first URL), with the count in evidence.
+Links into private networks (RFC 1918 addresses, single-label intranet names) are skipped: colleagues
+share file-server paths, and no outside sender can serve a payload from there.
 Blind spots: extension-less downloads outside CMS folders (`/INVOICE/sh0hwv/`) unless the host is
 an IP or in the feed; URLs inside attachments (PDF, Office), redirect chains (nothing is fetched), defanged URLs.
 """
@@ -21,6 +23,7 @@ an IP or in the feed; URLs inside attachments (PDF, Office), redirect chains (no
 from __future__ import annotations
 
 import csv
+import ipaddress
 import logging
 import re
 from pathlib import Path
@@ -47,6 +50,9 @@ STANDARD_PORTS = frozenset({None, 80, 443, 21})
 _CMS_DIRS = ("/wp-content/", "/wp-admin/", "/wp-includes/", "/components/com_", "/sites/default/files/")
 _DOMAIN_IN_TEXT = re.compile(r"(?:https?://)?((?:[\w-]+\.)+[\w-]{2,})(?=[/:\s]|$)", re.IGNORECASE)
 _FILE_LIKE_SUFFIXES = OFFICE_ARCHIVE | EXECUTABLE | frozenset("pdf mov mp4 png jpg gif txt csv py sh".split())
+_INTERNAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8",
+    "::1/128", "fc00::/7", "fe80::/10"))
 _FEED_URL_COLUMN = 2  # id, dateadded, url, url_status, ...
 
 
@@ -138,6 +144,8 @@ class UrlLures:
         yield from self._feed(url)
         if not url.is_link:
             return  # images and scripts the client loads are not what the reader is lured to
+        if is_internal_host(url.host):
+            return  # the intranet file server: no outside sender can serve a payload from there
         ip_host = is_ip_literal(url.host)
         if ip_host:
             yield "URL_IP_HOST", {"host": url.host}
@@ -189,6 +197,20 @@ class UrlLures:
             yield "URL_TEXT_MISMATCH_KNOWN_DOMAIN", evidence
         else:
             yield "URL_TEXT_MISMATCH", evidence
+
+
+def is_internal_host(host: str) -> bool:
+    """A private-network address (RFC 1918, CGNAT, link-local, loopback, ULA) or a single-label name.
+
+    `ipaddress.is_private` is not used: it also covers the documentation ranges, which stand for
+    public hosts in test data and examples."""
+    if "." not in host and ":" not in host:
+        return not host.isdigit()  # `fileserver01`, `intranet`; all-digit hosts are integer IPs
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return any(address in network for network in _INTERNAL_NETWORKS)
 
 
 def _domain_shown(anchor: str) -> str:
