@@ -124,3 +124,15 @@ def test_list_post_by_a_stranger_with_a_colleagues_name_counts_half(knowledge):
     raw = make_message(from_="佐々木 恵 <m.sasaki@sensor-lab.example>", headers={"List-Id": "<keisoku.ml.example>"})
     [finding] = Impersonation().check(parse_message(raw), ScanContext(knowledge=knowledge))
     assert (finding.symbol, finding.weight) == ("IMPERSONATION_STAFF_NAME", 0.5)
+
+
+def test_reply_diverted_to_a_colleagues_name_elsewhere_reaches_quarantine(settings, knowledge):
+    """BEC with our own From (spoofed) and the colleague's name on a free-mail Reply-To: no payload needed."""
+    scanner = Scanner(settings, knowledge=knowledge, detectors=[Impersonation(), ThreadHijack()])
+    raw = make_message(from_="大川 誠 <makoto.okawa@kitaboshi.example>", subject="至急",
+                       headers={"Reply-To": "Makoto Okawa <m.okawa.office@freemail.test>"}, body="今お時間ありますか？")
+    assert scanner.scan(raw).verdict.action.value == "quarantine"
+    # A colleague who wants answers at a shared mailbox of ours is not diverting anything.
+    benign = make_message(from_="大川 誠 <makoto.okawa@kitaboshi.example>",
+                          headers={"Reply-To": "IT Support Desk <it-support@kitaboshi.example>"})
+    assert scanner.scan(benign).verdict.action.value == "deliver"

@@ -92,3 +92,30 @@ def test_real_partner_from_a_second_address_is_clean():
 def test_without_known_domains_nothing_fires():
     ctx = ScanContext(knowledge=StaticKnowledge())
     assert list(LookalikeDomains().check(parse_message(make_message(from_="a@kitakami-densso.example")), ctx)) == []
+
+
+def _with_directory(raw: bytes) -> dict:
+    from tests.knowledge_builders import org_knowledge
+
+    ctx = ScanContext(knowledge=org_knowledge())
+    return {f.symbol: f for f in LookalikeDomains().check(parse_message(raw), ctx)}
+
+
+def test_lookalike_address_copying_a_colleagues_mailbox_is_flagged():
+    found = _with_directory(make_message(from_="<megumi.sasaki@kitab0shi.example>", body="至急お願いします。"))
+    assert found["LOOKALIKE_KNOWN_MAILBOX"].evidence["copies"] == "megumi.sasaki@kitaboshi.example"
+    assert "LOOKALIKE_OUR_DOMAIN" in found
+
+
+def test_lookalike_domain_with_an_unknown_mailbox_is_only_the_domain_finding():
+    found = _with_directory(make_message(from_="info@kitab0shi.example"))
+    assert set(found) == {"LOOKALIKE_OUR_DOMAIN"}
+
+
+def test_bec_from_a_lookalike_of_our_domain_copying_a_mailbox_is_quarantined(settings):
+    from kakuri.pipeline import Scanner
+    from tests.knowledge_builders import org_knowledge
+
+    scanner = Scanner(settings, knowledge=org_knowledge(), detectors=[LookalikeDomains()])
+    raw = make_message(from_="<makoto.okawa@kitaboshi-jp.example>", body="今日中に振込をお願いできますか。")
+    assert scanner.scan(raw).verdict.action.value == "quarantine"

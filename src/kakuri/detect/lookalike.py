@@ -8,7 +8,8 @@ for non-Latin look-alikes, then the ASCII tricks 0/o, 1/l, rn/m, vv/w), same lab
 suffix (TLD swap), hyphens added or removed, the known name plus extra words, the known domain as a
 subdomain of another one, or a small edit distance (optimal string alignment, so swapped letters
 count once). Exact matches and subdomains of a known domain never fire.
-Emits: LOOKALIKE_OUR_DOMAIN, LOOKALIKE_PARTNER_DOMAIN (evidence: where, domain, imitates, technique).
+Emits: LOOKALIKE_OUR_DOMAIN, LOOKALIKE_PARTNER_DOMAIN (evidence: where, domain, imitates, technique), and
+LOOKALIKE_KNOWN_MAILBOX when the address copies a directory person's mailbox name at the imitated domain.
 `find_lookalike()` is shared with `detect.urls` (URL_LOOKALIKE_DOMAIN).
 Blind spots: names shorter than five characters (too many honest near-misses), look-alikes of
 domains we do not know, and look-alikes made of whole different words (`tokai-meter.example`).
@@ -136,6 +137,8 @@ class LookalikeDomains:
                    "A sender address uses a domain made to look like one of ours"),
         SymbolSpec("LOOKALIKE_PARTNER_DOMAIN", "lookalike",
                    "A sender address uses a domain made to look like a known partner's"),
+        SymbolSpec("LOOKALIKE_KNOWN_MAILBOX", "lookalike",
+                   "The look-alike address copies the mailbox name of a real person at the imitated domain"),
     )
 
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
@@ -150,3 +153,8 @@ class LookalikeDomains:
             symbol = "LOOKALIKE_OUR_DOMAIN" if hit.ours else "LOOKALIKE_PARTNER_DOMAIN"
             yield Finding(symbol, self.name, evidence={
                 "where": where, "domain": hit.domain, "imitates": hit.imitates, "technique": hit.technique})
+            # `kazuya.noguchi@t0kai-keiki.example` for `kazuya.noguchi@tokai-keiki.example`: a chosen victim,
+            # not a company that merely has a similar name.
+            copied = f"{address.rpartition('@')[0].lower()}@{hit.imitates}"
+            if where != "envelope" and ctx.knowledge.person_at(copied) is not None:
+                yield Finding("LOOKALIKE_KNOWN_MAILBOX", self.name, evidence={"address": address, "copies": copied})
