@@ -154,7 +154,7 @@ class Gateway:
             PasswordHasher().verify(stored, password)
         except (VerificationError, InvalidHashError):
             return AuthResult(success=False, handled=False)
-        return AuthResult(success=True)
+        return AuthResult(success=True, auth_data=auth_data)
 
     async def release(self, *, queue_id: str, actor: str, reason: str = ""):
         """Release a kept message through this gateway's delivery (audited); returns the message record."""
