@@ -7,6 +7,7 @@ Hand-written because it is twenty lines and no library offers exactly this small
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Callable, Collection
 
@@ -19,6 +20,7 @@ class ExpressionError(ValueError):
     pass
 
 
+@functools.lru_cache(maxsize=1024)
 def compile_expression(text: str) -> Predicate:
     tokens = _tokenize(text)
     pos = 0

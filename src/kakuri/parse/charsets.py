@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 
 # Mail declares the standard names; the senders actually use the Microsoft supersets.
 _SUPERSETS = {
@@ -59,9 +60,12 @@ def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, bool]:
     return data.decode(codec or "utf-8", errors="replace"), False
 
 
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
 def repair_surrogates(text: str) -> str:
     """Undo the email package's surrogateescape of raw 8-bit header bytes by decoding them properly."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+    if not _SURROGATE.search(text):
         return text
     raw = text.encode("utf-8", errors="surrogateescape")
     return decode_bytes(raw)[0]
