@@ -53,8 +53,9 @@ def enable_mode(
 
 
 def disable_mode(session: Session, *, kind: ModeKind, actor: str, value: str = "", reason: str = "") -> int:
-    """Switch a mode off; returns how many active rows were closed (0 when it was not on)."""
-    value = _check_value(kind, value)
+    """Switch a mode off; returns how many active rows were closed (0 when it was not on).
+    An empty value for hold_sender / hold_host closes every switch of that kind."""
+    value = _check_value(kind, value) if value.strip() or kind not in _NEEDS_VALUE else ""
     rows = session.scalars(
         select(EmergencyMode).where(EmergencyMode.kind == kind.value, EmergencyMode.disabled_at.is_(None))
     ).all()

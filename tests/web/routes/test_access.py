@@ -7,6 +7,7 @@ added without a line here.
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 from fastapi.testclient import TestClient
@@ -39,6 +40,19 @@ API = [
     ("POST", "/api/v1/users", "admin", "user"),
     ("POST", "/api/v1/users/{name}/tokens", "admin", "label"),
     ("POST", "/api/v1/users/{name}/disable", "admin", None),
+    ("GET", "/api/v1/incidents", "viewer", None),
+    ("POST", "/api/v1/incidents", "analyst", "incident"),
+    ("GET", "/api/v1/incidents/{incident_id}", "viewer", None),
+    ("POST", "/api/v1/incidents/{incident_id}/notes", "analyst", "note"),
+    ("POST", "/api/v1/incidents/{incident_id}/links", "analyst", "link"),
+    ("POST", "/api/v1/incidents/{incident_id}/hunt", "analyst", "hunt"),
+    ("POST", "/api/v1/incidents/{incident_id}/isolate", "analyst", "isolate"),
+    ("GET", "/api/v1/incidents/{incident_id}/warning", "analyst", None),
+    ("POST", "/api/v1/incidents/{incident_id}/warn", "analyst", "warn"),
+    ("GET", "/api/v1/incidents/{incident_id}/report", "viewer", None),
+    ("GET", "/api/v1/emergency", "viewer", None),
+    ("POST", "/api/v1/emergency/on", "analyst", "switch"),
+    ("POST", "/api/v1/emergency/off", "admin", "switch"),
 ]
 PAGES = [
     ("GET", "/", "viewer", None),
@@ -55,6 +69,19 @@ PAGES = [
     ("GET", "/profile", "viewer", None),
     ("POST", "/profile", "viewer", "tz"),
     ("POST", "/logout", "viewer", None),
+    ("GET", "/incidents", "viewer", None),
+    ("POST", "/incidents", "analyst", "incident"),
+    ("GET", "/incidents/{incident_id}", "viewer", None),
+    ("POST", "/incidents/{incident_id}/note", "analyst", "note"),
+    ("POST", "/incidents/{incident_id}/link", "analyst", "link"),
+    ("POST", "/incidents/{incident_id}/hunt", "analyst", "hunt"),
+    ("POST", "/incidents/{incident_id}/isolate", "analyst", "isolate"),
+    ("POST", "/incidents/{incident_id}/warn", "analyst", "warn"),
+    ("POST", "/incidents/{incident_id}/close", "analyst", None),
+    ("GET", "/incidents/{incident_id}/report", "viewer", None),
+    ("GET", "/emergency", "viewer", None),
+    ("POST", "/emergency/on", "analyst", "switch"),
+    ("POST", "/emergency/off", "admin", "switch"),
 ]
 PUBLIC = [("GET", "/login"), ("POST", "/login")]
 
@@ -63,6 +90,10 @@ PUBLIC = [("GET", "/login"), ("POST", "/login")]
 def console(tmp_path_factory):
     with quick_argon2():
         settings = load_settings(tmp_path_factory.mktemp("access") / "kakuri-data")
+        settings.__pydantic_extra__["respond"] = {  # the access test isolates only in dry runs
+            "warning": {"from_address": "security@tokai-keiki.example"},
+            "isolation": [{"name": "edr", "kind": "command", "argv": ["/bin/true", "{host}"]}],
+        }
         stores = open_stores(settings)
         tokens = add_users(stores)
         with stores.sessions.begin() as db:
@@ -75,7 +106,8 @@ def console(tmp_path_factory):
 
 def _request(console, method, template, kind, *, role, via):
     app, stores, tokens, sessions = console
-    path = template.format(queue_id=store_message(stores), name="spare", operation="delete")
+    path = template.format(queue_id=store_message(stores), name="spare", operation="delete",
+                           incident_id=_incident(stores) if "{incident_id}" in template else 0)
     body = {
         None: None,
         "tz": {"time_zone": "UTC"},
@@ -83,6 +115,13 @@ def _request(console, method, template, kind, *, role, via):
         "bulk": {"operation": "delete", "queue_ids": [store_message(stores)], "reason": "access test"},
         "user": {"name": f"new{next(_names)}", "role": "viewer", "password": PASSWORD},
         "label": {"label": "ci"},
+        "incident": {"title": "access test"},
+        "note": {"text": "access test"},
+        "link": {"kind": "host", "values": ["10.20.1.5"]},
+        "hunt": [{"host": "10.20.1.5", "verdict": "infected", "notify": ["kondo@partner.example"]}],
+        "isolate": {"host": "10.20.1.5", "reason": "access test", "dry_run": True},
+        "warn": {},
+        "switch": {"kind": "archives", "reason": "access test"},
     }[kind]
     headers = {}
     if role is None:
@@ -100,9 +139,21 @@ def _request(console, method, template, kind, *, role, via):
         return client.request(method, path, headers=headers, follow_redirects=False)
     if path.startswith("/api/"):
         return client.request(method, path, json=body, headers=headers, follow_redirects=False)
+    if kind == "hunt":
+        return client.request(method, path, files={"file": ("hunt.json", json.dumps(body))}, headers=headers,
+                              follow_redirects=False)
     if kind == "bulk":
         body = {"operation": "delete", "queue_id": body["queue_ids"], "reason": body["reason"]}
     return client.request(method, path, data=body, headers=headers, follow_redirects=False)
+
+
+def _incident(stores) -> int:
+    from kakuri.respond.incidents import open_incident
+
+    with stores.sessions() as db:
+        incident = open_incident(db, title="access test", actor="test")
+        db.commit()
+        return incident.id
 
 
 def _is_allowed(response) -> bool:

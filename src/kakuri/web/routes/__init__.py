@@ -6,9 +6,9 @@ from fastapi import FastAPI
 
 
 def route_modules() -> tuple:
-    from kakuri.web.routes import audit, auth, dashboard, quarantine, trace, users
+    from kakuri.web.routes import audit, auth, dashboard, emergency, incidents, quarantine, trace, users
 
-    return (auth, dashboard, quarantine, trace, audit, users)
+    return (auth, dashboard, quarantine, trace, audit, users, incidents, emergency)
 
 
 def register_routes(app: FastAPI) -> None:
