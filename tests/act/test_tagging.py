@@ -8,8 +8,14 @@ from tests.builders import make_message
 
 def test_tag_adds_headers_and_subject_tag_without_touching_the_body():
     raw = make_message(subject="見積書の件", body="本文です\n")
-    out = tag_message(raw, action="tag", score=6.5, symbols=["URL_LURE", "FILE_DOUBLE_EXTENSION"], queue_id="q1",
-                      subject_tag="[SUSPICIOUS]")
+    out = tag_message(
+        raw,
+        action="tag",
+        score=6.5,
+        symbols=["URL_LURE", "FILE_DOUBLE_EXTENSION"],
+        queue_id="q1",
+        subject_tag="[SUSPICIOUS]",
+    )
     parsed = message_from_bytes(out)
     assert parsed["X-Kakuri-Verdict"] == "tag; score=6.50; id=q1"
     assert parsed["X-Kakuri-Symbols"] == "URL_LURE, FILE_DOUBLE_EXTENSION"

@@ -36,9 +36,20 @@ def test_serve_with_command_line_overrides_delivers_and_stops_on_sigterm(tmp_pat
     home.mkdir()
     (home / "kakuri.toml").write_text('[smtp]\nscan_pool = "thread"\n')
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kakuri", "--home", str(home), "serve",
-         "--smtp", f"127.0.0.1:{port}", "--next-hop", f"127.0.0.1:{sink.port}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "kakuri",
+            "--home",
+            str(home),
+            "serve",
+            "--smtp",
+            f"127.0.0.1:{port}",
+            "--next-hop",
+            f"127.0.0.1:{sink.port}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         wait_port(port, proc)
@@ -58,9 +69,8 @@ def test_serve_with_command_line_overrides_delivers_and_stops_on_sigterm(tmp_pat
 def test_queue_shows_deferred_mail_and_why(tmp_path):
     import asyncio
 
-    from tests.receive.conftest import gateway_settings
-
     from kakuri.receive.server import Gateway
+    from tests.receive.conftest import gateway_settings
 
     settings = gateway_settings(tmp_path / "data", next_hop="127.0.0.1:9", delivery={"retry_schedule_seconds": [600]})
 
@@ -70,8 +80,13 @@ def test_queue_shows_deferred_mail_and_why(tmp_path):
         try:
             import aiosmtplib
 
-            await aiosmtplib.send(make_message(), sender="a@partner.example", recipients=["b@tokai-keiki.example"],
-                                  hostname=gateway.address[0], port=gateway.address[1])
+            await aiosmtplib.send(
+                make_message(),
+                sender="a@partner.example",
+                recipients=["b@tokai-keiki.example"],
+                hostname=gateway.address[0],
+                port=gateway.address[1],
+            )
             for _ in range(100):
                 await asyncio.sleep(0.05)
                 with gateway.stores.sessions() as session:
@@ -94,8 +109,11 @@ def test_run_default_initialises_the_data_folder_and_delivers_to_the_maildir(tmp
     with socket.socket() as s:
         if s.connect_ex(("127.0.0.1", 2525)) == 0:
             pytest.skip("127.0.0.1:2525 is in use")
-    proc = subprocess.Popen([sys.executable, "-m", "kakuri", "--home", str(tmp_path / "kd"), "run-default"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kakuri", "--home", str(tmp_path / "kd"), "run-default"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_port(2525, proc)
         with smtplib.SMTP("127.0.0.1", 2525) as client:

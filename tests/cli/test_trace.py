@@ -24,7 +24,10 @@ def test_jsonl_has_one_record_per_message_and_recipient(settings):
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert sorted((r["queue_id"], r["rcpt_to"]) for r in rows) == [
-        ("q1", "a@tokai-keiki.example"), ("q1", "b@tokai-keiki.example"), ("q2", "hanako@tokai-keiki.example")]
+        ("q1", "a@tokai-keiki.example"),
+        ("q1", "b@tokai-keiki.example"),
+        ("q2", "hanako@tokai-keiki.example"),
+    ]
     for row in rows:
         assert {"message_id", "mail_from", "rcpt_to", "action", "state", "received_at", "finished_at"} <= row.keys()
     only = runner.invoke(app, ["--home", str(settings.home), "trace", "--jsonl", "--from", "evil", "--since", "1h"])

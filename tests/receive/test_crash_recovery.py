@@ -42,9 +42,20 @@ class ServeProcess:
     def start(self) -> None:
         log = open(self.home / "serve.log", "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kakuri", "--home", str(self.home), "serve",
-             "--smtp", f"127.0.0.1:{self.port}", "--next-hop", f"127.0.0.1:{self.sink_port}"],
-            stdout=log, stderr=log,
+            [
+                sys.executable,
+                "-m",
+                "kakuri",
+                "--home",
+                str(self.home),
+                "serve",
+                "--smtp",
+                f"127.0.0.1:{self.port}",
+                "--next-hop",
+                f"127.0.0.1:{self.sink_port}",
+            ],
+            stdout=log,
+            stderr=log,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -99,8 +110,10 @@ def batch(prefix: str, n: int, malicious_every: int = 0) -> dict[str, bytes]:
     for i in range(n):
         mid = f"<{prefix}-{i}@partner.example>"
         if malicious_every and i % malicious_every == 0:
-            out[mid] = script_in_zip().replace(b"Message-ID: <", b"X-Old-Id: <", 1).replace(
-                b"X-Old-Id:", f"Message-ID: {mid}\r\nX-Old-Id:".encode(), 1
+            out[mid] = (
+                script_in_zip()
+                .replace(b"Message-ID: <", b"X-Old-Id: <", 1)
+                .replace(b"X-Old-Id:", f"Message-ID: {mid}\r\nX-Old-Id:".encode(), 1)
             )
         else:
             out[mid] = make_message(subject=f"{prefix} {i}", message_id=mid)

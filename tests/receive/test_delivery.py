@@ -40,7 +40,9 @@ async def test_permanent_failure_bounces_to_the_sender_with_a_dsn(start_gateway,
     record = message_state(gateway, queue_id)
     assert record.state == MessageState.BOUNCED
     assert record.recipients[0].last_reply.startswith("550")
-    dsn_record = await wait_until(lambda: (m := message_state(gateway, f"{queue_id}-dsn")) and m.state == "delivered" and m)
+    dsn_record = await wait_until(
+        lambda: (m := message_state(gateway, f"{queue_id}-dsn")) and m.state == "delivered" and m
+    )
     assert dsn_record.origin == "dsn"
 
 
@@ -70,7 +72,10 @@ async def test_each_recipient_gets_its_own_status(start_gateway, sink):
     }
     assert record.state == MessageState.DELIVERED
     to_people = [d for d in sink.received if d.mail_from not in ("", "<>")]
-    assert sorted(r for d in to_people for r in d.rcpt_tos) == ["ok@tokai-keiki.example", "temp.busy@tokai-keiki.example"]
+    assert sorted(r for d in to_people for r in d.rcpt_tos) == [
+        "ok@tokai-keiki.example",
+        "temp.busy@tokai-keiki.example",
+    ]
 
 
 async def test_unreachable_next_hop_defers_and_keeps_the_message(start_gateway):

@@ -18,7 +18,8 @@ async def test_hold_verdict_keeps_the_message_until_released(start_gateway, sink
         '[[overrides]]\nname = "hold-outbound"\nwhen = "*"\naction = "hold"\ndirections = ["outbound"]\n'
     )
     gateway = await start_gateway(
-        next_hop=f"127.0.0.1:{sink.port}", home=home,
+        next_hop=f"127.0.0.1:{sink.port}",
+        home=home,
         org={"our_domains": ["tokai-keiki.example"], "internal_networks": ["127.0.0.0/8"]},
     )
     queue_id = await send(gateway, make_message(), mail_from="pc12@tokai-keiki.example", rcpts=["x@partner.example"])
@@ -41,6 +42,7 @@ async def test_ledger_learns_delivered_mail_but_not_quarantined_mail(start_gatew
     await asyncio.sleep(1.5)  # the worker writes the ledger in batches, at the latest after a second
     knowledge = load_knowledge(gateway.settings, engine=gateway.stores.engine)
     assert knowledge.has_message("<thread-start@partner.example>") or knowledge.has_message(
-        "thread-start@partner.example")
+        "thread-start@partner.example"
+    )
     evil_id = message_state(gateway, bad_id).message_id
     assert not (knowledge.has_message(evil_id) or knowledge.has_message(f"<{evil_id}>"))

@@ -41,8 +41,11 @@ class RawClient:
 async def healthy(gateway, sink) -> None:
     before = len(sink.received)
     await aiosmtplib.send(
-        make_message(), sender="a@partner.example", recipients=["b@tokai-keiki.example"],
-        hostname=gateway.address[0], port=gateway.address[1],
+        make_message(),
+        sender="a@partner.example",
+        recipients=["b@tokai-keiki.example"],
+        hostname=gateway.address[0],
+        port=gateway.address[1],
     )
     await wait_until(lambda: len(sink.received) > before)
 

@@ -18,7 +18,9 @@ EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 def script_in_zip() -> bytes:
     script = b'var s = new ActiveXObject("WScript.Shell"); s.Run("powershell -enc AAAA");'
-    return make_message(subject="Invoice", attachments=[("invoice.zip", zip_of({"invoice.js": script}), "application/zip")])
+    return make_message(
+        subject="Invoice", attachments=[("invoice.zip", zip_of({"invoice.js": script}), "application/zip")]
+    )
 
 
 async def send(gateway, raw: bytes, *, mail_from="taro@partner.example", rcpts=("hanako@tokai-keiki.example",)):
@@ -71,7 +73,9 @@ async def test_release_delivers_a_quarantined_message_once_and_audits_it(start_g
     await wait_until(lambda: (m := message_state(gateway, queue_id)) and m.state == "quarantined")
     await gateway.release(queue_id=queue_id, actor="cli:alice", reason="confirmed with sender by phone")
     await wait_until(lambda: sink.received)
-    record = await wait_until(lambda: (m := message_state(gateway, queue_id)) and not m.recipients[0].status == "pending" and m)
+    record = await wait_until(
+        lambda: (m := message_state(gateway, queue_id)) and not m.recipients[0].status == "pending" and m
+    )
     assert record.state == MessageState.RELEASED
     assert record.recipients[0].status == RecipientStatus.DELIVERED
     assert sink.received[0].message["X-Kakuri-Verdict"].startswith("released quarantine")

@@ -9,15 +9,21 @@ from kakuri.receive.spool import Spool, SpoolEntry, new_queue_id
 
 
 def entry(queue_id: str | None = None, raw: bytes = b"Subject: x\r\n\r\nbody\r\n", **kw) -> SpoolEntry:
-    env = Envelope(mail_from="a@partner.example", rcpt_tos=("b@tokai-keiki.example",), client_ip="192.0.2.1",
-                   direction=Direction.INBOUND)
+    env = Envelope(
+        mail_from="a@partner.example",
+        rcpt_tos=("b@tokai-keiki.example",),
+        client_ip="192.0.2.1",
+        direction=Direction.INBOUND,
+    )
     return SpoolEntry(queue_id=queue_id or new_queue_id(), envelope=env, raw=raw, received_at=time.time(), **kw)
 
 
 def test_entry_round_trips_with_binary_body_and_verdict(tmp_path):
     spool = Spool(tmp_path / "spool")
     raw = b"Subject: \x1b$B$3$s\x1b(B\r\n\r\n\x00\xff\nline\r\n"
-    original = entry(raw=raw, verdict={"action": "tag", "score": 6.0}, rcpt_directions={"b@tokai-keiki.example": "inbound"})
+    original = entry(
+        raw=raw, verdict={"action": "tag", "score": 6.0}, rcpt_directions={"b@tokai-keiki.example": "inbound"}
+    )
     assert spool.write(original)
     again = Spool(tmp_path / "spool").read(original.queue_id)
     assert again == original

@@ -21,9 +21,14 @@ def self_signed(folder) -> None:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
     )
     (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     (folder / "key.pem").write_bytes(
@@ -37,8 +42,13 @@ async def tls_gateway(start_gateway, sink, tmp_path):
     home.mkdir()
     self_signed(home)
     return await start_gateway(
-        next_hop=f"127.0.0.1:{sink.port}", home=home,
-        smtp={"tls_cert": "cert.pem", "tls_key": "key.pem", "auth_users": {"alice": PasswordHasher().hash("s3cret-pass")}},
+        next_hop=f"127.0.0.1:{sink.port}",
+        home=home,
+        smtp={
+            "tls_cert": "cert.pem",
+            "tls_key": "key.pem",
+            "auth_users": {"alice": PasswordHasher().hash("s3cret-pass")},
+        },
         org={"our_domains": ["tokai-keiki.example"], "internal_networks": []},
     )
 

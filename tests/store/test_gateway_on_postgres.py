@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.builders import make_message
 from tests.receive.conftest import message_state, sink, start_gateway, wait_until  # noqa: F401  (fixtures)
 from tests.receive.test_smtp_handler import script_in_zip, send
-from tests.builders import make_message
 
 pytestmark = pytest.mark.postgres
 

@@ -28,8 +28,17 @@ def stores(request, settings):
     stores.close()
 
 
-def accept(stores, queue_id, verdict, *, raw=b"Subject: s\r\n\r\nb", sender="taro@partner.example",
-           rcpts=("hanako@tokai-keiki.example",), subject="Invoice", when=None):
+def accept(
+    stores,
+    queue_id,
+    verdict,
+    *,
+    raw=b"Subject: s\r\n\r\nb",
+    sender="taro@partner.example",
+    rcpts=("hanako@tokai-keiki.example",),
+    subject="Invoice",
+    when=None,
+):
     blob = stores.blobs.put(raw) if verdict["action"] != "deliver" else None
     with stores.sessions() as session:
         return mailflow.record_accepted(
@@ -98,25 +107,40 @@ def test_attempts_only_move_waiting_recipients(stores):
     accept(stores, "q1", DELIVER, rcpts=("a@tokai-keiki.example", "b@tokai-keiki.example"))
     later = datetime.now(UTC) + timedelta(minutes=5)
     with stores.sessions() as session:
-        mailflow.record_attempt(session, queue_id="q1", results={
-            "a@tokai-keiki.example": (RecipientStatus.DELIVERED, "250 ok", None),
-            "b@tokai-keiki.example": (RecipientStatus.DEFERRED, "451 busy", later),
-        })
-        replay = mailflow.record_attempt(session, queue_id="q1", results={
-            "a@tokai-keiki.example": (RecipientStatus.BOUNCED, "550 late", None),
-        })
+        mailflow.record_attempt(
+            session,
+            queue_id="q1",
+            results={
+                "a@tokai-keiki.example": (RecipientStatus.DELIVERED, "250 ok", None),
+                "b@tokai-keiki.example": (RecipientStatus.DEFERRED, "451 busy", later),
+            },
+        )
+        replay = mailflow.record_attempt(
+            session,
+            queue_id="q1",
+            results={
+                "a@tokai-keiki.example": (RecipientStatus.BOUNCED, "550 late", None),
+            },
+        )
         assert {r.address: r.status for r in replay.recipients} == {
-            "a@tokai-keiki.example": "delivered", "b@tokai-keiki.example": "deferred"}
+            "a@tokai-keiki.example": "delivered",
+            "b@tokai-keiki.example": "deferred",
+        }
         assert replay.state == MessageState.QUEUED
         assert [m.queue_id for m in mailflow.messages_waiting(session)] == ["q1"]
 
 
 def test_trace_finds_by_sender_recipient_subject_message_id_and_time(stores):
     now = datetime.now(UTC)
-    accept(stores, "old", DELIVER, sender="kondo@marunaka.example", subject="見積書 (quote)", when=now - timedelta(days=3))
+    accept(
+        stores, "old", DELIVER, sender="kondo@marunaka.example", subject="見積書 (quote)", when=now - timedelta(days=3)
+    )
     accept(stores, "new", QUARANTINE, rcpts=("osamu@tokai-keiki.example",), subject="Invoice 100%")
     with stores.sessions() as session:
-        ids = lambda **kw: [m.queue_id for m in trace.search(session, **kw)]  # noqa: E731
+
+        def ids(**kw):
+            return [m.queue_id for m in trace.search(session, **kw)]
+
         assert ids(sender="MARUNAKA") == ["old"]
         assert ids(recipient="osamu@") == ["new"]
         assert ids(subject="見積") == ["old"]

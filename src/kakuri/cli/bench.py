@@ -21,7 +21,6 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -45,7 +44,9 @@ def _load_corpus(corpus: Path) -> list[tuple[str, list[str], bytes]]:
     out = []
     for path in sorted(corpus.glob("*.eml")):
         env = envelopes.get(path.name, {})
-        out.append((env.get("mail_from", "bench@example.net"), env.get("rcpt_to") or ["user@example.org"], path.read_bytes()))
+        out.append(
+            (env.get("mail_from", "bench@example.net"), env.get("rcpt_to") or ["user@example.org"], path.read_bytes())
+        )
     if not out:
         raise typer.BadParameter(f"no .eml files in {corpus}")
     return out
@@ -90,8 +91,11 @@ def _finished(db: Path, queue_ids) -> dict[str, float]:
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT queue_id, finished_at FROM gw_messages WHERE finished_at IS NOT NULL").fetchall()
     wanted = set(queue_ids)
-    return {q: datetime.fromisoformat(f).timestamp() if "+" in f else datetime.fromisoformat(f + "+00:00").timestamp()
-            for q, f in rows if q in wanted}
+    return {
+        q: datetime.fromisoformat(f).timestamp() if "+" in f else datetime.fromisoformat(f + "+00:00").timestamp()
+        for q, f in rows
+        if q in wanted
+    }
 
 
 async def _run(corpus, *, clients: int, seconds: float, home: Path, workers: int, pool: str) -> dict:
@@ -107,16 +111,29 @@ async def _run(corpus, *, clients: int, seconds: float, home: Path, workers: int
         f"[spool]\nmax_age_seconds = 120\n"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kakuri", "--home", str(home), "serve",
-         "--smtp", f"127.0.0.1:{smtp_port}", "--next-hop", f"127.0.0.1:{sink_port}"],
-        stdout=subprocess.DEVNULL, stderr=open(home / "gateway.log", "wb"),
+        [
+            sys.executable,
+            "-m",
+            "kakuri",
+            "--home",
+            str(home),
+            "serve",
+            "--smtp",
+            f"127.0.0.1:{smtp_port}",
+            "--next-hop",
+            f"127.0.0.1:{sink_port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(home / "gateway.log", "wb"),
     )
     try:
         await _wait_port(smtp_port, proc)
         accepted: dict[str, float] = {}
         refused: list[int] = []
         started = time.time()
-        await asyncio.gather(*(_client(smtp_port, corpus, i, started + seconds, accepted, refused) for i in range(clients)))
+        await asyncio.gather(
+            *(_client(smtp_port, corpus, i, started + seconds, accepted, refused) for i in range(clients))
+        )
         elapsed = time.time() - started
         finished: dict[str, float] = {}
         drain_deadline = time.time() + 120
@@ -170,7 +187,7 @@ def smtp(
     seconds: float = typer.Option(20.0, "--seconds", "-t"),
     workers: int = typer.Option(2, "--workers", help="Scan processes of the gateway"),
     pool: str = typer.Option("process", "--pool", help="process or thread"),
-    keep: Optional[Path] = typer.Option(None, "--keep", help="Use (and keep) this data folder"),
+    keep: Path | None = typer.Option(None, "--keep", help="Use (and keep) this data folder"),
 ) -> None:
     """Accepted msg/s and end-to-end p50/p99 latency (250 -> delivered or quarantined) of a real gateway."""
     messages = _load_corpus(corpus)

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,11 +15,11 @@ DEFAULT_SMTP = "127.0.0.1:2525"
 
 
 def serve(
-    smtp: Optional[str] = typer.Option(None, "--smtp", help="Listen on HOST:PORT (overrides [smtp] listen)"),
-    next_hop: Optional[str] = typer.Option(
+    smtp: str | None = typer.Option(None, "--smtp", help="Listen on HOST:PORT (overrides [smtp] listen)"),
+    next_hop: str | None = typer.Option(
         None, "--next-hop", help='Deliver to HOST:PORT, or "maildir" (overrides [delivery] next_hop)'
     ),
-    web: Optional[str] = typer.Option(None, "--web", help="Also serve the console on HOST:PORT"),
+    web: str | None = typer.Option(None, "--web", help="Also serve the console on HOST:PORT"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every SMTP command"),
 ) -> None:
     """Run the SMTP gateway: accept, scan, quarantine or deliver, until stopped (Ctrl-C or SIGTERM)."""

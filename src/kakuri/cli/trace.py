@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -32,13 +31,13 @@ def parse_time(value: str | None) -> datetime | None:
 
 
 def trace(
-    sender: Optional[str] = typer.Option(None, "--from", "--sender", help="Envelope sender contains"),
-    recipient: Optional[str] = typer.Option(None, "--to", "--rcpt", help="A recipient contains"),
-    subject: Optional[str] = typer.Option(None, "--subject", help="Subject contains"),
-    message_id: Optional[str] = typer.Option(None, "--message-id", help="Exact Message-ID (with or without <>)"),
-    since: Optional[str] = typer.Option(None, "--since", help="Received at or after (ISO time, or 2h, 7d)"),
-    until: Optional[str] = typer.Option(None, "--until", help="Received before"),
-    state_: Optional[str] = typer.Option(None, "--state", help="queued, delivered, quarantined, ..."),
+    sender: str | None = typer.Option(None, "--from", "--sender", help="Envelope sender contains"),
+    recipient: str | None = typer.Option(None, "--to", "--rcpt", help="A recipient contains"),
+    subject: str | None = typer.Option(None, "--subject", help="Subject contains"),
+    message_id: str | None = typer.Option(None, "--message-id", help="Exact Message-ID (with or without <>)"),
+    since: str | None = typer.Option(None, "--since", help="Received at or after (ISO time, or 2h, 7d)"),
+    until: str | None = typer.Option(None, "--until", help="Received before"),
+    state_: str | None = typer.Option(None, "--state", help="queued, delivered, quarantined, ..."),
     limit: int = typer.Option(200, "--limit"),
     jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per message and recipient"),
 ) -> None:

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 def parse_host_port(value: str, *, default_port: int = 25) -> tuple[str, int]:
-    """"127.0.0.1:2525", "[::1]:25", "mx.example" -> (host, port)."""
+    """ "127.0.0.1:2525", "[::1]:25", "mx.example" -> (host, port)."""
     value = value.strip()
     if value.startswith("["):
         host, _, rest = value[1:].partition("]")

@@ -283,4 +283,3 @@ def _due(message: Message) -> list[str]:
         if r.status == RecipientStatus.PENDING
         or (r.status == RecipientStatus.DEFERRED and (as_utc(r.next_attempt_at) or now) <= now)
     ]
-

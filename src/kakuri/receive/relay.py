@@ -57,9 +57,11 @@ class SmtpRelay:
         except aiosmtplib.SMTPResponseException as exc:  # refused at greeting/EHLO/MAIL/DATA
             _close(client)
             return {r: Reply(exc.code, exc.message) for r in rcpt_tos}
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             _close(client)
-            return {r: Reply(0, f"next hop {self.host}:{self.port}: {type(exc).__name__}: {exc}"[:300]) for r in rcpt_tos}
+            return {
+                r: Reply(0, f"next hop {self.host}:{self.port}: {type(exc).__name__}: {exc}"[:300]) for r in rcpt_tos
+            }
         # Say goodbye in the background: the caller records the result first, which narrows the window
         # in which a crash after the next hop's 250 would make us deliver the message again.
         task = asyncio.ensure_future(_quit(client))
@@ -91,7 +93,7 @@ class SmtpRelay:
 async def _quit(client) -> None:
     try:
         await client.quit()
-    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+    except (TimeoutError, aiosmtplib.SMTPException, OSError):
         _close(client)
 
 

@@ -118,7 +118,7 @@ class GatewayHandler:
     async def _wait(self, scan: asyncio.Future, queue_id: str) -> ScanOutcome | None:
         try:
             return await asyncio.wait_for(asyncio.shield(scan), self.scan_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.info("%s: scan slower than %ss, accepting first", queue_id, self.scan_timeout)
         except Exception:  # the runner scans again from the spool (and quarantines a poison message)
             log.exception("%s: inline scan failed", queue_id)

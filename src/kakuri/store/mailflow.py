@@ -88,7 +88,9 @@ def record_accepted(
     else:
         _settle(message)
     message.audit.append(
-        AuditEvent(actor=GATEWAY, event="received", reason="; ".join(message.reasons), detail={"action": message.action})
+        AuditEvent(
+            actor=GATEWAY, event="received", reason="; ".join(message.reasons), detail={"action": message.action}
+        )
     )
     session.add(message)
     session.commit()

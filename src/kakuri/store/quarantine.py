@@ -20,9 +20,7 @@ class QuarantineError(ValueError):
     """The request cannot be met (unknown message, wrong state); the text is safe to show."""
 
 
-def list_messages(
-    session: Session, *, states=KEPT, limit: int = 50, offset: int = 0
-) -> list[Message]:
+def list_messages(session: Session, *, states=KEPT, limit: int = 50, offset: int = 0) -> list[Message]:
     stmt = (
         select(Message)
         .where(Message.state.in_([str(s) for s in states]))
