@@ -26,12 +26,14 @@ RCPT = "bob@example.org"
 class KakuriProcess:
     """`kakuri serve` (content filter) or `kakuri milter` in a child process, on the ports in its kakuri.toml."""
 
-    def __init__(self, home: Path, *, mode: str, smtp_port: int, reinject_port: int, milter_port: int) -> None:
+    def __init__(
+        self, home: Path, *, mode: str, smtp_port: int, reinject_port: int, milter_port: int, scan_pool: str = "thread"
+    ) -> None:
         self.home, self.mode = home, mode
         self.smtp_port, self.milter_port = smtp_port, milter_port
         home.mkdir(parents=True, exist_ok=True)
         (home / "kakuri.toml").write_text(
-            f'[smtp]\nlisten = "127.0.0.1:{smtp_port}"\nscan_pool = "thread"\n'
+            f'[smtp]\nlisten = "127.0.0.1:{smtp_port}"\nscan_pool = "{scan_pool}"\n'
             f'[delivery]\nnext_hop = "127.0.0.1:{reinject_port}"\nretry_schedule_seconds = [0.5]\n'
             '[spool]\npoll_seconds = 0.3\n'
             f'[milter]\nlisten = "127.0.0.1:{milter_port}"\n'
@@ -103,7 +105,7 @@ class Stack:
             return client.sendmail(mail_from, list(rcpts), raw)
 
 
-def start_stack(mode: str, *, policy: str = "") -> Stack:
+def start_stack(mode: str, *, policy: str = "", scan_pool: str = "thread") -> Stack:
     reason = ensure_postfix()
     if reason:
         pytest.skip(reason)
@@ -114,7 +116,7 @@ def start_stack(mode: str, *, policy: str = "") -> Stack:
 
         shutil.rmtree(home)
     kakuri = KakuriProcess(
-        home, mode=mode, smtp_port=free_port(), reinject_port=free_port(), milter_port=free_port()
+        home, mode=mode, smtp_port=free_port(), reinject_port=free_port(), milter_port=free_port(), scan_pool=scan_pool
     )
     if policy:
         (home / "policy.toml").write_text(policy)
