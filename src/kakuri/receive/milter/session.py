@@ -111,5 +111,7 @@ async def serve_connection(
         log.warning("milter connection from %s: %s", writer.get_extra_info("peername"), exc)
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
+    except Exception:  # a bug of ours: Postfix sees the connection close and applies milter_default_action
+        log.exception("milter connection from %s failed", writer.get_extra_info("peername"))
     finally:
         writer.close()
