@@ -176,7 +176,10 @@ def user_for_token(db: Session, token: str) -> User | None:
     user = db.get(User, row.user_id)
     if user is None or user.disabled:
         return None
-    row.last_used_at = _now()
+    now = _now()
+    # Once a minute is enough to see which tokens are alive; a write (and fsync) per API call is not.
+    if row.last_used_at is None or _aware(row.last_used_at) < now - timedelta(minutes=1):
+        row.last_used_at = now
     return user
 
 

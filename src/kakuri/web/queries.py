@@ -12,9 +12,8 @@ import binascii
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parseaddr
 
-from sqlalchemy import Select, Text, cast, func, select, tuple_
+from sqlalchemy import Select, Text, cast, func, literal_column, select, true, tuple_
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from kakuri.store.messages import AuditEvent, Message, Recipient, as_utc
@@ -135,17 +134,12 @@ def dashboard(db: Session, *, now: datetime, hours: int, groups: dict[str, str],
     """Counts for the last `hours` hours; `groups` maps symbol -> family (from the symbol catalogue)."""
     start = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
     per_hour = _per_hour(db, start, hours)
-    symbols: Counter[str] = Counter()
+    in_window = Message.received_at >= start
+    symbols = _symbol_counts(db, in_window)
     names: Counter[str] = Counter()
-    rows = db.execute(
-        select(Message.symbols, Message.from_header, Message.findings).where(
-            Message.received_at >= start, cast(Message.symbols, Text) != "[]"
-        )
-    )
-    for syms, from_header, findings in rows:
-        symbols.update(syms or [])
-        if any(s.startswith("IMPERSONATION_") for s in syms or []):
-            names[_impersonated_name(findings, from_header)] += 1
+    impersonation = cast(Message.symbols, Text).contains('"IMPERSONATION_', autoescape=True)
+    for findings, from_header in db.execute(select(Message.findings, Message.from_header).where(in_window, impersonation)):
+        names[_impersonated_name(findings, from_header)] += 1
     families: Counter[str] = Counter()
     for symbol, count in symbols.items():
         families[groups.get(symbol) or symbol.split("_", 1)[0].lower()] += count
@@ -169,17 +163,26 @@ def dashboard(db: Session, *, now: datetime, hours: int, groups: dict[str, str],
     )
 
 
+def _symbol_counts(db: Session, in_window) -> Counter[str]:
+    """Symbol -> messages, unnested in the database (decoding every JSON list in Python took seconds)."""
+    unnest = func.json_each if db.get_bind().dialect.name == "sqlite" else func.json_array_elements_text
+    element = unnest(Message.symbols).table_valued("value")
+    # The table first, then the function that reads its row (implicitly LATERAL in both databases).
+    stmt = select(element.c.value, func.count()).select_from(Message).join(element, true())
+    rows = db.execute(stmt.where(in_window).group_by(element.c.value))
+    return Counter({str(symbol): count for symbol, count in rows})
+
+
 def _per_hour(db: Session, start: datetime, hours: int) -> list[tuple[datetime, dict[str, int]]]:
+    # Literal SQL constants: bound parameters would differ between SELECT and GROUP BY for PostgreSQL.
     if db.get_bind().dialect.name == "sqlite":
-        bucket = func.strftime("%Y-%m-%d %H:00:00", Message.received_at)
+        bucket = func.strftime(literal_column("'%Y-%m-%d %H:00:00'"), Message.received_at)
     else:
-        bucket = func.to_char(func.date_trunc("hour", Message.received_at), "YYYY-MM-DD HH24:00:00")
+        utc = func.timezone(literal_column("'UTC'"), Message.received_at)
+        bucket = func.to_char(func.date_trunc(literal_column("'hour'"), utc), literal_column("'YYYY-MM-DD HH24:00:00'"))
+    action = func.coalesce(Message.action, literal_column("'none'"))
     counts: dict[str, dict[str, int]] = {}
-    stmt = (
-        select(bucket, func.coalesce(Message.action, "none"), func.count())
-        .where(Message.received_at >= start)
-        .group_by(bucket, func.coalesce(Message.action, "none"))
-    )
+    stmt = select(bucket, action, func.count()).where(Message.received_at >= start).group_by(bucket, action)
     for hour, action, count in db.execute(stmt):
         counts.setdefault(hour, {})[action] = count
     slots = [start + timedelta(hours=i) for i in range(hours)]
@@ -194,4 +197,11 @@ def _impersonated_name(findings: list, from_header: str) -> str:
             for key in ("impersonated", "person", "name", "display_name", "matched"):
                 if evidence.get(key):
                     return str(evidence[key])[:100]
-    return parseaddr(from_header or "")[0][:100]
+    return _display_name(from_header or "")
+
+
+def _display_name(from_header: str) -> str:
+    """The part before the last "<": a label for a chart, not an address parser (email.utils.parseaddr
+    costs ~0.2 ms a call, which is seconds over a week of an outbreak)."""
+    name, bracket, _ = from_header.rpartition("<")
+    return name.strip().strip('"').strip()[:100] if bracket else ""
