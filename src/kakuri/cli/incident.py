@@ -191,11 +191,16 @@ def warn(
             raise svc.IncidentError("no contacts to warn: link some (`link N contact ADDR`) or import a hunt")
         if preview:
             text = render_text(config, our_domains=settings.org.our_domains, incident_ref=f"INC-{incident_id}", home=settings.home)
-            raw = compose_warning(config, targets[0], text)
             console.print(f"[bold]{len(targets)} recipient(s)[/bold]: {', '.join(targets[:20])}{' ...' if len(targets) > 20 else ''}")
-            console.print(f"charset {config.charset}, {len(raw)} bytes; the text as recipients will read it:\n")
+            if config.from_address:
+                size = len(compose_warning(config, targets[0], text))
+                console.print(f"from {config.from_address}, {config.charset}, {size} bytes; the text as recipients will read it:\n")
+            else:
+                console.print("[yellow]set \\[respond.warning] from_address in kakuri.toml before sending[/yellow]\n")
             typer.echo(text)
             return
+        if not config.from_address:
+            raise svc.IncidentError("set [respond.warning] from_address in kakuri.toml before sending warnings")
         counts = send_warnings(
             session, incident_id, config=config, sender=spool_sender(settings, incident_ref=f"INC-{incident_id}"),
             our_domains=settings.org.our_domains, actor=current_actor(), home=settings.home,
