@@ -79,6 +79,9 @@ class DeliveryQueue:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        close = getattr(self.transport, "close", None)  # kept SMTP connections
+        if close is not None:
+            await close()
 
     def submit(self, queue_id: str) -> None:
         if queue_id in self._active:

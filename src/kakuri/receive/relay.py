@@ -41,36 +41,87 @@ class Transport(Protocol):
 
 
 class SmtpRelay:
-    """One SMTP transaction per delivery, recipient by recipient, so every address gets its own answer."""
+    """SMTP transactions recipient by recipient, so every address gets its own answer.
 
-    def __init__(self, host: str, port: int, *, timeout_seconds: float, helo: str | None = None) -> None:
+    Connections are kept open between deliveries (at most `max_idle`, for `idle_seconds`): on a busy
+    gateway, connecting and greeting cost more than the transaction. A kept connection is checked with
+    NOOP before use, so one the next hop has closed meanwhile never turns into a false deferral.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout_seconds: float,
+        helo: str | None = None,
+        max_idle: int = 8,
+        idle_seconds: float = 30.0,
+    ) -> None:
         self.host, self.port, self.timeout, self.helo = host, port, timeout_seconds, helo
+        self.max_idle, self.idle_seconds = max_idle, idle_seconds
+        self._idle: list[tuple[float, aiosmtplib.SMTP]] = []
         self._goodbyes: set[asyncio.Future] = set()
 
     async def deliver(self, *, mail_from: str, rcpt_tos: list[str], data: bytes) -> dict[str, Reply]:
+        client = None
+        try:
+            client = await self._connection()
+            replies = await self._transaction(client, mail_from, rcpt_tos, data)
+        except aiosmtplib.SMTPResponseException as exc:  # refused at greeting/EHLO/MAIL/DATA
+            self._discard(client)
+            return {r: Reply(exc.code, exc.message) for r in rcpt_tos}
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            self._discard(client)
+            reason = f"next hop {self.host}:{self.port}: {type(exc).__name__}: {exc}"[:300]
+            return {r: Reply(0, reason) for r in rcpt_tos}
+        # The connection goes back to the idle list without waiting for anything, so the caller records
+        # the result at once: that narrows the window in which a crash after the next hop's 250 would
+        # make us deliver the message again.
+        self._keep(client)
+        return replies
+
+    async def _connection(self) -> aiosmtplib.SMTP:
+        now = time.monotonic()
+        while self._idle:
+            since, client = self._idle.pop()
+            if now - since > self.idle_seconds or not client.is_connected:
+                self._discard(client)
+                continue
+            try:
+                await client.noop()
+                return client
+            except (TimeoutError, aiosmtplib.SMTPException, OSError):
+                self._discard(client)
         client = aiosmtplib.SMTP(
             hostname=self.host, port=self.port, timeout=self.timeout, local_hostname=self.helo, start_tls=False
         )
-        try:
-            await client.connect()
-            replies = await self._transaction(client, mail_from, rcpt_tos, data)
-        except aiosmtplib.SMTPResponseException as exc:  # refused at greeting/EHLO/MAIL/DATA
+        await client.connect()
+        await client.ehlo()
+        return client
+
+    def _keep(self, client: aiosmtplib.SMTP) -> None:
+        if len(self._idle) < self.max_idle and client.is_connected:
+            self._idle.append((time.monotonic(), client))
+        else:
+            self._discard(client)
+
+    def _discard(self, client: aiosmtplib.SMTP | None) -> None:
+        if client is None:
+            return
+        if not client.is_connected:
             _close(client)
-            return {r: Reply(exc.code, exc.message) for r in rcpt_tos}
-        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
-            _close(client)
-            return {
-                r: Reply(0, f"next hop {self.host}:{self.port}: {type(exc).__name__}: {exc}"[:300]) for r in rcpt_tos
-            }
-        # Say goodbye in the background: the caller records the result first, which narrows the window
-        # in which a crash after the next hop's 250 would make us deliver the message again.
+            return
         task = asyncio.ensure_future(_quit(client))
         self._goodbyes.add(task)
         task.add_done_callback(self._goodbyes.discard)
-        return replies
+
+    async def close(self) -> None:
+        while self._idle:
+            self._discard(self._idle.pop()[1])
+        await asyncio.gather(*self._goodbyes, return_exceptions=True)
 
     async def _transaction(self, client, mail_from, rcpt_tos, data) -> dict[str, Reply]:
-        await client.ehlo()
         await client.mail(mail_from)
         replies: dict[str, Reply] = {}
         accepted = []
