@@ -136,3 +136,32 @@ def test_reply_diverted_to_a_colleagues_name_elsewhere_reaches_quarantine(settin
     benign = make_message(from_="大川 誠 <makoto.okawa@kitaboshi.example>",
                           headers={"Reply-To": "IT Support Desk <it-support@kitaboshi.example>"})
     assert scanner.scan(benign).verdict.action.value == "deliver"
+
+
+def test_colleagues_address_as_display_name_counts_as_their_name(knowledge):
+    found = _symbols(knowledge, from_='"makoto.okawa@kitaboshi.example" <office@yamabiko-travel.test>')
+    assert found["IMPERSONATION_STAFF_NAME"]["impersonated"] == "makoto.okawa@kitaboshi.example"
+    assert "IMPERSONATION_ADDRESS_IN_NAME" in found
+
+
+def test_list_software_showing_a_colleagues_address_is_not_a_staff_impostor(knowledge):
+    found = _symbols(knowledge, from_='"makoto.okawa@kitaboshi.example via Users" <users@lists.example.org>',
+                     headers={"List-Id": "<users.lists.example.org>"})
+    assert "IMPERSONATION_STAFF_NAME" not in found
+
+
+@pytest.mark.parametrize("from_", [
+    "Megumi Sasaki (via Google Drive) <drive-shares-dm-noreply@google.example>",
+    "佐々木 恵（Google ドライブ経由） <drive-shares-noreply@google.example>",
+    "Megumi Sasaki via DocuSign <no-reply@docusign.example>",
+])
+def test_saas_notice_sent_for_a_colleague_counts_half(settings, knowledge, from_):
+    scanner = Scanner(settings, knowledge=knowledge, detectors=[Impersonation(), ThreadHijack()])
+    verdict = scanner.scan(make_message(from_=from_, subject="ファイルが共有されました")).verdict
+    assert "IMPERSONATION_STAFF_NAME" in verdict.symbols
+    assert verdict.action.value != "quarantine", verdict.as_dict()
+
+
+def test_via_in_the_name_of_a_personal_mailbox_is_still_an_impostor(knowledge):
+    found = _symbols(knowledge, from_="Megumi Sasaki via Mobile <megumi.sasaki.1@freemail.test>")
+    assert "IMPERSONATION_STAFF_NAME" in found

@@ -23,9 +23,13 @@ def scanner(settings) -> Scanner:
     return Scanner(settings, knowledge=KNOWLEDGE, detectors=[LookalikeDomains(), UrlLures()])
 
 
+CONTEXT = "URL_LINK_UNKNOWN_HOST"  # scored only in composites with impersonation
+
+
 def check(raw: bytes, detector: UrlLures | None = None) -> dict:
+    """The lure findings, without the context-only symbol."""
     ctx = ScanContext(knowledge=KNOWLEDGE)
-    return {f.symbol: f for f in (detector or UrlLures()).check(parse_message(raw), ctx)}
+    return {f.symbol: f for f in (detector or UrlLures()).check(parse_message(raw), ctx) if f.symbol != CONTEXT}
 
 
 def lure(href: str, text: str | None = None, from_: str = "Sato <info@flower-shop.test>") -> bytes:
@@ -180,7 +184,29 @@ def test_download_link_under_a_partners_name_is_quarantined_with_the_identity_de
 ])
 def test_links_into_the_intranet_are_not_lures(url):
     raw = make_message(from_="Suzuki <suzuki@kitakami-denso.example>", body=f"資料はこちら:\n{url}\n")
-    assert check(raw) == {}
+    assert list(UrlLures().check(parse_message(raw), ScanContext(knowledge=KNOWLEDGE))) == []
+
+
+def test_link_to_a_site_neither_ours_nor_a_partners_is_context():
+    found = {f.symbol: f for f in UrlLures().check(parse_message(make_message(
+        from_="Sato <info@flower-shop.test>", body="https://flower-shop.test/news/1\nhttps://shirane-seimitsu.co.jp/x\n")),
+        ScanContext(knowledge=KNOWLEDGE))}
+    assert found[CONTEXT].evidence == {"url": "https://flower-shop.test/news/1", "host": "flower-shop.test", "count": "1"}
+
+
+def test_partner_name_impostor_with_an_extensionless_link_is_quarantined(settings):
+    """The lure needs no .doc or CMS folder when the display name already lies."""
+    from kakuri.detect.registry import build_detectors
+    from tests.knowledge_builders import org_knowledge
+
+    scanner = Scanner(settings, knowledge=org_knowledge(), detectors=build_detectors(settings))
+    raw = make_message(from_="Koji Morita <office@yamanami-ryokan.test>", to="<megumi.sasaki@kitaboshi.example>",
+                       subject="請求書", body="請求書は以下からご確認ください。\nhttps://yamanami-ryokan.test/Invoice/x7k2qz/\n")
+    verdict = scanner.scan(raw).verdict
+    assert verdict.action.value == "quarantine", verdict.as_dict()
+    own_site = make_message(from_="森田 浩二 <kmorita.home@freemail.test>", to="<megumi.sasaki@kitaboshi.example>",
+                            body="新製品です。\nhttps://www.hoshizora-denki.example/products/new\n")
+    assert scanner.scan(own_site).verdict.action.value != "quarantine"
 
 
 def test_public_ip_download_is_still_a_lure_next_to_an_intranet_link():

@@ -8,7 +8,9 @@ case, spacing, name order, honorifics, romaji long vowels, rapidfuzz for close L
 match is fine when the address is that person's, in our domains (for staff), or in the same
 organisation (registrable domain) as the person's address (a partner's second mailbox). A sender that
 is not in the directory but is a known correspondent (contact graph) is someone else with the same
-name and stays clean; mailing-list posts (List-Id) count half. The address structure is read before
+name and stays clean; mailing-list posts (List-Id) and SaaS notices sent for a person ("杉山 花子 (via Google Drive)"
+from a no-reply mailbox) count half. A colleague's address written as the
+display name counts as their name (outside list mail, where list software writes `"a@ours" via List`). The address structure is read before
 RFC 2047 decoding (parse.addresses).
 Emits: IMPERSONATION_STAFF_NAME, IMPERSONATION_PARTNER_NAME, IMPERSONATION_ADDRESS_IN_NAME,
 IMPERSONATION_REPLYTO_NAME, FROM_REPLYTO_MISMATCH.
@@ -19,6 +21,7 @@ mailbox of the real person (see thread_hijack and sender authentication).
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar, Iterable
 
 from kakuri.detect.base import ScanContext
@@ -33,6 +36,10 @@ from kakuri.parse.addresses import (
 )
 
 _LIST_HEADERS = ("List-Id", "List-Unsubscribe", "List-Post")
+# "Hanako Sugiyama (via Google Drive)", "杉山 花子（Google ドライブ経由）", "Ann Lee via DocuSign"
+_ON_BEHALF = re.compile(r"\bvia\b|経由|\bon behalf of\b|\bshared\b|さんが", re.IGNORECASE)
+_NOTIFIER = re.compile(r"(?:^|[._+-])(?:no-?reply|do-?not-?reply|donotreply|notifications?|notify|alerts?|mailer)"
+                       r"(?:$|[._+-])", re.IGNORECASE)
 
 
 class Impersonation:
@@ -67,12 +74,15 @@ class Impersonation:
         knowledge = ctx.knowledge
         name, address = sender_of(message)
         if name:
-            finding = self._name_finding(name, address, knowledge, _is_list_mail(message))
-            if finding:
-                yield finding
+            list_mail = _is_list_mail(message)
+            by_name = self._name_finding(name, address, knowledge, list_mail)
+            if by_name:
+                yield by_name
             finding = self._address_in_name(name, address, knowledge)
             if finding:
                 yield finding
+                if not list_mail and not (by_name and by_name.symbol == "IMPERSONATION_STAFF_NAME"):
+                    yield from self._colleague_address_as_name(finding.evidence["shown"], name, address, knowledge)
         for reply_name, reply_address in reply_to_of(message)[:5]:
             if reply_name and self._impostor(reply_name, reply_address, knowledge):
                 yield Finding(
@@ -98,7 +108,7 @@ class Impersonation:
             self.name,
             # A list post by a stranger who shares a colleague's name is the classic false positive;
             # list headers cost an attacker nothing, so they halve the finding instead of clearing it.
-            weight=0.5 if list_mail else 1.0,
+            weight=0.5 if list_mail or is_service_notice(name, address) else 1.0,
             evidence={
                 "display_name": name[:200],
                 "address": address,
@@ -134,6 +144,21 @@ class Impersonation:
             )
         return None
 
+    def _colleague_address_as_name(
+        self, shown: str, name: str, address: str, knowledge: Knowledge
+    ) -> Iterable[Finding]:
+        """`"megumi.sasaki@ours.example" <x@elsewhere>`: the reader sees a colleague, as with their name.
+
+        List software writes `"a@ours" via List <list@host>`, hence list mail is left to
+        IMPERSONATION_ADDRESS_IN_NAME alone."""
+        person = knowledge.person_at(shown)
+        if person is not None and person.kind == "staff" and not _is_theirs(person, address, knowledge):
+            yield Finding(
+                "IMPERSONATION_STAFF_NAME",
+                self.name,
+                evidence={"display_name": name[:200], "address": address, "impersonated": person.email},
+            )
+
     def _reply_elsewhere(
         self, message: ParsedMessage, name: str, address: str, reply_to: str, knowledge: Knowledge
     ) -> bool:
@@ -154,6 +179,11 @@ class Impersonation:
             or bool(name and knowledge.people_named(name))
         )
         return claims
+
+
+def is_service_notice(name: str, address: str) -> bool:
+    """A SaaS notice sent for a person: "<name> via <service>" from the service's no-reply mailbox."""
+    return bool(_ON_BEHALF.search(name)) and bool(_NOTIFIER.search(address.partition("@")[0]))
 
 
 def _is_list_mail(message: ParsedMessage) -> bool:

@@ -12,7 +12,8 @@ own: policy composites combine them (a download from an IP, a download behind a 
 newsletter with a hundred tracking links or an invitation with a meeting link stays clean.
 Emits: URL_FILE_DOWNLOAD, URL_EXECUTABLE_DOWNLOAD, URL_DOWNLOAD_UNRELATED_HOST, URL_CMS_INTERNAL_PATH,
 URL_IP_HOST, URL_NONSTANDARD_PORT, URL_USERINFO, URL_IDN_HOST, URL_SCRIPT_SCHEME, URL_SHORTENER,
-URL_LOOKALIKE_DOMAIN, URL_TEXT_MISMATCH, URL_TEXT_MISMATCH_KNOWN_DOMAIN, URL_FEED_MATCH,
+URL_LOOKALIKE_DOMAIN, URL_TEXT_MISMATCH, URL_TEXT_MISMATCH_KNOWN_DOMAIN, URL_LINK_UNKNOWN_HOST (no score of
+its own: policy pairs it with display-name impersonation, whose lure link needs no tell-tale path), URL_FEED_MATCH,
 URL_FEED_HOST_MATCH. One finding per symbol (the first URL), with the count in evidence.
 Links into private networks (RFC 1918 addresses, single-label intranet names) are skipped: colleagues
 share file-server paths, and no outside sender can serve a payload from there.
@@ -115,6 +116,8 @@ class UrlLures:
         SymbolSpec("URL_TEXT_MISMATCH", "url", "A link's visible text names another domain than the one it opens"),
         SymbolSpec("URL_TEXT_MISMATCH_KNOWN_DOMAIN", "url",
                    "A link's visible text shows our or a partner's domain but it opens another site"),
+        SymbolSpec("URL_LINK_UNKNOWN_HOST", "url",
+                   "A link opens a site that is neither ours nor a known partner's (context for composites)"),
         SymbolSpec("URL_FEED_MATCH", "url", "A link is listed in a malicious-URL feed (URLhaus)"),
         SymbolSpec("URL_FEED_HOST_MATCH", "url", "A link's host has malicious URLs listed in a feed (URLhaus)"),
     )
@@ -162,6 +165,9 @@ class UrlLures:
             yield "URL_LOOKALIKE_DOMAIN", {
                 "domain": lookalike.domain, "imitates": lookalike.imitates, "technique": lookalike.technique}
         unrelated = _is_unrelated(url.host, sender_org, ctx)
+        if not _is_known(registrable_domain(url.host) or url.host, ctx):
+            # Whatever the sender's own domain: an impostor may well mail from the hacked site it links to.
+            yield "URL_LINK_UNKNOWN_HOST", {"host": url.host}
         yield from self._download(url, unrelated, sender_org)
         if unrelated and any(d in url.path.lower() for d in _CMS_DIRS):
             yield "URL_CMS_INTERNAL_PATH", {"host": url.host, "path": url.path[:100]}
