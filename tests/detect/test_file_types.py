@@ -96,6 +96,13 @@ def test_url_shortcut_to_a_share_is_a_shortcut_but_a_web_link_is_milder(settings
     assert found(web_verdict, "FILE_URL_SHORTCUT") and not found(web_verdict, "FILE_SHORTCUT")
 
 
+@pytest.mark.parametrize("target", ["http://198.51.100.9/x", "https://cdn.example/update/setup.hta",
+                                    "https://files.example/s/inv.js?dl=1"])
+def test_web_shortcut_that_fetches_a_program_or_opens_an_ip_is_a_shortcut(settings, target):
+    data = f"[InternetShortcut]\r\nURL={target}\r\n".encode()
+    assert found(scan(settings, ("invoice.url", data)), "FILE_SHORTCUT")
+
+
 @pytest.mark.parametrize("name", ["invoice.scf", "x.settingcontent-ms", "a.library-ms"])
 def test_other_windows_shortcut_formats_are_shortcuts(settings, name):
     assert found(scan(settings, (name, b"[Shell]\r\nCommand=2\r\n")), "FILE_SHORTCUT")

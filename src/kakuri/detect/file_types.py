@@ -25,6 +25,8 @@ from typing import ClassVar, Iterable
 
 from kakuri.detect.base import ScanContext
 from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
+from kakuri.detect.urls import EXECUTABLE
+from kakuri.parse.domains import is_ip_literal
 from kakuri.unpack.filetype import DISK_IMAGE_TYPES, sniff
 
 EXECUTABLE_EXTENSIONS = frozenset(
@@ -108,7 +110,7 @@ class FileTypes:
     symbols: ClassVar[tuple[SymbolSpec, ...]] = (
         SymbolSpec("FILE_EXECUTABLE", "files", "An executable program (PE/ELF/Mach-O/MSI by content, or an .exe-like name)"),
         SymbolSpec("FILE_SCRIPT", "files", "A Windows script (.js .vbs .hta .ps1 .bat ...) by name, or script code under another name"),
-        SymbolSpec("FILE_SHORTCUT", "files", "A Windows shortcut (.lnk, .scf, .settingcontent-ms, a .url to a file or share)"),
+        SymbolSpec("FILE_SHORTCUT", "files", "A Windows shortcut (.lnk, .scf, .settingcontent-ms, a .url to a file, a share, a program or an IP)"),
         SymbolSpec("FILE_URL_SHORTCUT", "files", "An Internet shortcut (.url) to a web address"),
         SymbolSpec("FILE_DISK_IMAGE", "files", "A disk image (.iso .img .vhd .vhdx) that Windows mounts with a double-click"),
         SymbolSpec("FILE_ONENOTE", "files", "A OneNote notebook section, a carrier for embedded scripts"),
@@ -144,7 +146,7 @@ class FileTypes:
             yield self._finding("FILE_SCRIPT", part, ev, by="content", marker=marker)
         if ext == "url":
             target = _url_target(part.data)
-            is_web = target.lower().startswith(("http://", "https://"))
+            is_web = target.lower().startswith(("http://", "https://")) and not _is_download_target(target)
             yield self._finding("FILE_URL_SHORTCUT" if is_web else "FILE_SHORTCUT", part, ev, target=target[:200])
         elif ext in SHORTCUT_EXTENSIONS or true_type == "lnk":
             yield self._finding("FILE_SHORTCUT", part, ev)
@@ -207,6 +209,16 @@ def _script_marker(part: Part, true_type: str) -> str | None:
 def _url_target(data: bytes) -> str:
     match = _URL_TARGET.search(data[:16384])
     return match.group(1).decode("utf-8", "replace") if match else ""
+
+
+def _is_download_target(target: str) -> bool:
+    """A web shortcut that fetches a program (`.hta`, `.exe`, `.js` ...) or opens a bare IP: it runs or
+    drops code on the double-click, like a file shortcut, rather than showing a page."""
+    rest = target.partition("://")[2]
+    host = rest.partition("/")[0].rpartition("@")[2].rsplit(":", 1)[0].strip("[]")
+    path = rest.partition("/")[2].split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    name = path.rsplit("/", 1)[-1].lower()
+    return is_ip_literal(host) or ("." in name and name.rsplit(".", 1)[-1] in EXECUTABLE)
 
 
 def _decoy_extension(name: str) -> str | None:
