@@ -13,11 +13,9 @@ import csv
 import json
 import smtplib
 import time
-from email import message_from_bytes
 from email.header import decode_header, make_header
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -27,7 +25,7 @@ from kakuri.store.messages import Message
 from tests.builders import make_message
 from tests.builders_archive import zip_of
 from tests.builders_office import doc_with_vba
-from tests.receive.conftest import RecordingSink, free_port
+from tests.receive.conftest import RecordingSink, sink  # noqa: F401 (the recording next hop fixture)
 from tests.web.live import LiveConsole
 
 pytestmark = pytest.mark.slow
@@ -70,16 +68,6 @@ contact_point = "03-0000-0000"
 charset = "iso-2022-jp"
 rate_per_minute = 600
 """
-
-
-@pytest.fixture
-def sink():
-    handler = RecordingSink()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
 
 
 @pytest.fixture

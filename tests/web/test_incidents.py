@@ -6,7 +6,6 @@ import json
 import sys
 
 import pytest
-from fastapi.testclient import TestClient
 
 from kakuri.receive.spool import Spool
 from kakuri.respond.emergency import active_modes

@@ -12,16 +12,15 @@ import smtplib
 import time
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from kakuri.store import accounts
 from kakuri.store.messages import Message
 from tests.builders import make_message
-from tests.receive.conftest import RecordingSink, free_port, gateway_settings
+from tests.receive.conftest import gateway_settings
 from tests.web.factories import PASSWORD
 from tests.web.live import LiveConsole
-from tests.web.test_browser import ARGS, CHROMIUM
+from tests.web.test_browser import CHROMIUM, browser, sink  # noqa: F401 (module-scoped fixtures shared)
 
 pytestmark = [
     pytest.mark.browser,
@@ -31,16 +30,6 @@ OURS = "tokai-keiki.example"
 HUNT = [{"account": f"taro@{OURS}", "verdict": "infected", "score": 8.0, "evidence": ["burst of replies"],
          "notify": ["kondo@partner.example", "sato@other.example"]},
         {"host": "10.20.1.5", "verdict": "infected", "score": 9.0, "evidence": ["beacon"], "notify": []}]
-
-
-@pytest.fixture(scope="module")
-def sink():
-    handler = RecordingSink()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
 
 
 @pytest.fixture(scope="module")
@@ -56,16 +45,6 @@ def live(tmp_path_factory, sink):
         accounts.add_user(db, name="admin", role="admin", password=PASSWORD)
     yield console
     console.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
 
 
 def _page(browser, live, user: str, next_: str):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from kakuri.respond import incidents as svc
 from kakuri.respond.outbox import delivery_status
 from kakuri.store.incidents import Incident
-from kakuri.web.deps import Analyst, DbDep, Principal, Viewer
+from kakuri.web.deps import Analyst, DbDep, Viewer
 from kakuri.web.pages import render
 from kakuri.web.respond_schemas import (
     EventOut, HuntEntry, IncidentDetail, IncidentIn, IncidentItem, IsolateIn, IsolationOut, LinkCounts, LinkIn,
