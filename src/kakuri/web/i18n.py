@@ -174,6 +174,13 @@ def format_time(value: datetime | None, tz: ZoneInfo) -> str:
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
+def to_utc(value: datetime | None) -> datetime | None:
+    """An API time as aware UTC; a time without offset is taken as UTC (the API speaks UTC)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def parse_local_time(text: str | None, tz: ZoneInfo) -> datetime | None:
     """A form's `datetime-local` value (viewer's zone) or an ISO time with offset, as aware UTC."""
     if not text:

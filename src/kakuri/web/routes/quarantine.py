@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 from urllib.parse import urlencode
@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from kakuri.store import quarantine as quarantine_store
 from kakuri.store.messages import AuditEvent, Message
@@ -102,7 +101,7 @@ def list_quarantine(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> QuarantinePage:
-    flt = _filter(state, _utc(since), _utc(until), sender, recipient, symbol, direction, q)
+    flt = _filter(state, i18n.to_utc(since), i18n.to_utc(until), sender, recipient, symbol, direction, q)
     rows, next_cursor = _search(db, flt, cursor, limit)
     return QuarantinePage(items=[present.quarantine_item(m) for m in rows], next_cursor=next_cursor)
 
@@ -172,13 +171,6 @@ def _raw_response(db, request: Request, queue_id: str, user: Principal) -> Respo
             "X-Content-Type-Options": "nosniff",
         },
     )
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # An API time without offset is UTC.
-    if value is None:
-        return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # --- pages ---------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -19,12 +19,6 @@ pages = APIRouter()
 Text = Annotated[str | None, Query(max_length=500)]
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 @api.get("/trace", response_model=TracePage, summary="Find messages by sender, recipient, subject, Message-ID, time")
 def trace_api(
     user: Viewer,
@@ -39,7 +33,7 @@ def trace_api(
 ) -> TracePage:
     rows = trace_store.search(
         db, sender=sender, recipient=recipient, subject=subject, message_id=message_id,
-        since=_utc(since), until=_utc(until), limit=limit,
+        since=i18n.to_utc(since), until=i18n.to_utc(until), limit=limit,
     )
     return TracePage(items=[present.trace_item(m) for m in rows])
 
