@@ -79,9 +79,12 @@ class KakuriProcess:
         if not db.exists():
             return []
         with sqlite3.connect(db, timeout=30) as conn:
-            rows = conn.execute("SELECT queue_id, message_id, state, action FROM gw_messages").fetchall()
-        found = [{"queue_id": q, "message_id": m, "state": s, "action": a} for q, m, s, a in rows]
+            rows = conn.execute("SELECT queue_id, message_id, state, action, blob_sha256 FROM gw_messages").fetchall()
+        found = [{"queue_id": q, "message_id": m, "state": s, "action": a, "blob": b} for q, m, s, a, b in rows]
         return [r for r in found if not states or r["state"] in states]
+
+    def kept_copy(self, record: dict) -> bytes:
+        return (self.home / "blobs" / record["blob"][:2] / record["blob"]).read_bytes()
 
     def kept_ids(self) -> set[str]:
         return {f"<{r['message_id']}>" for r in self.messages("quarantined", "held")}

@@ -66,8 +66,13 @@ def test_benign_mail_is_accepted_with_kakuri_headers_and_forged_ones_removed(sta
 
 
 def test_script_in_zip_is_kept_by_kakuri_and_discarded_to_postfix(stack):
-    stack.send(with_id(script_in_zip(), "<m-script@partner.example>"))  # 250: the client must not retry
-    assert "<m-script@partner.example>" in stack.kakuri.kept_ids()  # stored before the discard answer
+    raw = with_id(script_in_zip(), "<m-script@partner.example>").replace(
+        b"Subject: Invoice\r\n", b"Subject: Invoice for the order\r\n\tfolded onto a second line\r\n", 1
+    )
+    stack.send(raw)  # 250: the client must not retry
+    # Stored before the discard answer, byte for byte as the client sent it (folded header included).
+    [record] = [r for r in stack.kakuri.messages("quarantined") if r["message_id"] == "m-script@partner.example"]
+    assert stack.kakuri.kept_copy(record) == raw
     wait_for(lambda: "milter-discard" in stack.postfix.log_tail(20000), message="postfix discards")
     time.sleep(0.5)
     assert delivered(stack, "<m-script@partner.example>") is None
