@@ -190,6 +190,9 @@ def test_outbreak_from_detection_to_report(live, sink, tmp_path):
     with live.gateway.stores.sessions() as db:  # in the gateway's trace, as mail it made itself
         traced = db.scalars(select(Message).where(Message.origin == "warning")).all()
         assert sorted(m.state for m in traced) == ["delivered"] * 3
+    traced = [json.loads(line) for line in o.kakuri("trace", "--from", "security@", "--jsonl").splitlines()]
+    assert sorted((t["rcpt_to"], t["origin"], t["recipient_status"]) for t in traced) == [
+        (c, "warning", "delivered") for c in sorted(CONTACTS)]
     assert "0 handed to the gateway" in o.kakuri("incident", "warn", "1")  # each contact is warned once
     notify = tmp_path / "notify.csv"
     o.kakuri("incident", "notify-list", "1", "--csv", str(notify))

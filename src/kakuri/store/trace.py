@@ -67,6 +67,7 @@ def trace_rows(messages: list[Message]) -> Iterator[dict]:
                 "rcpt_tos": [x.address for x in m.recipients],
                 "subject": m.subject,
                 "direction": r.direction,
+                "origin": m.origin,  # smtp, or mail kakuri made itself: dsn, warning
                 "action": m.action,
                 "score": m.score,
                 "symbols": m.symbols,
