@@ -38,8 +38,6 @@ SMFIR_CHGHEADER = b"m"
 SMFIR_ACCEPT = b"a"
 SMFIR_CONTINUE = b"c"
 SMFIR_DISCARD = b"d"
-SMFIR_REJECT = b"r"
-SMFIR_TEMPFAIL = b"t"
 SMFIR_REPLYCODE = b"y"
 
 # Actions we may take at end of message
