@@ -41,6 +41,15 @@ def test_password_is_the_first_candidate(text, password):
     assert harvest_passwords(text)[0] == password
 
 
+@pytest.mark.parametrize("text", ["Please use Xk92mq as password.", "Xk92mq がパスワードです。", "P.W.: Xk92mq"])
+def test_password_written_before_the_keyword_is_a_candidate(text):
+    assert "Xk92mq" in harvest_passwords(text)
+
+
+def test_tokens_before_the_keyword_come_after_those_behind_it():
+    assert harvest_passwords("ref A-1200 password: Qm77x")[0] == "Qm77x"
+
+
 def test_full_width_password_is_also_offered_as_written():
     candidates = harvest_passwords("パスワード：ＡＢＣ１２３")
     assert candidates[0] == "ABC123"

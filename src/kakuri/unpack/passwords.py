@@ -5,7 +5,8 @@ read the body the way the victim does. Technique: find password keywords in any 
 mail arrives in (ja/en/zh/ko/th/vi/id/de/fr/es/pt/nl/it/pl/ru), then take, best first: the token after a separator
 ("Password: x", "パスワード：x", "PW = x"), the token of "パスワードは x です" / "password is x", quoted
 tokens near the keyword (「x」 "x"), the first token of the next line when the keyword ends its line,
-and last every short token shortly after a keyword. The text is read both NFKC-normalised (full-width
+every short token shortly after a keyword, and last the tokens just before it on its line ("use x as
+password", "x がパスワードです"). The text is read both NFKC-normalised (full-width
 "ｐａｓｓ１２３" -> "pass123") and raw, since the zip may hold either form.
 Blind spots: passwords in images or attachments, and passwords sent in another mail (a thread-aware
 PasswordSource can supply those).
@@ -20,7 +21,7 @@ from typing import Iterable, Iterator
 from kakuri.model import Envelope, ParsedMessage
 
 # Latin keywords need word boundaries ("bypass", "passport" and "passed" are not keywords).
-_LATIN = (r"pass\s?words?|passwd|passcode|pass|pwd|pw|p/w|kennwort|passwort|mot\s+de\s+passe|contrase[ñn]a|senha"
+_LATIN = (r"pass\s?words?|passwd|passcode|pass|pwd|pw|p/w|p\.w\.|kennwort|passwort|mot\s+de\s+passe|contrase[ñn]a|senha"
           r"|m[ậa]t\s+kh[ẩa]u|kata\s+sandi|sandi|wachtwoord|parola|has[łl]o|пароль")
 # Scripts without spaces between words (Thai, CJK) cannot use word boundaries.
 _CJK = r"解凍用?パスワード|パスワード|ﾊﾟｽﾜｰﾄﾞ|パスワ－ド|暗証番号|解凍キー|解凍コード|パス|密码|密碼|口令|비밀번호|암호|รหัสผ่าน|รหัส"
@@ -36,6 +37,8 @@ _ASCII_HEAD = re.compile(r"[!-~]+(?=[^!-~])")  # "abc123です" -> "abc123", "pw
 _COPULA = re.compile(r"(?:です|となります|になります|でございます|となっております)$")
 _SENTENCE = re.compile(r"(?:ます|ました|ません|ください|下さい|です|でした|ございます)[。．.!！]?$")  # prose, not a password
 _WINDOW = 120  # characters after a keyword searched for quoted and generic tokens
+_BEFORE = 40  # characters before a keyword, on its line, searched last
+_BEFORE_STOPWORDS = frozenset({"use", "please", "as", "with", "enter", "type", "zip", "the", "archive", "file's"})
 _STOPWORDS = frozenset({"is", "the", "for", "file", "zip", "and", "will", "be", "sent", "separately", "in",
                         "a", "an", "of", "your", "this", "mail", "email", "below", "following", "password"})
 
@@ -84,6 +87,12 @@ def _candidates(text: str) -> Iterator[tuple[int, int, str]]:
         for token in _TOKEN.finditer(window):
             if token.group(0).lower().strip(_TRAILING) not in _STOPWORDS:
                 yield from _variants(4, end + token.start(), token.group(0))
+        # "Please use Xk92 as password", "Xk92 がパスワードです": the token comes first, on the same line.
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        before = text[max(line_start, match.start() - _BEFORE):match.start()]
+        for token in _TOKEN.finditer(before):
+            if token.group(0).lower().strip(_TRAILING) not in _STOPWORDS | _BEFORE_STOPWORDS:
+                yield from _variants(5, match.start() - len(before) + token.start(), token.group(0))
 
 
 def _next_line_token(text: str, end: int) -> str | None:
