@@ -145,3 +145,12 @@ def test_viewer_chooses_their_time_zone(client, tokens):
     assert client.get("/api/v1/me").json()["time_zone"] == "UTC"
     bad = client.put("/api/v1/me/time-zone", json={"time_zone": "Mars/Olympus"}, headers={"X-CSRF-Token": csrf})
     assert bad.status_code == 422
+
+
+def test_a_planted_session_cookie_is_never_adopted(client, tokens):
+    client.cookies.set("kakuri_session", "chosen-by-the-attacker")
+    response = login(client, "viewer")
+    issued = next(v for k, v in response.headers.multi_items() if k == "set-cookie" and "kakuri_session=" in v)
+    assert "chosen-by-the-attacker" not in issued
+    planted = TestClient(client.app, cookies={"kakuri_session": "chosen-by-the-attacker"})
+    assert planted.get("/api/v1/me").status_code == 401
