@@ -106,8 +106,9 @@ def test_analyst_finds_reads_and_releases_a_quarantined_message_which_reaches_th
     zipped = encrypted_zip({"invoice.js": b'WScript.CreateObject("WScript.Shell").Run("powershell -enc AAAA")'},
                            password="ab12")
     subject = "請求書のご送付 (browser test)"
+    message_id = "<browser-release@partner-invoices.example>"
     _send(live, make_message(subject=subject, body="添付ファイルのパスワード: ab12\n", to=RECIPIENT,
-                             attachments=[("invoice.zip", zipped, "application/zip")]))
+                             message_id=message_id, attachments=[("invoice.zip", zipped, "application/zip")]))
     queue_id = _wait_for_state(live, subject, "quarantined")
 
     _log_in(page, live)
@@ -118,7 +119,7 @@ def test_analyst_finds_reads_and_releases_a_quarantined_message_which_reaches_th
 
     verdict = page.inner_text("#verdict")
     assert "ARCHIVE_ENCRYPTED_PASSWORD_IN_MESSAGE" in verdict
-    assert "score 20.0 >= quarantine 10" in verdict or ">= quarantine" in verdict
+    assert ">= quarantine" in verdict  # the reason the policy gave
     assert "invoice.js" in page.inner_text("#attachments")
 
     release = page.locator("#actions form[action$='/release']")
@@ -128,11 +129,10 @@ def test_analyst_finds_reads_and_releases_a_quarantined_message_which_reaches_th
     assert "released" in page.inner_text("#done")
 
     deadline = time.monotonic() + 20
-    while not any(subject in (d.message.get("Subject") or "") or queue_id in d.data.decode("latin-1")
-                  for d in sink.received):
+    while message_id not in sink.message_ids():
         assert time.monotonic() < deadline, "the released message never reached the next hop"
         time.sleep(0.1)
-    delivered = next(d for d in sink.received if queue_id in d.data.decode("latin-1"))
+    delivered = sink.received[sink.message_ids().index(message_id)]
     assert delivered.rcpt_tos == [RECIPIENT]
     _wait_for_state(live, subject, "released")
     page.goto(f"{live.url}/audit?queue_id={queue_id}")
