@@ -65,6 +65,14 @@ MALICIOUS = {
     "eicar_plain": lambda: ([("eicar.com", EICAR)], "test"),
     "eicar_nested": lambda: ([("x.zip", zip_of({"y.zip": zip_of({"eicar.txt": EICAR})}))], "test"),
     "exe_attachment": lambda: ([("setup.exe", exe_stub())], "install this"),
+    "encrypted_zip_thai_password": lambda: (
+        [("ใบแจ้งหนี้.zip", encrypted_zip({"invoice.xls": xls_with_vba({"Module1": WB_OPEN})}, "Bkk4471"))],
+        "เรียน ท่าน\nกรุณาตรวจสอบไฟล์แนบ\nรหัสผ่าน: Bkk4471\nขอบคุณครับ",
+    ),
+    "encrypted_zip_password_before_keyword": lambda: (
+        [("scan.zip", encrypted_zip({"scan.js": JS}, "q7Lm2x"))], "Please use q7Lm2x as password to open the file.",
+    ),
+    "url_shortcut_to_hta": lambda: ([("invoice.url", b"[InternetShortcut]\r\nURL=https://cdn.some-host.test/upd/invoice.hta\r\n")], "invoice"),
     "hta_attachment": lambda: ([("update.hta", b"<html><hta:application/><script language=VBScript>CreateObject(\"WScript.Shell\").Run \"calc\"</script></html>")], "update"),
 }
 
@@ -82,6 +90,7 @@ BENIGN = {
         [("図面.zip", encrypted_zip({"図面.pdf": b"%PDF-1.4\n%%EOF\n"}, "Ab3x9"))],
         "図面を送付いたします。\nパスワードは別メールにてお送りいたします。",
     ),
+    "intranet_file_server_link": lambda: ([], "資料はこちらです。\nhttp://10.12.3.4/share/営業部/見積書.xlsx\nhttp://fileserver01/share/図面.zip\n"),
     "tar_of_csv": lambda: ([("export.tar.gz", tar_of({"export.csv": b"a,b\n1,2\n"}, compression="gz"))], "export"),
 }
 
@@ -129,3 +138,45 @@ def test_macro_document_in_a_stored_zip_is_still_unpacked(scanner):
     make the sniffer take the archive for the document."""
     verdict = _scan(scanner, [("report.zip", zip_of({"report.docm": docx(macro={"NewMacros": DROPPER})}, stored=True))], "report")
     assert verdict.action in (Action.QUARANTINE, Action.REJECT), (verdict.score, verdict.symbols)
+
+
+# ----------------------------------------------------------------- with a directory (tests/knowledge_builders)
+
+@pytest.fixture(scope="module")
+def org_scanner(tmp_path_factory):
+    from kakuri.settings import load_settings
+    from tests.knowledge_builders import org_knowledge
+
+    return build_scanner(load_settings(tmp_path_factory.mktemp("org-home")), knowledge=org_knowledge())
+
+
+IDENTITY_MALICIOUS = {
+    # BEC with a spoofed From of ours and the answer diverted to the colleague's name elsewhere.
+    "reply_to_diverted": ("大川 誠 <makoto.okawa@kitaboshi.example>", {"Reply-To": "Makoto Okawa <okawa.m@freemail.test>"}, "今お時間ありますか？"),
+    "lookalike_copying_mailbox": ("<megumi.sasaki@kitaboshi-jp.example>", {}, "振込先の変更をお願いします。"),
+    "colleague_address_as_name": ('"sho.ueda@kb-trading.example" <ueda.office@freemail.test>', {}, "至急ご対応ください。"),
+    "partner_name_extensionless_link": ("Koji Morita <info@hoshi-ryokan.test>", {}, "請求書: https://hoshi-ryokan.test/Invoice/q8z2k1/"),
+}
+IDENTITY_BENIGN = {
+    "saas_share_for_a_colleague": ("Megumi Sasaki (via Google Drive) <drive-shares-dm-noreply@google.example>", {},
+                                   "佐々木 恵さんがファイルを共有しました: https://drive.google.example/file/d/1x2y3z"),
+    "partner_from_personal_mailbox_linking_its_company": ("森田 浩二 <kmorita.home@freemail.test>", {},
+                                                          "出張中です。https://www.hoshizora-denki.example/news/"),
+}
+
+
+def _org_scan(org_scanner, from_, headers, body):
+    raw = make_message(subject="ご確認", from_=from_, to="佐々木 恵 <megumi.sasaki@kitaboshi.example>", body=body, headers=headers)
+    return org_scanner.scan(raw, Envelope(mail_from="bounce@mailer.test", direction=Direction.INBOUND)).verdict
+
+
+@pytest.mark.parametrize("name", sorted(IDENTITY_MALICIOUS))
+def test_identity_variant_is_quarantined(org_scanner, name):
+    verdict = _org_scan(org_scanner, *IDENTITY_MALICIOUS[name])
+    assert verdict.action in (Action.QUARANTINE, Action.REJECT), (name, verdict.score, verdict.symbols)
+
+
+@pytest.mark.parametrize("name", sorted(IDENTITY_BENIGN))
+def test_identity_lookalike_is_not_quarantined(org_scanner, name):
+    verdict = _org_scan(org_scanner, *IDENTITY_BENIGN[name])
+    assert verdict.action in (Action.DELIVER, Action.TAG), (name, verdict.score, verdict.symbols)
