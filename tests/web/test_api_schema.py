@@ -63,4 +63,4 @@ def test_no_generated_request_causes_a_server_error(api, mode):
 
 def test_every_operation_was_exercised(api):
     labels = {operation.label for operation in _operations(api[0])}
-    assert len(labels) == 29 and "POST /api/v1/quarantine/bulk" in labels and "POST /api/v1/emergency/on" in labels
+    assert len(labels) == 30 and "POST /api/v1/quarantine/bulk" in labels and "POST /api/v1/emergency/on" in labels

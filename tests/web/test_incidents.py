@@ -154,3 +154,24 @@ def test_pages_need_the_csrf_token_and_switch_in_one_click(app, tokens, stores):
     viewer, _ = logged_in(app, "viewer")
     assert 'id="warning-preview"' not in viewer.get(f"{url}?preview=both").text
     assert viewer.post(f"{url}/note", data={"text": "x"}).status_code == 403
+
+
+def test_all_clear_releases_only_the_incidents_held_mail_dry_run_first(client, tokens, stores, settings):
+    taro = store_message(stores, action="hold", direction="outbound", mail_from="taro@tokai-keiki.example", symbols=())
+    store_message(stores, action="hold", direction="outbound", mail_from="jiro@tokai-keiki.example", symbols=())
+    infected = store_message(stores, mail_from="taro@tokai-keiki.example")  # quarantined: stays unless asked
+    incident = _open(client, tokens)
+    analyst = _as(tokens, "analyst")
+    client.post(f"/api/v1/incidents/{incident}/hunt", json=HUNT, headers=analyst)
+    url = f"/api/v1/incidents/{incident}/release"
+    dry = client.post(url, json={"reason": "all clear", "dry_run": True}, headers=analyst).json()
+    assert dry == {"queue_ids": [taro], "failed": {}}
+    assert Spool(settings.home / "spool").queue_ids() == []
+    assert client.post(url, json={"reason": "x"}, headers=analyst).status_code == 422  # a real reason
+    done = client.post(url, json={"reason": "all clear"}, headers=analyst).json()
+    assert done["queue_ids"] == [taro] and Spool(settings.home / "spool").queue_ids() == [taro]
+    detail = client.get(f"/api/v1/messages/{taro}", headers=analyst).json()
+    assert detail["state"] == "released" and detail["history"][-1]["actor"] == "web:analyst"
+    assert client.get(f"/api/v1/messages/{infected}", headers=analyst).json()["state"] == "quarantined"
+    timeline = client.get(f"/api/v1/incidents/{incident}", headers=analyst).json()["timeline"]
+    assert timeline[-1]["kind"] == "release" and "1 message(s) released in bulk: all clear" in timeline[-1]["text"]

@@ -8,6 +8,7 @@ an admin switches the hold off. Run with `-m browser`; skipped where /usr/bin/ch
 from __future__ import annotations
 
 import json
+from email.header import decode_header, make_header
 import smtplib
 import time
 
@@ -67,6 +68,10 @@ def _wait(predicate, timeout: float = 20.0):
         time.sleep(0.1)
 
 
+def _subjects(sink) -> list[str]:
+    return [str(make_header(decode_header(d.message.get("Subject", "")))) for d in sink.received]
+
+
 def _state(live, subject: str) -> str | None:
     with live.gateway.stores.sessions() as db:
         return db.scalar(select(Message.state).where(Message.subject == subject))
@@ -111,6 +116,14 @@ def test_outbreak_handled_from_the_console(browser, live, sink, tmp_path):
     _wait(lambda: {r for d in sink.received for r in d.rcpt_tos} >= {"kondo@partner.example", "sato@other.example"})
     assert _state(live, "RE: お見積り (held)") == "held"  # the hold stays on for everything else
     _wait(lambda: page.reload() or page.inner_text("#warnings").count("delivered") == 2)
+
+    release = page.locator("#release-form")  # all clear for this incident's accounts, while the hold stays on
+    release.locator("input[name=reason]").fill("taro's PC re-imaged")
+    release.locator("button").click()
+    page.wait_for_selector("#done")
+    assert "1 held message(s) released" in page.inner_text("#done")
+    _wait(lambda: "RE: お見積り (held)" in _subjects(sink))
+    assert _state(live, "RE: お見積り (held)") == "released"
 
     with page.expect_download() as download:
         page.click("#report-md")

@@ -117,6 +117,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "inc.dry_run": ("Dry run", "テスト実行"),
     "inc.isolate": ("Isolate host", "端末を隔離"),
     "inc.close": ("Close incident", "インシデントを終了"),
+    "inc.release": ("All clear: release its held mail", "収束: 保留メールを解放"),
     "inc.timeline": ("Timeline", "タイムライン"),
     "inc.report": ("Report", "報告書"),
     "em.help": ("Each switch applies to every gateway worker within seconds and is recorded with who, when and why.",

@@ -8,6 +8,7 @@ status is committed as it goes, so the incident page shows progress and a crash 
 from __future__ import annotations
 
 from email import message_from_bytes
+from pathlib import Path
 from email.header import decode_header, make_header
 
 from fastapi import BackgroundTasks, HTTPException, Request
@@ -18,11 +19,12 @@ from sqlalchemy.orm import Session
 from kakuri.respond import incidents as svc
 from kakuri.respond.isolation import IsolationAction, IsolationResult, isolate_host
 from kakuri.respond.outbox import spool_sender, warning_config
+from kakuri.respond.release import ReleaseFilter, release_matching, select_messages
 from kakuri.respond.report import build_report, render_report
 from kakuri.respond.warnings import WarningConfig, compose_warning, render_text, send_warnings
 from kakuri.store.incidents import Incident, WarningMail
 from kakuri.web.deps import Principal
-from kakuri.web.respond_schemas import HuntEntry, IsolateIn, WarningPreview, WarnIn, WarnResult
+from kakuri.web.respond_schemas import HuntEntry, IsolateIn, ReleaseIn, ReleaseOut, WarningPreview, WarnIn, WarnResult
 
 
 def warning_rows(db: Session, incident_id: int) -> list[WarningMail]:
@@ -87,6 +89,23 @@ def _send(sessions, settings, incident_id: int, config: WarningConfig, who: str)
     with sessions() as db:
         send_warnings(db, incident_id, config=config, sender=sender, our_domains=settings.org.our_domains, actor=who,
                       home=settings.home)
+
+
+def release(request: Request, incident_id: int, body: ReleaseIn, user: Principal) -> ReleaseOut:
+    """The all-clear for one incident: its kept mail (linked, or from its accounts and hosts) goes out
+    message by message through the audited release and the gateway's spool."""
+    from kakuri.receive.config import SpoolConfig
+    from kakuri.receive.spool import Spool
+
+    app = request.app
+    flt = ReleaseFilter(states=tuple(body.states), incident_id=incident_id)
+    if body.dry_run:
+        with app.state.sessions() as db:
+            return ReleaseOut(queue_ids=[m.queue_id for m in select_messages(db, flt)])
+    settings = app.state.settings
+    spool = Spool(Path(settings.home) / SpoolConfig.model_validate(settings.section("spool")).dir)
+    result = release_matching(app.state.stores, spool, flt, actor=f"web:{user.name}", reason=body.reason)
+    return ReleaseOut(queue_ids=result.done, failed=result.failed)
 
 
 def report(db: Session, incident_id: int, fmt: str) -> Response:

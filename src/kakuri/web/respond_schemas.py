@@ -150,6 +150,16 @@ class WarnResult(BaseModel):
     queued: int = Field(description="warnings being handed to the gateway now (status on the incident)")
 
 
+class ReleaseIn(ReasonIn):
+    states: list[Literal["held", "quarantined"]] = Field(["held"], min_length=1, max_length=2)
+    dry_run: bool = Field(False, description="list what would be released; change nothing")
+
+
+class ReleaseOut(BaseModel):
+    queue_ids: list[str] = Field(description="released (or, in a dry run, that would be)")
+    failed: dict[str, str] = Field(default_factory=dict, description="queue id -> why it was not released")
+
+
 class ModeOut(BaseModel):
     id: int
     kind: ModeKind

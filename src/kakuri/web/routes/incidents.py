@@ -23,7 +23,7 @@ from kakuri.web.deps import Analyst, DbDep, Viewer
 from kakuri.web.pages import render
 from kakuri.web.respond_schemas import (
     EventOut, HuntEntry, IncidentDetail, IncidentIn, IncidentItem, IsolateIn, IsolationOut, LinkCounts, LinkIn,
-    LinkOut, NoteIn, WarningOut, WarningPreview, WarnIn, WarnResult,
+    LinkOut, NoteIn, ReleaseIn, ReleaseOut, WarningOut, WarningPreview, WarnIn, WarnResult,
 )
 from kakuri.web import incident_actions as do
 from kakuri.web.routes.quarantine import _first_error, actor
@@ -125,6 +125,14 @@ def warn_api(incident_id: IncidentId, body: WarnIn, user: Analyst, db: DbDep, re
     return do.warn(db, request, _load(db, incident_id), body, user, background)
 
 
+@api.post("/incidents/{incident_id}/release", response_model=ReleaseOut,
+          summary="All clear: release the incident's held (or quarantined) mail through the gateway")
+def release_api(incident_id: IncidentId, body: ReleaseIn, user: Analyst, db: DbDep, request: Request) -> ReleaseOut:
+    _load(db, incident_id)
+    db.commit()  # end this read before the release writes through its own sessions
+    return do.release(request, incident_id, body, user)
+
+
 @api.get("/incidents/{incident_id}/report", summary="The incident report (Markdown or standalone HTML)",
          responses={200: {"content": {"text/markdown": {}, "text/html": {}}}})
 def report_api(incident_id: IncidentId, user: Viewer, db: DbDep,
@@ -205,6 +213,15 @@ def warn_form(incident_id: IncidentId, request: Request, user: Analyst, db: DbDe
     body = _valid(WarnIn, language=language or None)
     result = do.warn(db, request, _load(db, incident_id), body, user, background)
     return _back(incident_id, f"{result.queued} warning(s) being sent through the gateway")
+
+
+@pages.post("/incidents/{incident_id}/release")
+def release_form(incident_id: IncidentId, request: Request, user: Analyst, db: DbDep,
+                 reason: Annotated[str, Form(max_length=1000)] = ""):
+    body = _valid(ReleaseIn, reason=reason)
+    result = release_api(incident_id, body, user, db, request)
+    failed = f", {len(result.failed)} failed" if result.failed else ""
+    return _back(incident_id, f"{len(result.queue_ids)} held message(s) released{failed}")
 
 
 @pages.post("/incidents/{incident_id}/close")
