@@ -199,4 +199,7 @@ def smtp(
 
 
 def register(app: typer.Typer) -> None:
+    from kakuri.cli.bench_scan import scan
+
+    bench_app.command("scan")(scan)
     app.add_typer(bench_app, name="bench")

@@ -22,10 +22,10 @@ from email.header import decode_header
 from email.utils import getaddresses
 from functools import lru_cache
 
+from kakuri.parse import domains
 from kakuri.parse.charsets import decode_bytes
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+'=!#$&*/?^`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_RESERVED_SUFFIXES = ("example", "test", "invalid", "localhost", "example.com", "example.net", "example.org")
 # Honorifics and role words that people add around a name; they never identify anyone.
 _HONORIFICS = re.compile(
     r"((様|さま|サマ|さん|殿|どの|先生|氏|くん)(?=\s|$)|\b(sama|san|dono|mr|mrs|ms|miss|dr)\b\.?)",
@@ -43,21 +43,13 @@ def domain_of(address: str) -> str:
     return domain.strip().strip(">").rstrip(".").lower() if at else ""
 
 
-@lru_cache(maxsize=1)
-def _extractor():
-    import tldextract
-
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, extra_suffixes=_RESERVED_SUFFIXES)
-
-
 @lru_cache(maxsize=65_536)
 def registrable_domain(domain: str) -> str:
     """`mail.sub.partner.co.jp` -> `partner.co.jp`; an IP literal or a bare name is returned as is."""
     domain = (domain or "").strip().rstrip(".").lower()
     if not domain or "." not in domain:
         return domain
-    result = _extractor()(domain)
-    return result.top_domain_under_public_suffix or domain
+    return domains.registrable_domain(domain) or domain
 
 
 def organisation_of(address: str) -> str:
