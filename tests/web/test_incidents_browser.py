@@ -80,9 +80,8 @@ def _state(live, subject: str) -> str | None:
 def test_outbreak_handled_from_the_console(browser, live, sink, tmp_path):
     page = _page(browser, live, "analyst", "/emergency")
     assert "No emergency policy in force." in page.inner_text("#in-force")
-    hold = page.locator("form#on-hold_outbound")
-    hold.locator("input[name=reason]").fill("Emotet: stop outbound spread")
-    hold.locator("button").click()
+    page.fill("input[form=on-hold_outbound][name=reason]", "Emotet: stop outbound spread")
+    page.click("form#on-hold_outbound button")
     page.wait_for_selector("#done")
     assert "hold_outbound ON" in page.inner_text("#done")
     assert "Emotet: stop outbound spread" in page.inner_text("#mode-hold_outbound")

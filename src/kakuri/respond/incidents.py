@@ -88,7 +88,7 @@ def import_hunt(session: Session, incident_id: int, results: list[dict], *, acto
             counts[kind] += 1
             add_event(
                 session, incident_id, actor=actor, kind="detection",
-                text=f"hunt: {kind} {entry[kind]} infected (first seen {entry.get('first_seen')})",
+                text=f"hunt: {kind} {entry[kind]} infected" + (f" (first seen {entry['first_seen']})" if entry.get("first_seen") else ""),
                 detail={"evidence": entry.get("evidence", [])[:20]},
             )
         for address in entry.get("notify") or []:

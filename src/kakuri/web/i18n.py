@@ -118,6 +118,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "inc.isolate": ("Isolate host", "端末を隔離"),
     "inc.close": ("Close incident", "インシデントを終了"),
     "inc.release": ("All clear: release its held mail", "収束: 保留メールを解放"),
+    "inc.when": ("Time", "日時"),
     "inc.timeline": ("Timeline", "タイムライン"),
     "inc.report": ("Report", "報告書"),
     "em.help": ("Each switch applies to every gateway worker within seconds and is recorded with who, when and why.",
