@@ -20,6 +20,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from kakuri.cli.main import app as cli
+from kakuri.hunt.verdicts import HuntRecord
+from kakuri.model import Finding
 from kakuri.settings import load_settings
 from kakuri.store.messages import Message
 from tests.builders import make_message
@@ -40,8 +42,9 @@ DROPPER = 'Sub AutoOpen()\n  Shell "powershell -w hidden -enc SQBFAFgA", 0\nEnd 
 HUNT = [
     {"account": TARO, "verdict": "infected", "score": 8.5, "evidence": ["burst of replies to old threads"],
      "first_seen": "2026-11-25T08:00:00Z", "notify": [PARTNER, "sato@other.example"]},
-    {"host": "10.20.1.5", "verdict": "infected", "score": 9.0, "evidence": ["beacon to 192.0.2.10:8080"],
-     "first_seen": "2026-11-25T07:55:00Z", "notify": ["Suzuki@Third.example", PARTNER]},
+    HuntRecord(kind="host", key="10.20.1.5", score=9.0, verdict="infected", first_seen=1_764_057_300.0,  # as hunt writes it
+               findings=[Finding("HUNT_FEED_C2", "hunt", evidence={"dst": "192.0.2.10:8080"})],
+               notify=["Suzuki@Third.example", PARTNER], linked=[TARO]).as_json(),
     {"host": "10.20.1.9", "verdict": "clean", "score": 0.2, "evidence": [], "notify": ["nobody@else.example"]},
 ]
 CONTACTS = {PARTNER, "sato@other.example", "suzuki@third.example"}

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from kakuri.hunt.verdicts import HuntRecord
+from kakuri.model import Finding
 from kakuri.receive.spool import Spool
 from kakuri.respond.emergency import active_modes
 from kakuri.web.app import create_app
@@ -15,7 +17,9 @@ from tests.web.factories import logged_in, store_message
 HUNT = [
     {"account": "taro@tokai-keiki.example", "verdict": "infected", "score": 8.0, "evidence": ["burst"],
      "notify": ["kondo@partner.example", "Sato@Other.example"]},
-    {"host": "10.20.1.5", "verdict": "infected", "score": 9.0, "evidence": ["beacon"], "notify": ["kondo@partner.example"]},
+    HuntRecord(kind="host", key="10.20.1.5", score=9.0, verdict="infected", first_seen=1_764_000_000.0,  # as hunt writes it
+               findings=[Finding("HUNT_FEED_C2", "hunt", evidence={"dst": "192.0.2.10:8080"})],
+               notify=["kondo@partner.example"], linked=["taro@tokai-keiki.example"]).as_json(),
     {"host": "10.20.1.9", "verdict": "clean", "score": 0.1, "evidence": [], "notify": ["x@y.example"]},
 ]
 
@@ -53,6 +57,7 @@ def test_analyst_opens_links_annotates_and_imports_a_hunt_viewer_only_reads(clie
     assert (counts["host"], counts["account"], counts["contact"]) == (1, 1, 2)
     detail = client.get(f"/api/v1/incidents/{incident}", headers=_as(tokens, "viewer")).json()
     assert {(l["kind"], l["value"]) for l in detail["links"]} >= {("host", "10.20.1.5"), ("contact", "sato@other.example")}
+    assert {l["value"]: l["note"] for l in detail["links"]}["10.20.1.5"] == "score 9.0: HUNT_FEED_C2 (dst=192.0.2.10:8080)"
     assert [e["kind"] for e in detail["timeline"]][:3] == ["opened", "linked", "note"]
     assert (detail["hosts"], detail["accounts"], detail["contacts"]) == (1, 1, 2)
     listed = client.get("/api/v1/incidents?status=open", headers=_as(tokens, "viewer")).json()

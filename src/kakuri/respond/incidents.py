@@ -83,7 +83,7 @@ def import_hunt(session: Session, incident_id: int, results: list[dict], *, acto
         if entry.get("verdict") != "infected":
             continue
         kind = "host" if "host" in entry else "account"
-        evidence = "; ".join(str(e) for e in (entry.get("evidence") or [])[:3])
+        evidence = "; ".join(_evidence_text(e) for e in (entry.get("evidence") or [])[:3])
         if link(session, incident_id, kind=kind, value=str(entry[kind]), actor=actor, note=f"score {entry.get('score')}: {evidence}"[:500]):
             counts[kind] += 1
             add_event(
@@ -97,6 +97,14 @@ def import_hunt(session: Session, incident_id: int, results: list[dict], *, acto
     if counts["contact"]:
         add_event(session, incident_id, actor=actor, kind="linked", text=f"{counts['contact']} contacts to warn (from hunt)")
     return counts
+
+
+def _evidence_text(item) -> str:
+    """`kakuri hunt --json` evidence is Finding.as_dict(): "HUNT_FEED_C2 (dst=192.0.2.10:8080)"."""
+    if not isinstance(item, dict):
+        return str(item)
+    details = ", ".join(f"{k}={v}" for k, v in list((item.get("evidence") or {}).items())[:3])
+    return f"{item.get('symbol', '?')}" + (f" ({details})" if details else "")
 
 
 def contacts(incident: Incident) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -109,7 +109,7 @@ class HuntEntry(BaseModel):
     account: str | None = Field(None, max_length=320)
     verdict: str = Field(..., max_length=32)
     score: float | None = None
-    evidence: list[str] = Field(default_factory=list, max_length=200)
+    evidence: list[dict[str, Any] | str] = Field(default_factory=list, max_length=200)  # Finding.as_dict()
     first_seen: str | None = Field(None, max_length=64)
     notify: list[str] = Field(default_factory=list, max_length=10_000)
 
