@@ -125,7 +125,7 @@ class Outbreak:
 
     def assert_each_message_once(self) -> None:
         hop = [m for m in self.at_next_hop() if m in self.sent.values()]
-        places = hop + self.kept("quarantined") + self.kept("held")
+        places = hop + self.kept("quarantined") + self.kept("held") + self.kept("bounced")
         assert sorted(places) == sorted(self.sent.values()), "a message was lost or counted twice"
 
 
@@ -171,9 +171,11 @@ def test_outbreak_from_detection_to_report(live, sink, tmp_path):
     time.sleep(SWITCH_SECONDS)
     o.send("taro_out", TARO, PARTNER, subject="RE: ご請求書")
     o.send("jiro_out", JIRO, "client@customer.example", subject="議事録")
+    o.send("spam_out", TARO, "buyer@spam-target.example", subject="Invoice overdue")  # the malware's own run
     o.send("in_during_hold", PARTNER, HANAKO, subject="ご連絡")
     o.state("taro_out", "held")
     o.state("jiro_out", "held")
+    o.state("spam_out", "held")
     o.state("in_during_hold", "delivered")
     o.assert_each_message_once()
 
@@ -205,9 +207,13 @@ def test_outbreak_from_detection_to_report(live, sink, tmp_path):
     # 6. All clear: switches off, held mail released in bulk (dry run first).
     o.kakuri("emergency", "off", "archives", "--reason", "cleaned")
     o.kakuri("emergency", "off", "hold_outbound", "--reason", "cleaned")
+    bounced = o.kakuri("release", "--recipient", "@spam-target.example", "--bounce", "--reason", "sent by the malware")
+    assert "1 message(s) bounced" in bounced  # returned to the sender, never delivered
+    dsn = wait_for(lambda: [d for d in sink.received if d.mail_from in ("", "<>") and d.rcpt_tos == [TARO]])
+    assert o.sent["spam_out"] in dsn[0].data.decode("latin-1") and b"buyer@spam-target.example" in dsn[0].data
     dry = o.kakuri("release", "--state", "held", "--all", "--reason", "all clear", "--dry-run")
     assert "would release 2 message(s)" in dry
-    assert o.warnings_received() and len(o.at_next_hop()) == 6  # the dry run released nothing
+    assert len(o.at_next_hop()) == 7  # 3 delivered, 3 warnings, 1 bounce: the dry run released nothing
     out = o.kakuri("release", "--state", "held", "--all", "--incident", "1", "--reason", "all clear")
     assert "1 message(s) released" in out  # only the infected account's: the incident filter
     o.state("taro_out", "released")
@@ -221,9 +227,10 @@ def test_outbreak_from_detection_to_report(live, sink, tmp_path):
     report = tmp_path / "report.md"
     o.kakuri("incident", "report", "1", "--format", "md", "--out", str(report))
     text = report.read_text(encoding="utf-8")
-    assert "| held by emergency policy | 2 |" in text
+    assert "| held by emergency policy | 3 |" in text
     assert "| quarantined or rejected | 2 |" in text
     assert "| released afterwards | 2 |" in text
+    assert "| now bounced | 1 |" in text
     assert "3 contacts on the notify list; 3 warnings sent, 0 failed" in text
     assert "10.20.1.5" in text and TARO in text and "10.20.1.9" not in text
     assert "archives ON: Emotet outbreak" in text and "hold_outbound OFF: cleaned" in text
