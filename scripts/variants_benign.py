@@ -89,6 +89,29 @@ def ben_dsn(r: random.Random, org: Org):
     return raw, Envelope(mail_from="", rcpt_tos=(s["email"],), client_ip="198.51.100.1", direction=Direction.INBOUND), "dsn"
 
 
+def ben_dsn_thread_provider(r: random.Random, org: Org):
+    """An Exchange-style bounce of our reply in a known thread, from the recipient's mail provider."""
+    from email.mime.message import MIMEMessage
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+    import email as em
+    thread = r.choice(org.partner_threads)
+    ours = next((m for m in thread if m["from"].addr_spec.endswith(OURS)), None) or thread[-1]
+    original = mail(from_=(ours["from"].display_name, ours["from"].addr_spec), to=[("", "x@partner.test")],
+                    subject=ours["subject"], body=ours["body"][:800], attachments=[("見積書.pdf", PDF)])
+    msg = MIMEMultipart("report", report_type="delivery-status")
+    msg.attach(MIMEText("Delivery has failed to these recipients or groups."))
+    msg.attach(MIMEText("Reporting-MTA: dns; mx.hosted.test\n\nFinal-Recipient: rfc822; a@b\nAction: failed\nStatus: 5.1.1\n", "delivery-status"))
+    msg.attach(MIMEMessage(em.message_from_bytes(original)))
+    host = rnd_host(r)
+    msg["From"] = f"Microsoft Outlook <postmaster@{host}>"
+    msg["To"] = ours["from"].addr_spec
+    msg["Subject"] = "Undeliverable: " + ours["subject"]
+    msg["In-Reply-To"] = ours["id"]
+    msg["References"] = ours["id"]
+    return msg.as_bytes().replace(b"\n", b"\r\n"), Envelope(mail_from="", rcpt_tos=(ours["from"].addr_spec,), direction=Direction.INBOUND), "ndr"
+
+
 def ben_auto_reply(r: random.Random, org: Org):
     p, s = _partner(r, org)
     raw = mail(from_=(p["name_ja"], p["email"]), to=[(s["name_ja"], s["email"])], subject="自動応答: RE: 見積書の件",
@@ -287,7 +310,7 @@ def ben_saas_on_behalf(r: random.Random, org: Org):
 BENIGN = {
     "saas_on_behalf": ben_saas_on_behalf,
     "partner_second_address": ben_partner_second_address, "newsletter": ben_newsletter, "invite": ben_invite,
-    "dsn": ben_dsn, "auto_reply": ben_auto_reply, "forward": ben_forward_with_attachment, "invoice": ben_invoice,
+    "dsn": ben_dsn, "dsn_thread_provider": ben_dsn_thread_provider, "auto_reply": ben_auto_reply, "forward": ben_forward_with_attachment, "invoice": ben_invoice,
     "ppap": ben_ppap, "ppap_password_mail": ben_ppap_password_mail, "saas_notification": ben_saas_notification,
     "long_thread": ben_long_thread, "intranet": ben_intranet, "vendor_download": ben_vendor_download,
     "html_only_inline": ben_html_only_inline, "mailing_list": ben_mailing_list, "signed": ben_signed,

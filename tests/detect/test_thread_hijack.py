@@ -105,3 +105,33 @@ def test_newsletter_with_many_links_is_clean(knowledge):
 
 def test_fake_reply_is_the_only_finding_for_a_bare_re_subject(knowledge):
     assert set(_findings(knowledge, from_="a@b.test", subject="Re: Invoice")) == {"FAKE_REPLY"}
+
+
+def _bounce(knowledge, mail_from: str) -> dict[str, dict]:
+    """An Exchange-style NDR from the recipient's provider: In-Reply-To our message, the original attached."""
+    from email.mime.message import MIMEMessage
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+    import email
+
+    from kakuri.model import Envelope
+
+    report = MIMEMultipart("report", report_type="delivery-status")
+    report.attach(MIMEText("Delivery has failed to these recipients or groups."))
+    report.attach(MIMEText("Reporting-MTA: dns; mx.hosted-mail.test\n\nFinal-Recipient: rfc822; a@b.test\n"
+                           "Action: failed\nStatus: 5.1.1\n", "delivery-status"))
+    report.attach(MIMEMessage(email.message_from_bytes(make_message(subject="RE: " + THREAD_SUBJECT, body=QUOTE))))
+    report["From"] = "Microsoft Outlook <postmaster@hosted-mail.test>"
+    report["Subject"] = "Undeliverable: RE: " + THREAD_SUBJECT
+    report["In-Reply-To"] = f"<{THREAD_IDS[1]}>"
+    report["References"] = f"<{THREAD_IDS[1]}>"
+    ctx = ScanContext(knowledge=knowledge, envelope=Envelope(mail_from=mail_from))
+    return {f.symbol: dict(f.evidence) for f in ThreadHijack().check(parse_message(report.as_bytes()), ctx)}
+
+
+def test_bounce_of_our_own_thread_mail_from_the_recipients_provider_is_not_a_hijack(knowledge):
+    assert _bounce(knowledge, "") == {}
+
+
+def test_report_shaped_mail_from_a_real_sender_is_still_judged_as_a_reply(knowledge):
+    assert "THREAD_HIJACK" in _bounce(knowledge, "host34@construction.test")

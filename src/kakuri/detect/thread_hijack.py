@@ -13,6 +13,7 @@ variant that only copies the text.
 Emits: THREAD_HIJACK, THREAD_HIJACK_SUBJECT (plus THREAD_HIJACK_PAYLOAD when either carries an
 attachment or a link), THREAD_QUOTED_FIRST_CONTACT, FAKE_REPLY (reply subject without any reference header; weak, like
 rspamd's FAKE_REPLY).
+Delivery and read reports (multipart/report from the null sender) are not replies and are skipped.
 Blind spots: threads the ledger never saw (install-time history only); replies sent from the
 participant's own compromised mailbox (left to sender authentication and content detectors).
 """
@@ -55,6 +56,8 @@ class ThreadHijack:
     )
 
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
+        if _is_delivery_report(message, ctx):
+            return  # a bounce or read receipt hands our own mail back; the content detectors still see it
         knowledge = ctx.knowledge
         _, sender = sender_of(message)
         refs = [r for r in (message.in_reply_to, *message.references) if r]
@@ -104,6 +107,15 @@ class ThreadHijack:
             ):
                 return True
         return False
+
+
+def _is_delivery_report(message: ParsedMessage, ctx: ScanContext) -> bool:
+    """A DSN or MDN (multipart/report) sent with the null envelope sender, as RFC 3461/8098 require.
+
+    Exchange-style bounces carry In-Reply-To of the bounced message and come from the recipient's
+    provider, a stranger to the thread."""
+    content_type = (message.header("Content-Type") or "").lower()
+    return content_type.startswith("multipart/report") and ctx.envelope.mail_from in ("", "<>")
 
 
 def _belongs(sender: str, thread: ThreadInfo) -> bool:
