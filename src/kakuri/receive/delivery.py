@@ -36,6 +36,7 @@ from kakuri.store.messages import Message, RecipientStatus, as_utc, utcnow
 log = logging.getLogger(__name__)
 
 KEEP_COPY = ("quarantine", "hold", "reject")  # actions whose raw message we store for review
+DELIVER_FIRST = ("deliver", "tag")  # actions whose first delivery attempt precedes the record
 SCAN_RETRY_SECONDS = 30.0
 ORPHAN_CHECK_POLLS = 5  # every 5th spool poll also looks for releases made without the gateway
 MAX_SCAN_FAILURES = 3  # then the message is quarantined: a poison message must not block the queue
@@ -144,7 +145,14 @@ class DeliveryQueue:
             outcome = await self._verdict_for(entry)
             if outcome is None:
                 return
-            message = await asyncio.to_thread(self._ingest, entry, outcome)
+            self.spool.mark_started(queue_id)
+            if outcome.verdict["action"] in DELIVER_FIRST:
+                # Nothing to keep: deliver, then record message and attempt in one commit. A crash in
+                # between replays the entry, which is the same at-least-once gap as any delivery.
+                message = mailflow.new_message(**self._fields(entry, outcome, blob=None))
+                message = await self._deliver(entry, message, _due(message), outcome=outcome)
+            else:
+                message = await asyncio.to_thread(self._ingest, entry, outcome)
         self.spool.mark_started(queue_id)
         due = _due(message)
         if due:
@@ -181,36 +189,41 @@ class DeliveryQueue:
             verdict = {**OWN_MAIL_VERDICT, "action": "quarantine", "reasons": [f"scan failed: {type(exc).__name__}"]}
             return ScanOutcome(verdict=verdict, headers={})
 
-    def _ingest(self, entry: SpoolEntry, outcome: ScanOutcome) -> Message:
-        verdict = outcome.verdict
-        blob = self.stores.blobs.put(entry.raw) if verdict["action"] in KEEP_COPY else None
-        with self.stores.sessions() as session:
-            return mailflow.record_accepted(
-                session,
-                queue_id=entry.queue_id,
-                mail_from=entry.envelope.mail_from,
-                rcpt_directions=_rcpt_directions(entry),
-                direction=entry.envelope.direction.value,
-                received_at=datetime.fromtimestamp(entry.received_at, UTC),
-                size=len(entry.raw),
-                verdict=verdict,
-                headers=outcome.headers,
-                client_ip=entry.envelope.client_ip or "",
-                helo=entry.envelope.helo or "",
-                auth_user=entry.envelope.auth_user or "",
-                origin=entry.origin,
-                blob_sha256=blob,
-            )
+    def _ingest(self, entry: SpoolEntry, outcome: ScanOutcome, results=None) -> Message:
+        blob = self.stores.blobs.put(entry.raw) if outcome.verdict["action"] in KEEP_COPY else None
+        with self.stores.writing(), self.stores.sessions() as session:
+            return mailflow.record_accepted(session, **self._fields(entry, outcome, blob=blob), results=results)
 
-    async def _deliver(self, entry: SpoolEntry, message: Message, due: list[str]) -> Message:
+    def _fields(self, entry: SpoolEntry, outcome: ScanOutcome, *, blob: str | None) -> dict:
+        return dict(
+            queue_id=entry.queue_id,
+            mail_from=entry.envelope.mail_from,
+            rcpt_directions=_rcpt_directions(entry),
+            direction=entry.envelope.direction.value,
+            received_at=datetime.fromtimestamp(entry.received_at, UTC),
+            size=len(entry.raw),
+            verdict=outcome.verdict,
+            headers=outcome.headers,
+            client_ip=entry.envelope.client_ip or "",
+            helo=entry.envelope.helo or "",
+            auth_user=entry.envelope.auth_user or "",
+            origin=entry.origin,
+            blob_sha256=blob,
+        )
+
+    async def _deliver(
+        self, entry: SpoolEntry, message: Message, due: list[str], outcome: ScanOutcome | None = None
+    ) -> Message:
         data = outgoing_bytes(entry.raw, message=message, hostname=self.hostname, subject_tag=self.config.subject_tag)
         replies = await self.transport.deliver(mail_from=entry.envelope.mail_from, rcpt_tos=due, data=data)
         attempts = {r.address: r.attempts for r in message.recipients}
         results = {rcpt: self._outcome(reply, attempts.get(rcpt, 0) + 1, entry) for rcpt, reply in replies.items()}
+        if outcome is not None:  # not recorded yet (delivered first)
+            return await asyncio.to_thread(self._ingest, entry, outcome, results)
         return await asyncio.to_thread(self._record, entry.queue_id, results)
 
     def _record(self, queue_id: str, results) -> Message:
-        with self.stores.sessions() as session:
+        with self.stores.writing(), self.stores.sessions() as session:
             return mailflow.record_attempt(session, queue_id=queue_id, results=results)
 
     def _outcome(self, reply: Reply, attempts: int, entry: SpoolEntry):

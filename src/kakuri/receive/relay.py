@@ -119,7 +119,8 @@ class SmtpRelay:
     async def close(self) -> None:
         while self._idle:
             self._discard(self._idle.pop()[1])
-        await asyncio.gather(*self._goodbyes, return_exceptions=True)
+        if self._goodbyes:  # QUIT is a courtesy: never let a silent next hop hold up a shutdown
+            await asyncio.wait(list(self._goodbyes), timeout=5)
 
     async def _transaction(self, client, mail_from, rcpt_tos, data) -> dict[str, Reply]:
         await client.mail(mail_from)

@@ -126,7 +126,7 @@ class GatewayHandler:
 
     def _record_rejected(self, queue_id, env: Envelope, per_rcpt, raw: bytes, outcome: ScanOutcome) -> None:
         blob = self.stores.blobs.put(raw)
-        with self.stores.sessions() as session:
+        with self.stores.writing(), self.stores.sessions() as session:
             mailflow.record_accepted(
                 session,
                 queue_id=queue_id,

@@ -128,8 +128,9 @@ class Spool:
         return self._path(queue_id).exists()
 
     def remove(self, queue_id: str) -> None:
+        # No directory fsync: if a crash undoes the unlink, the entry is processed again, finds every
+        # recipient final in the database, and is removed again.
         self._path(queue_id).unlink(missing_ok=True)
-        fsync_dir(self.root)
         self._forget(queue_id)
 
     def _forget(self, queue_id: str) -> None:

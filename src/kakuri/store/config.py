@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -26,6 +28,13 @@ class Stores:
     engine: Engine
     sessions: sessionmaker
     blobs: BlobStore
+    _write_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def writing(self):
+        """Hold while writing from many threads of one process. SQLite has one writer at a time and makes
+        the others sleep in coarse steps (its busy handler); queueing on a Python lock hands the database
+        over at once. PostgreSQL takes concurrent writers itself, so there is nothing to hold."""
+        return self._write_lock if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
 
     def close(self) -> None:
         self.engine.dispose()

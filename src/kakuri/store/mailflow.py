@@ -52,11 +52,57 @@ def record_accepted(
     origin: str = "smtp",
     blob_sha256: str | None = None,
     state: MessageState | None = None,
+    results: dict[str, tuple[RecipientStatus, str, datetime | None]] | None = None,
 ) -> Message:
-    """Create the message with its verdict and recipients, or return the one recorded before a crash."""
+    """Create the message with its verdict and recipients, or return the one recorded before a crash.
+
+    `results` records a delivery attempt made before the message was recorded, in the same transaction
+    (mail that is delivered at once then costs one commit, not two)."""
     existing = session.get(Message, queue_id)
     if existing is not None:
         return existing
+    message = new_message(
+        queue_id=queue_id,
+        mail_from=mail_from,
+        rcpt_directions=rcpt_directions,
+        direction=direction,
+        received_at=received_at,
+        size=size,
+        verdict=verdict,
+        headers=headers,
+        client_ip=client_ip,
+        helo=helo,
+        auth_user=auth_user,
+        origin=origin,
+        blob_sha256=blob_sha256,
+        state=state,
+    )
+    if results:
+        _apply(message, results)
+        _settle(message)
+    session.add(message)
+    session.commit()
+    return message
+
+
+def new_message(
+    *,
+    queue_id: str,
+    mail_from: str,
+    rcpt_directions: dict[str, str],
+    direction: str,
+    received_at: datetime,
+    size: int,
+    verdict: dict,
+    headers: dict,
+    client_ip: str = "",
+    helo: str = "",
+    auth_user: str = "",
+    origin: str = "smtp",
+    blob_sha256: str | None = None,
+    state: MessageState | None = None,
+) -> Message:
+    """The message row with its recipients in their first state, not yet added to any session."""
     status = RecipientStatus.REJECTED if state is MessageState.REJECTED else _INITIAL_STATUS[verdict["action"]]
     message = Message(
         queue_id=queue_id,
@@ -80,7 +126,7 @@ def record_accepted(
         findings=list(verdict.get("findings", [])),
         received_at=received_at,
         scanned_at=utcnow(),
-        recipients=[Recipient(address=a, direction=d, status=status) for a, d in rcpt_directions.items()],
+        recipients=[Recipient(address=a, direction=d, status=status, attempts=0) for a, d in rcpt_directions.items()],
     )
     if state:
         message.state = state
@@ -92,8 +138,6 @@ def record_accepted(
             actor=GATEWAY, event="received", reason="; ".join(message.reasons), detail={"action": message.action}
         )
     )
-    session.add(message)
-    session.commit()
     return message
 
 
@@ -107,6 +151,13 @@ def record_attempt(
     message = session.get(Message, queue_id)
     if message is None:
         raise KeyError(queue_id)
+    _apply(message, results)
+    _settle(message)
+    session.commit()
+    return message
+
+
+def _apply(message: Message, results: dict[str, tuple[RecipientStatus, str, datetime | None]]) -> None:
     now = utcnow()
     for rcpt in message.recipients:
         if rcpt.address not in results or rcpt.status not in WAITING:
@@ -121,9 +172,6 @@ def record_attempt(
         message.audit.append(
             AuditEvent(actor=GATEWAY, event=str(status), reason=reply[:500], detail={"recipient": rcpt.address})
         )
-    _settle(message)
-    session.commit()
-    return message
 
 
 def _settle(message: Message) -> None:
