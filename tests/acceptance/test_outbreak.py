@@ -163,8 +163,11 @@ def test_outbreak_from_detection_to_report(live, sink, tmp_path):
     pdf_zip = zip_of({"catalogue.pdf": b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"})
     o.send("archive_in", PARTNER, HANAKO, subject="カタログ送付", attachments=[("catalogue.zip", pdf_zip, "application/zip")])
     o.send("plain_in", PARTNER, HANAKO, subject="お打合せ日程")
+    o.send("malware_zip_in", "billing@invoices.example", HANAKO, subject="請求書",
+           attachments=[("請求書.zip", zip_of({"請求書.doc": doc_with_vba({"NewMacros": DROPPER})}), "application/zip")])
     assert "emergency.archives" in " ".join(o.state("archive_in", "quarantined").reasons)
     o.state("plain_in", "delivered")
+    o.state("malware_zip_in", "quarantined")
 
     # 4. Hold every outbound message (the infected PCs may not be the only ones).
     o.kakuri("emergency", "on", "hold_outbound", "--reason", "stop further spread", "--incident", "1")
@@ -204,7 +207,7 @@ def test_outbreak_from_detection_to_report(live, sink, tmp_path):
     rows = list(csv.DictReader(notify.open(encoding="utf-8-sig")))
     assert {r["address"]: r["warning"] for r in rows} == {c: "delivered" for c in CONTACTS}
 
-    # 6. All clear: switches off, held mail released in bulk (dry run first).
+    # 6. All clear: switches off, the malware's held mail bounced, the rest released in bulk (dry run first).
     o.kakuri("emergency", "off", "archives", "--reason", "cleaned")
     o.kakuri("emergency", "off", "hold_outbound", "--reason", "cleaned")
     bounced = o.kakuri("release", "--recipient", "@spam-target.example", "--bounce", "--reason", "sent by the malware")
@@ -218,9 +221,12 @@ def test_outbreak_from_detection_to_report(live, sink, tmp_path):
     assert "1 message(s) released" in out  # only the infected account's: the incident filter
     o.state("taro_out", "released")
     assert "1 message(s) released" in o.kakuri("release", "--state", "held", "--all", "--reason", "all clear")
-    wait_for(lambda: {o.sent["taro_out"], o.sent["jiro_out"]} <= set(o.at_next_hop()))
+    # Lockdown over: what only the switch kept goes out; the macro document stays in quarantine.
+    out = o.kakuri("release", "--state", "quarantined", "--emergency-only", "--reason", "archive lockdown over")
+    assert "1 message(s) released" in out
+    wait_for(lambda: {o.sent["taro_out"], o.sent["jiro_out"], o.sent["archive_in"]} <= set(o.at_next_hop()))
     o.assert_each_message_once()
-    assert o.kept("held") == [] and sorted(o.kept("quarantined")) == sorted([o.sent["hijacked"], o.sent["archive_in"]])
+    assert o.kept("held") == [] and sorted(o.kept("quarantined")) == sorted([o.sent["hijacked"], o.sent["malware_zip_in"]])
     assert len(o.at_next_hop()) == len(set(o.at_next_hop()))  # nothing delivered twice
 
     # 7. The report counts what happened.
@@ -228,8 +234,8 @@ def test_outbreak_from_detection_to_report(live, sink, tmp_path):
     o.kakuri("incident", "report", "1", "--format", "md", "--out", str(report))
     text = report.read_text(encoding="utf-8")
     assert "| held by emergency policy | 3 |" in text
-    assert "| quarantined or rejected | 2 |" in text
-    assert "| released afterwards | 2 |" in text
+    assert "| quarantined or rejected | 3 |" in text
+    assert "| released afterwards | 3 |" in text
     assert "| now bounced | 1 |" in text
     assert "3 contacts on the notify list; 3 warnings sent, 0 failed" in text
     assert "10.20.1.5" in text and TARO in text and "10.20.1.9" not in text

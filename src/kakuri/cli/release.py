@@ -31,6 +31,9 @@ def release(
     direction: str = typer.Option("", "--direction", help="inbound | outbound | internal"),
     incident: Optional[int] = typer.Option(None, "--incident", help="Linked to this incident or sent by its accounts/hosts"),
     everything: bool = typer.Option(False, "--all", help="Every message in the given states (no other filter needed)"),
+    emergency_only: bool = typer.Option(
+        False, "--emergency-only", help="Only mail kept by an emergency switch alone (its own score let it through)"
+    ),
     bounce: bool = typer.Option(False, "--bounce", help="Return held mail to its senders instead of delivering it"),
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would be released; change nothing"),
 ) -> None:
@@ -43,7 +46,8 @@ def release(
 
     settings = state.settings()
     flt = ReleaseFilter(states=tuple(states), sender=sender, recipient=recipient, since=since, until=until,
-                        symbol=symbol, direction=direction, incident_id=incident, everything=everything)
+                        symbol=symbol, direction=direction, incident_id=incident, everything=everything,
+                        emergency_only=emergency_only)
     stores = open_stores(settings)
     try:
         if dry_run:

@@ -46,10 +46,11 @@ class ReleaseFilter:
     direction: str = ""
     incident_id: int | None = None  # messages linked to it, or sent by its accounts or hosts
     everything: bool = False  # the operator asked for every kept message of these states
+    emergency_only: bool = False  # only mail an emergency switch kept, that its own score let through
 
     def is_narrowed(self) -> bool:
         """A bulk action with no criterion but the state would empty the whole quarantine by accident."""
-        return self.everything or any((self.sender, self.recipient, self.since, self.until, self.symbol, self.direction,
+        return self.everything or self.emergency_only or any((self.sender, self.recipient, self.since, self.until, self.symbol, self.direction,
                     self.incident_id is not None))
 
 
@@ -83,7 +84,22 @@ def select_messages(session: Session, flt: ReleaseFilter, *, limit: int = 10_000
         stmt = stmt.where(Message.direction == flt.direction)
     if flt.incident_id is not None:
         stmt = stmt.where(_of_incident(session, flt.incident_id))
-    return list(session.scalars(stmt.order_by(Message.received_at, Message.queue_id).limit(limit)))
+    rows = session.scalars(stmt.order_by(Message.received_at, Message.queue_id).limit(limit))
+    return [m for m in rows if is_kept_only_by_emergency(m.reasons)] if flt.emergency_only else list(rows)
+
+
+def is_kept_only_by_emergency(reasons: list[str]) -> bool:
+    """True when the verdict's own score chose deliver or tag and an emergency override kept the mail.
+
+    Reads the reasons `decide.scoring` writes: first the score line ("score 2.0 below every threshold
+    (inbound)" or "score 6.0 >= tag 5 (inbound)"), then one "override emergency.<mode>: <action>" line
+    per override. After an archive lockdown this is what separates the harmless zips to release from
+    the malware that would have been quarantined anyway.
+    """
+    if not reasons or not any(r.startswith("override emergency.") for r in reasons):
+        return False
+    first = reasons[0]
+    return first.startswith("score ") and (" below every threshold" in first or " >= tag " in first)
 
 
 def _of_incident(session: Session, incident_id: int):
