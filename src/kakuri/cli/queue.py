@@ -27,7 +27,8 @@ def queue(jsonl: bool = typer.Option(False, "--jsonl")) -> None:
         for queue_id in spool.queue_ids():
             message = session.get(Message, queue_id)
             if message is None:
-                rows.append({"queue_id": queue_id, "recipient": "", "status": "unscanned", "why": "not scanned yet"})
+                why = "being scanned or delivered for the first time"
+                rows.append({"queue_id": queue_id, "recipient": "", "status": "new", "why": why})
                 continue
             for r in message.recipients:
                 if r.status in WAITING:
