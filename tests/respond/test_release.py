@@ -3,12 +3,19 @@ from email import message_from_bytes
 
 import pytest
 
+from kakuri.model import Direction, Envelope
 from kakuri.receive.spool import Spool
+from kakuri.respond.emergency import EmergencySwitch, ModeKind, enable_mode
 from kakuri.respond.incidents import get_incident, link, open_incident
 from kakuri.respond.outbox import SpoolWarningSender, delivery_status
-from kakuri.respond.release import ReleaseError, ReleaseFilter, bounce_matching, release_matching, select_messages
+from kakuri.respond.release import (
+    ReleaseError, ReleaseFilter, bounce_matching, is_kept_only_by_emergency, release_matching, select_messages,
+)
 from kakuri.respond.warnings import send_warnings
 from kakuri.store.messages import Message
+from kakuri.wiring import build_scanner
+from tests.builders import make_message
+from tests.builders_archive import encrypted_zip, zip_of
 from tests.respond.test_incidents import CONFIG
 from tests.web.factories import store_message
 
@@ -104,3 +111,18 @@ def test_warning_spool_entry_is_pre_decided_outbound_and_named_as_a_warning(stor
         assert entry.verdict["headers"]["subject"].startswith("【重要】")  # decoded for the trace
         # Not yet recorded by a gateway: the warning's own status shows.
         assert delivery_status(session, incident.id) == {"kondo@partner.example": "sent"}
+
+
+def test_emergency_only_tells_the_lockdowns_catch_from_mail_quarantined_on_its_own_score(settings, stores):
+    with stores.sessions() as session:
+        enable_mode(session, kind=ModeKind.ARCHIVES, actor="t")
+        session.commit()
+    scanner, switch, env = build_scanner(settings), EmergencySwitch(stores.sessions, ttl_seconds=0), Envelope(direction=Direction.INBOUND)
+    harmless = make_message(attachments=[("catalogue.zip", zip_of({"catalogue.pdf": b"%PDF-1.4\n%%EOF\n"}), "application/zip")])
+    hostile = make_message(body="パスワード: ab12", attachments=[
+        ("invoice.zip", encrypted_zip({"invoice.js": b'WScript.CreateObject("WScript.Shell").Run("calc")'}, password="ab12"),
+         "application/zip")])
+    kept = [scanner.scan(raw, env, switch.overrides()).verdict for raw in (harmless, hostile)]
+    assert [v.action.value for v in kept] == ["quarantine", "quarantine"]
+    assert [is_kept_only_by_emergency(list(v.reasons)) for v in kept] == [True, False]
+    assert not is_kept_only_by_emergency([])
