@@ -188,3 +188,40 @@ def test_smtplib_client_sees_queue_id(tmp_path):
         asyncio.run_coroutine_threadsafe(gateway.stop(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+async def test_slow_scan_is_accepted_first_and_a_late_reject_is_quarantined(start_gateway, sink, tmp_path):
+    home = tmp_path / "kakuri-data"
+    home.mkdir()
+    (home / "policy.toml").write_text('[[overrides]]\nname = "reject-eicar"\nwhen = "IOC_EICAR"\naction = "reject"\n')
+    gateway = await start_gateway(
+        next_hop=f"127.0.0.1:{sink.port}", home=home, smtp={"scan_inline_timeout_seconds": 0.0}
+    )
+    good = await send(gateway, make_message(subject="slow but fine"))
+    bad = await send(gateway, make_message(attachments=[("eicar.com", EICAR)]))  # 250: too late to refuse
+    await wait_until(lambda: (m := message_state(gateway, good)) and m.state == "delivered")
+    record = await wait_until(lambda: (m := message_state(gateway, bad)) and m.state == "quarantined" and m)
+    assert record.action == "reject" and "IOC_EICAR" in record.symbols
+    assert len(sink.received) == 1 and not gateway.queue.inflight_scans
+
+
+async def test_message_that_breaks_the_scanner_is_accepted_and_quarantined(start_gateway, sink, monkeypatch):
+    import kakuri.receive.delivery as delivery
+    from kakuri.receive.scanning import _Worker
+
+    real_scan = _Worker.scan
+
+    def scan(self, raw, envelope):
+        if b"POISON" in raw:
+            raise RecursionError("parser blew up")
+        return real_scan(self, raw, envelope)
+
+    monkeypatch.setattr(_Worker, "scan", scan)
+    monkeypatch.setattr(delivery, "SCAN_RETRY_SECONDS", 0.1)
+    gateway = await start_gateway(next_hop=f"127.0.0.1:{sink.port}")
+    queue_id = await send(gateway, make_message(body="POISON\n"))
+    record = await wait_until(lambda: (m := message_state(gateway, queue_id)) and m.state == "quarantined" and m)
+    assert record.reasons == ["scan failed: RecursionError"]
+    assert gateway.stores.blobs.exists(record.blob_sha256)
+    await send(gateway, make_message(subject="still scanning others"))
+    await wait_until(lambda: sink.received)
