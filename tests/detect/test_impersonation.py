@@ -165,3 +165,20 @@ def test_saas_notice_sent_for_a_colleague_counts_half(settings, knowledge, from_
 def test_via_in_the_name_of_a_personal_mailbox_is_still_an_impostor(knowledge):
     found = _symbols(knowledge, from_="Megumi Sasaki via Mobile <megumi.sasaki.1@freemail.test>")
     assert "IMPERSONATION_STAFF_NAME" in found
+
+
+@pytest.mark.parametrize("display_name", [
+    '"k-morita @ hoshizora-denki.example"',
+    '"k-morita[at]hoshizora-denki.example"',
+    '"k-morita@hoshizora\u2010denki.example"',
+    '"森田 浩二 <k-morita@hoshizora-den ki.example>"',
+    '"k-morita@hoshizora-denki.ex ample"',
+])
+def test_address_in_name_written_to_dodge_parsers_is_read_as_a_reader_would(knowledge, display_name):
+    found = _symbols(knowledge, from_=f"{display_name} <office@yamanami-ryokan.test>")
+    assert found["IMPERSONATION_ADDRESS_IN_NAME"]["shown"] == "k-morita@hoshizora-denki.example"
+    assert found["IMPERSONATION_ADDRESS_IN_NAME"]["shown_is_known"] == "yes"
+
+
+def test_display_name_with_an_at_sign_but_no_address_is_clean(knowledge):
+    assert _symbols(knowledge, from_='"Sales Team @ Osaka Office" <sales@yamanami-ryokan.test>') == {}
