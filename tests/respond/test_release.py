@@ -7,11 +7,11 @@ from kakuri.model import Direction, Envelope
 from kakuri.receive.spool import Spool
 from kakuri.respond.emergency import EmergencySwitch, ModeKind, enable_mode
 from kakuri.respond.incidents import get_incident, link, open_incident
-from kakuri.respond.outbox import SpoolWarningSender, delivery_status
+from kakuri.respond.outbox import SpoolWarningSender
 from kakuri.respond.release import (
     ReleaseError, ReleaseFilter, bounce_matching, is_kept_only_by_emergency, release_matching, select_messages,
 )
-from kakuri.respond.warnings import send_warnings
+from kakuri.respond.warnings import delivery_status, send_warnings
 from kakuri.store.messages import Message
 from kakuri.wiring import build_scanner
 from tests.builders import make_message

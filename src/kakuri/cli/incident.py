@@ -218,7 +218,7 @@ def notify_list(
     """Write the contacts to warn, with where they came from and what happened to their warning."""
     import csv
 
-    from kakuri.respond.outbox import delivery_status
+    from kakuri.respond.warnings import delivery_status
 
     with _stores() as stores, stores.sessions() as session:
         inc = svc.get_incident(session, incident_id)

@@ -4,7 +4,7 @@ The entry carries a verdict decided here ("deliver", origin "warning"), so the g
 and no emergency policy holds it: a `hold_outbound` switch exists to stop the infected PCs' mail, not the
 warning about them. The running gateway picks the entry up within its spool poll, records it in the
 message trace like any other mail (origin "warning"), delivers it with its retries and bounces, and the
-per-recipient outcome is read back from those records (`delivery_status`).
+per-recipient outcome is read back from those records (`warnings.delivery_status`).
 
 Crash window: the spool entry is written before the warning row says "sent"; a crash between the two
 makes a re-run send that one warning again (at-least-once, like the gateway's own delivery).
@@ -17,15 +17,10 @@ from email import message_from_bytes
 from email.header import decode_header, make_header
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from kakuri.act.dispose import OWN_MAIL_VERDICT
 from kakuri.model.envelope import Direction, Envelope
 from kakuri.receive.spool import Spool, SpoolEntry, new_queue_id
 from kakuri.respond.warnings import WarningConfig
-from kakuri.store.incidents import WarningMail
-from kakuri.store.messages import Recipient
 
 ORIGIN = "warning"
 
@@ -74,18 +69,6 @@ def spool_sender(settings, *, incident_ref: str = "") -> SpoolWarningSender:
 def warning_config(settings) -> WarningConfig:
     """`[respond.warning]` of kakuri.toml."""
     return WarningConfig.model_validate(settings.section("respond").get("warning", {}))
-
-
-def delivery_status(session: Session, incident_id: int) -> dict[str, str]:
-    """recipient -> what the gateway did with the warning (pending, delivered, deferred, bounced), or the
-    warning's own status when it never reached the gateway."""
-    rows = session.execute(
-        select(WarningMail.recipient, WarningMail.status, Recipient.status)
-        .outerjoin(Recipient, (Recipient.queue_id == WarningMail.queue_id) & (Recipient.address == WarningMail.recipient))
-        .where(WarningMail.incident_id == incident_id)
-        .order_by(WarningMail.recipient)
-    )
-    return {rcpt: (str(delivery) if delivery else str(status)) for rcpt, status, delivery in rows}
 
 
 def _header_summary(raw: bytes) -> dict:

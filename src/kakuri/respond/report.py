@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kakuri.respond.incidents import get_incident
+from kakuri.respond.warnings import delivery_status
 from kakuri.store.incidents import Incident, WarningMail
 from kakuri.store.messages import AuditEvent, Message, as_utc, utcnow
 
@@ -36,7 +37,7 @@ class IncidentReport:
     held_total: int  # messages ever held during the incident (some released since)
     quarantined_total: int
     released: int
-    warnings: dict[str, int]
+    warnings: dict[str, int]  # sent / failed / pending by kakuri; delivered: accepted by the next hop
     actions: list = field(default_factory=list)  # timeline events that are actions (isolation, emergency, warning, release)
 
 
@@ -54,6 +55,7 @@ def build_report(session: Session, incident_id: int) -> IncidentReport:
         )
     ) or 0
     warnings = Counter(session.scalars(select(WarningMail.status).where(WarningMail.incident_id == incident_id)))
+    delivered = sum(status == "delivered" for status in delivery_status(session, incident_id).values())
     links = {kind: sorted(l.value for l in incident.links if l.kind == kind) for kind in ("host", "account", "indicator", "contact")}
     return IncidentReport(
         incident=incident,
@@ -67,7 +69,7 @@ def build_report(session: Session, incident_id: int) -> IncidentReport:
         held_total=actions.get("hold", 0),
         quarantined_total=actions.get("quarantine", 0) + actions.get("reject", 0),
         released=released,
-        warnings={k: warnings.get(k, 0) for k in ("sent", "failed", "pending")},
+        warnings={**{k: warnings.get(k, 0) for k in ("sent", "failed", "pending")}, "delivered": delivered},
         actions=[e for e in incident.events if e.kind in ("isolation", "emergency", "warning", "release", "closed")],
     )
 

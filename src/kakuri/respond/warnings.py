@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from kakuri.respond.incidents import add_event, contacts, get_incident
 from kakuri.store.incidents import WarningMail
-from kakuri.store.messages import utcnow
+from kakuri.store.messages import Recipient, utcnow
 
 _STOCK_TEMPLATES = Path(__file__).with_name("templates")
 
@@ -121,3 +121,15 @@ def send_warnings(
 
 def warning_status(session: Session, incident_id: int) -> list[WarningMail]:
     return list(session.scalars(select(WarningMail).where(WarningMail.incident_id == incident_id).order_by(WarningMail.recipient)))
+
+
+def delivery_status(session: Session, incident_id: int) -> dict[str, str]:
+    """recipient -> what the gateway did with the warning (pending, delivered, deferred, bounced), or the
+    warning's own status when it never reached the gateway."""
+    rows = session.execute(
+        select(WarningMail.recipient, WarningMail.status, Recipient.status)
+        .outerjoin(Recipient, (Recipient.queue_id == WarningMail.queue_id) & (Recipient.address == WarningMail.recipient))
+        .where(WarningMail.incident_id == incident_id)
+        .order_by(WarningMail.recipient)
+    )
+    return {rcpt: (str(delivery) if delivery else str(status)) for rcpt, status, delivery in rows}

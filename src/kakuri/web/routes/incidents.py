@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from kakuri.respond import incidents as svc
-from kakuri.respond.outbox import delivery_status
+from kakuri.respond.warnings import delivery_status
 from kakuri.store.incidents import Incident
 from kakuri.web.deps import Analyst, DbDep, Viewer
 from kakuri.web.pages import render
