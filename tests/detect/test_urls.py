@@ -214,3 +214,17 @@ def test_public_ip_download_is_still_a_lure_next_to_an_intranet_link():
     found = check(raw)
     assert found["URL_IP_HOST"].evidence["host"] == "198.51.100.7"
     assert found["URL_FILE_DOWNLOAD"].evidence["count"] == "1"
+
+
+@pytest.mark.parametrize("href", ["http://198.51.100.23/x7k2qz/", "https://bit.ly/3xYzAbc",
+                                  "https://green-farm.test/wp-admin/css/colors/17ss8n/"])
+def test_our_address_shown_over_an_extensionless_risky_link_is_quarantined(settings, href):
+    raw = lure(href, "https://kitakami-denso.example/share/invoice")
+    verdict = scanner(settings).scan(raw).verdict
+    assert verdict.action.value == "quarantine", verdict.as_dict()
+
+
+def test_partner_newsletter_through_a_click_tracker_is_not_quarantined(settings):
+    raw = lure("https://click.mailer.example/ls/click?upn=a8f7", "https://shirane-seimitsu.co.jp/news/2020-09",
+               from_="Shirane News <news@shirane-seimitsu.co.jp>")
+    assert scanner(settings).scan(raw).verdict.action.value != "quarantine"
