@@ -98,6 +98,7 @@ class Spool:
         self.max_age_seconds = max_age_seconds
         self._lock = threading.Lock()  # the SMTP side writes from worker threads, the runner removes
         self._sizes: dict[str, int] = {}
+        self._total = 0  # sum of _sizes, kept so that every MAIL command does not add them up
         self._unstarted: dict[str, float] = {}  # queue id -> mtime, until the first scan/delivery step
         if owner:  # the gateway at start: half-written files were never acknowledged, safe to drop
             for stale in self.tmp.iterdir():
@@ -118,6 +119,7 @@ class Spool:
         write_durably(path, data, self.tmp)
         with self._lock:
             self._sizes[entry.queue_id] = len(data)
+            self._total += len(data)
             self._unstarted[entry.queue_id] = time.time()
         return True
 
@@ -135,7 +137,7 @@ class Spool:
 
     def _forget(self, queue_id: str) -> None:
         with self._lock:
-            self._sizes.pop(queue_id, None)
+            self._total -= self._sizes.pop(queue_id, 0)
             self._unstarted.pop(queue_id, None)
 
     def set_aside(self, queue_id: str) -> None:
@@ -152,7 +154,7 @@ class Spool:
     def refresh(self) -> list[str]:
         """Queue ids on disk that this object did not know yet (written by a previous run or another process)."""
         found = []
-        for path in self.root.glob(f"*{SUFFIX}"):
+        for path in sorted(self.root.glob(f"*{SUFFIX}")):  # queue ids sort by arrival: oldest first
             queue_id = path.name[: -len(SUFFIX)]
             if queue_id not in self._sizes:
                 try:
@@ -161,9 +163,10 @@ class Spool:
                     continue
                 with self._lock:
                     self._sizes[queue_id] = stat.st_size
+                    self._total += stat.st_size
                     self._unstarted[queue_id] = stat.st_mtime
                 found.append(queue_id)
-        return sorted(found)
+        return found
 
     def queue_ids(self) -> list[str]:
         with self._lock:
@@ -172,13 +175,15 @@ class Spool:
     @property
     def total_bytes(self) -> int:
         with self._lock:
-            return sum(self._sizes.values())
+            return self._total
 
     def overload(self) -> str | None:
         """Why new mail should wait ("full" or "behind"), or None when we can take it."""
         with self._lock:
-            if sum(self._sizes.values()) >= self.max_bytes:
+            if self._total >= self.max_bytes:
                 return "full"
-            if self._unstarted and time.time() - min(self._unstarted.values()) > self.max_age_seconds:
+            # Entries are registered in arrival order, so the first one waiting is the oldest.
+            oldest = next(iter(self._unstarted.values()), None)
+            if oldest is not None and time.time() - oldest > self.max_age_seconds:
                 return "behind"
         return None
