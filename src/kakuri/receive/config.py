@@ -22,7 +22,7 @@ def parse_host_port(value: str, *, default_port: int = 25) -> tuple[str, int]:
 class SmtpConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     listen: str = "127.0.0.1:2525"
-    hostname: str = ""  # name in the banner and our Received header; "" = this machine's FQDN
+    hostname: str = ""  # name in the banner and our Received header; "" = this machine's host name
     tls_cert: str = ""  # PEM paths (relative to the data folder); both set = STARTTLS offered
     tls_key: str = ""
     auth_users: dict[str, str] = Field(default_factory=dict)  # login -> argon2 hash; AUTH only over TLS
@@ -85,6 +85,7 @@ class GatewayConfig(BaseModel):
 TOML_DEFAULTS = """
 [smtp]
 # listen = "127.0.0.1:2525"        # production: "0.0.0.0:25"
+# hostname = ""                    # banner and Received name, e.g. "mx1.example.co.jp"; "" = host name
 # tls_cert = "tls/cert.pem"        # STARTTLS; AUTH is offered only over TLS
 # tls_key = "tls/key.pem"
 # auth_users = { }                 # login = "argon2 hash" (submission)

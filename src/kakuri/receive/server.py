@@ -43,7 +43,8 @@ class Gateway:
         if next_hop:
             self.config.delivery.next_hop = next_hop
         self.home = Path(settings.home)
-        self.hostname = self.config.smtp.hostname or socket.getfqdn()
+        # gethostname, not getfqdn: no DNS lookup at start (set [smtp] hostname to the public MX name).
+        self.hostname = self.config.smtp.hostname or socket.gethostname()
         self.stores: Stores | None = None
         self.scans: ScanPool | None = None
         self.queue: DeliveryQueue | None = None
