@@ -14,7 +14,7 @@ from kakuri.settings import Settings
 
 def _factories() -> list[Callable[[Settings], Detector]]:
     from kakuri.detect import containers, mime_structure
-    from kakuri.detect import lookalike, sender_auth, urls
+    from kakuri.detect import lookalike, own_domain, sender_auth, urls
     from kakuri.detect import file_types, iocs, pdf
     from kakuri.detect import impersonation, thread_hijack
     from kakuri.detect import office_dde, office_encryption, office_links, office_macros, office_objects, office_xlm
@@ -22,6 +22,7 @@ def _factories() -> list[Callable[[Settings], Detector]]:
     return [
         lambda s: mime_structure.MimeStructure(),  # malformed MIME, parser defects
         lambda s: sender_auth.SenderAuth(s.org.trusted_authserv_ids, s.org.internal_networks),  # SPF/DKIM/DMARC
+        lambda s: own_domain.OwnDomain(),  # our own domain claimed by mail from outside (reads auth.dmarc)
         lambda s: lookalike.LookalikeDomains(),  # sender domains imitating ours or a partner's
         lambda s: impersonation.Impersonation(),  # display names of our staff / partners on other addresses
         lambda s: thread_hijack.ThreadHijack(),  # replies into known threads from outsiders to them
