@@ -16,7 +16,7 @@ def _factories() -> list[Callable[[Settings], Detector]]:
     from kakuri.detect import containers, mime_structure
     from kakuri.detect import lookalike, own_domain, sender_auth, urls
     from kakuri.detect import file_types, iocs, pdf
-    from kakuri.detect import impersonation, thread_hijack
+    from kakuri.detect import impersonation, outbound_spread, thread_hijack
     from kakuri.detect import office_dde, office_encryption, office_links, office_macros, office_objects, office_xlm
 
     return [
@@ -26,6 +26,7 @@ def _factories() -> list[Callable[[Settings], Detector]]:
         lambda s: lookalike.LookalikeDomains(),  # sender domains imitating ours or a partner's
         lambda s: impersonation.Impersonation(),  # display names of our staff / partners on other addresses
         lambda s: thread_hijack.ThreadHijack(),  # replies into known threads from outsiders to them
+        lambda s: outbound_spread.OutboundSpread(),  # our account replying to outsiders of a thread, many companies
         lambda s: urls.UrlLures(s.path("rules", "urlhaus")),  # lure links; URLhaus dumps loaded once
         lambda s: containers.Containers(),  # archive inventory, for emergency overrides
         lambda s: office_encryption.OfficeEncryption(),  # decrypts VelvetSweatshop/body-password docs into children
