@@ -225,3 +225,15 @@ async def test_message_that_breaks_the_scanner_is_accepted_and_quarantined(start
     assert gateway.stores.blobs.exists(record.blob_sha256)
     await send(gateway, make_message(subject="still scanning others"))
     await wait_until(lambda: sink.received)
+
+
+async def test_one_connection_carries_many_messages(start_gateway, sink):
+    # MTAs reuse connections: per-session command limits must not cut them off after a few hundred RCPTs.
+    gateway = await start_gateway(next_hop=f"127.0.0.1:{sink.port}", smtp={"max_recipients": 2})
+    client = aiosmtplib.SMTP(hostname=gateway.address[0], port=gateway.address[1])
+    await client.connect()
+    raw = make_message()
+    for _ in range(30):
+        await client.sendmail("a@partner.example", ["b@tokai-keiki.example", "c@tokai-keiki.example"], raw)
+    await client.quit()
+    await wait_until(lambda: len(sink.received) == 30)

@@ -129,8 +129,14 @@ class Gateway:
             auth_require_tls=True,
             authenticator=self._authenticate if smtp.auth_users else None,
             timeout=smtp.session_timeout_seconds,
-            # Pipelining or command floods end the session instead of tying up a connection forever.
-            command_call_limit={"RCPT": smtp.max_recipients * 2 + 20, "*": 1000},
+            # Command floods (NOOP, VRFY, HELO ...) end the session instead of tying up a connection. The
+            # limits count per session, and MTAs send many messages over one connection: the
+            # transaction commands get room for 10,000 messages.
+            command_call_limit={
+                **dict.fromkeys(("MAIL", "DATA", "RSET"), 10_000),
+                "RCPT": 10_000 + smtp.max_recipients,
+                "*": 1000,
+            },
         )
 
     def _tls_context(self) -> ssl.SSLContext | None:
