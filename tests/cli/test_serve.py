@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import smtplib
 import socket
+import urllib.request
 import subprocess
 import sys
 import time
@@ -106,9 +107,10 @@ def test_queue_shows_deferred_mail_and_why(tmp_path):
 
 
 def test_run_default_initialises_the_data_folder_and_delivers_to_the_maildir(tmp_path):
-    with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", 2525)) == 0:
-            pytest.skip("127.0.0.1:2525 is in use")
+    for port in (2525, 8025):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                pytest.skip(f"127.0.0.1:{port} is in use")
     proc = subprocess.Popen(
         [sys.executable, "-m", "kakuri", "--home", str(tmp_path / "kd"), "run-default"],
         stdout=subprocess.PIPE,
@@ -123,6 +125,9 @@ def test_run_default_initialises_the_data_folder_and_delivers_to_the_maildir(tmp
         while not (new.exists() and list(new.iterdir())) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert b"Subject: first mail" in next(new.iterdir()).read_bytes()
+        wait_port(8025, proc)
+        with urllib.request.urlopen("http://127.0.0.1:8025/login", timeout=10) as page:
+            assert page.status == 200 and b"kakuri" in page.read()
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)

@@ -12,6 +12,7 @@ import typer
 from kakuri.cli import state
 
 DEFAULT_SMTP = "127.0.0.1:2525"
+DEFAULT_WEB = "127.0.0.1:8025"
 
 
 def serve(
@@ -29,7 +30,8 @@ def serve(
 
 
 def run_default() -> None:
-    """Start the embedded default: data folder ./kakuri-data, SMTP on 127.0.0.1:2525, delivery to a local Maildir."""
+    """Start the embedded default: data folder ./kakuri-data, SMTP on 127.0.0.1:2525, delivery to a local Maildir,
+    and the web console on 127.0.0.1:8025."""
     _logging(False)
     home = state.HOME or Path("kakuri-data")
     if not (home / "kakuri.toml").exists():
@@ -49,10 +51,13 @@ or with Python:
   python3 -c "import smtplib; smtplib.SMTP('127.0.0.1', 2525).sendmail('alice@example.com', ['bob@example.org'],
       b'Subject: hello\\r\\nFrom: alice@example.com\\r\\nTo: bob@example.org\\r\\n\\r\\nhi\\r\\n')"
 Then: ls {maildir}   kakuri --home {home} trace   kakuri --home {home} quarantine list
+
+Web console: http://{DEFAULT_WEB}/ (there is no default account; create the first one with
+  .venv/bin/kakuri --home {home} user add admin --role admin)
 Stop with Ctrl-C.
 """
     )
-    asyncio.run(_serve(settings, smtp=DEFAULT_SMTP, next_hop="maildir", web=None))
+    asyncio.run(_serve(settings, smtp=DEFAULT_SMTP, next_hop="maildir", web=DEFAULT_WEB))
 
 
 async def _serve(settings, *, smtp: str | None, next_hop: str | None, web: str | None) -> None:
