@@ -4,8 +4,8 @@
 (default) gives each worker a scanner built once and its own `KnowledgeStore`; a worker that scans a
 message which will be delivered records it in the ledger itself (the parsed message never crosses
 the process boundary, which would cost more than the scan). Workers only learn from their own
-messages until they restart, so a fresh reply may briefly look unknown, which detectors treat as
-"unknown", never as "suspicious". The thread pool (one shared scanner) is for tests and tiny setups.
+messages and, every few seconds, from what the others stored (`KnowledgeStore.refresh`), so a fresh
+reply may briefly look unknown, which detectors treat as "unknown", never as "suspicious". The thread pool (one shared scanner) is for tests and tiny setups.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from kakuri.model import Envelope, ParsedMessage
 LEARN_ACTIONS = ("deliver", "tag")  # the ledger must never learn from mail we keep away from people
 LEARN_BATCH = 32  # messages per ledger transaction
 LEARN_SECONDS = 1.0  # longest a delivered message waits before the ledger knows it
+REFRESH_SECONDS = 5.0  # how often a worker reads what the other workers and nodes recorded
 
 
 @dataclass(frozen=True)
@@ -71,11 +72,23 @@ class _Worker:
                 logging.getLogger(__name__).exception("thread ledger: %d messages not recorded", len(batch))
 
     def _learn_when_idle(self) -> None:
+        refreshed = time.monotonic()
         while True:
             time.sleep(LEARN_SECONDS)
             with self.lock:
                 if time.monotonic() - self._learned_at >= LEARN_SECONDS:
                     self._learn()
+                if time.monotonic() - refreshed >= REFRESH_SECONDS:
+                    refreshed = time.monotonic()
+                    self._refresh()
+
+    def _refresh(self) -> None:
+        # Each worker learns only what it scanned itself; the others' mail (and other nodes') comes
+        # from the database, so a fresh reply handled by another worker is not a stranger here.
+        try:
+            self.knowledge.refresh()
+        except Exception:
+            logging.getLogger(__name__).exception("thread ledger: refresh failed; will retry")
 
 
 def header_summary(message: ParsedMessage) -> dict:
