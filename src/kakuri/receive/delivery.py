@@ -26,6 +26,7 @@ from kakuri.act.dispose import OWN_MAIL_VERDICT, outgoing_bytes
 from kakuri.act.release import entry_from_record
 from kakuri.model.envelope import Direction, Envelope
 from kakuri.receive.config import DeliveryConfig
+from kakuri.receive.dbwriter import BatchWriter
 from kakuri.receive.relay import Reply, Transport
 from kakuri.receive.scanning import ScanOutcome, ScanPool
 from kakuri.receive.spool import Spool, SpoolEntry
@@ -57,6 +58,10 @@ class DeliveryQueue:
         self.spool, self.stores, self.scans, self.transport = spool, stores, scans, transport
         self.config, self.hostname, self.poll_seconds = config, hostname, poll_seconds
         self.inflight_scans: dict[str, asyncio.Future] = {}  # scans the SMTP reply stopped waiting for
+        self.writer: BatchWriter | None = None  # group commit of every message's records (started by start)
+        # Entries the SMTP handler has just spooled, handed over in memory: their first pass neither
+        # reads the file back nor asks the database (a queue id made by this process has no row yet).
+        self._fresh: dict[str, SpoolEntry] = {}
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
         self._active: set[str] = set()
@@ -67,6 +72,7 @@ class DeliveryQueue:
 
     # -- running ---------------------------------------------------------------------------------
     async def start(self) -> None:
+        self.writer = BatchWriter(self.stores)
         await asyncio.to_thread(self._reinject_orphans)
         for queue_id in self.spool.queue_ids():
             self.submit(queue_id)
@@ -83,6 +89,13 @@ class DeliveryQueue:
         close = getattr(self.transport, "close", None)  # kept SMTP connections
         if close is not None:
             await close()
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.close)
+
+    def submit_new(self, entry: SpoolEntry) -> None:
+        """An entry this process has just spooled under a queue id it made (no database row can exist)."""
+        self._fresh[entry.queue_id] = entry
+        self.submit(entry.queue_id)
 
     def submit(self, queue_id: str) -> None:
         if queue_id in self._active:
@@ -132,15 +145,19 @@ class DeliveryQueue:
 
     # -- one entry -------------------------------------------------------------------------------
     async def process(self, queue_id: str) -> None:
-        try:
-            entry = self.spool.read(queue_id)
-        except FileNotFoundError:
-            return
-        except (ValueError, KeyError, UnicodeDecodeError):
-            log.error("spool entry %s is unreadable; moved to %s", queue_id, self.spool.quarantine_dir)
-            self.spool.set_aside(queue_id)
-            return
-        message = await asyncio.to_thread(self._load, queue_id)
+        entry = self._fresh.pop(queue_id, None)
+        if entry is None:
+            try:
+                entry = self.spool.read(queue_id)
+            except FileNotFoundError:
+                return
+            except (ValueError, KeyError, UnicodeDecodeError):
+                log.error("spool entry %s is unreadable; moved to %s", queue_id, self.spool.quarantine_dir)
+                self.spool.set_aside(queue_id)
+                return
+            message = await asyncio.to_thread(self._load, queue_id)
+        else:
+            message = None
         if message is None:
             outcome = await self._verdict_for(entry)
             if outcome is None:
@@ -152,7 +169,7 @@ class DeliveryQueue:
                 message = mailflow.new_message(**self._fields(entry, outcome, blob=None))
                 message = await self._deliver(entry, message, _due(message), outcome=outcome)
             else:
-                message = await asyncio.to_thread(self._ingest, entry, outcome)
+                message = await self._ingest(entry, outcome)
         self.spool.mark_started(queue_id)
         due = _due(message)
         if due:
@@ -189,10 +206,14 @@ class DeliveryQueue:
             verdict = {**OWN_MAIL_VERDICT, "action": "quarantine", "reasons": [f"scan failed: {type(exc).__name__}"]}
             return ScanOutcome(verdict=verdict, headers={})
 
-    def _ingest(self, entry: SpoolEntry, outcome: ScanOutcome, results=None) -> Message:
-        blob = self.stores.blobs.put(entry.raw) if outcome.verdict["action"] in KEEP_COPY else None
-        with self.stores.writing(), self.stores.sessions() as session:
-            return mailflow.record_accepted(session, **self._fields(entry, outcome, blob=blob), results=results)
+    async def _ingest(self, entry: SpoolEntry, outcome: ScanOutcome, results=None) -> Message:
+        blob = None
+        if outcome.verdict["action"] in KEEP_COPY:  # the copy is durable before the row that points to it
+            blob = await asyncio.to_thread(self.stores.blobs.put, entry.raw)
+        fields = self._fields(entry, outcome, blob=blob)
+        return await self.writer.run(
+            lambda session: mailflow.record_accepted(session, **fields, results=results, commit=False)
+        )
 
     def _fields(self, entry: SpoolEntry, outcome: ScanOutcome, *, blob: str | None) -> dict:
         return dict(
@@ -219,12 +240,11 @@ class DeliveryQueue:
         attempts = {r.address: r.attempts for r in message.recipients}
         results = {rcpt: self._outcome(reply, attempts.get(rcpt, 0) + 1, entry) for rcpt, reply in replies.items()}
         if outcome is not None:  # not recorded yet (delivered first)
-            return await asyncio.to_thread(self._ingest, entry, outcome, results)
-        return await asyncio.to_thread(self._record, entry.queue_id, results)
-
-    def _record(self, queue_id: str, results) -> Message:
-        with self.stores.writing(), self.stores.sessions() as session:
-            return mailflow.record_attempt(session, queue_id=queue_id, results=results)
+            return await self._ingest(entry, outcome, results)
+        queue_id = entry.queue_id
+        return await self.writer.run(
+            lambda session: mailflow.record_attempt(session, queue_id=queue_id, results=results, commit=False)
+        )
 
     def _outcome(self, reply: Reply, attempts: int, entry: SpoolEntry):
         if reply.is_success:

@@ -93,7 +93,7 @@ class GatewayHandler:
         scan = asyncio.ensure_future(self.scans.scan(raw, env))
         outcome = await self._wait(scan, queue_id)
         if outcome is not None and outcome.verdict["action"] == "reject":
-            await asyncio.to_thread(self._record_rejected, queue_id, env, per_rcpt, raw, outcome)
+            await self._record_rejected(queue_id, env, per_rcpt, raw, outcome)
             return replies.rejected(outcome.verdict.get("reasons", []))
         verdict = {**outcome.verdict, "headers": outcome.headers} if outcome is not None else None
         entry = SpoolEntry(
@@ -112,7 +112,7 @@ class GatewayHandler:
             return replies.LOCAL_ERROR
         if outcome is None and not scan.done():
             self.queue.inflight_scans[queue_id] = scan
-        self.queue.submit(queue_id)
+        self.queue.submit_new(entry)
         return replies.QUEUED.format(queue_id=queue_id)
 
     async def _wait(self, scan: asyncio.Future, queue_id: str) -> ScanOutcome | None:
@@ -124,10 +124,10 @@ class GatewayHandler:
             log.exception("%s: inline scan failed", queue_id)
         return None
 
-    def _record_rejected(self, queue_id, env: Envelope, per_rcpt, raw: bytes, outcome: ScanOutcome) -> None:
-        blob = self.stores.blobs.put(raw)
-        with self.stores.writing(), self.stores.sessions() as session:
-            mailflow.record_accepted(
+    async def _record_rejected(self, queue_id, env: Envelope, per_rcpt, raw: bytes, outcome: ScanOutcome) -> None:
+        blob = await asyncio.to_thread(self.stores.blobs.put, raw)
+        await self.queue.writer.run(
+            lambda session: mailflow.record_accepted(
                 session,
                 queue_id=queue_id,
                 mail_from=env.mail_from,
@@ -142,7 +142,9 @@ class GatewayHandler:
                 auth_user=env.auth_user or "",
                 blob_sha256=blob,
                 state=MessageState.REJECTED,
+                commit=False,
             )
+        )
 
 
 def _client_ip(session) -> str | None:

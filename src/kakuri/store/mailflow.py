@@ -2,7 +2,7 @@
 
 Every function is idempotent for a given queue id, so replaying a spool entry after a crash repeats
 no visible effect: `record_accepted` returns the existing row, `record_attempt` only moves recipients
-that are still waiting. Each function commits once; the caller owns the session.
+that are still waiting. Each function commits once (unless told not to); the caller owns the session.
 """
 
 from __future__ import annotations
@@ -53,11 +53,13 @@ def record_accepted(
     blob_sha256: str | None = None,
     state: MessageState | None = None,
     results: dict[str, tuple[RecipientStatus, str, datetime | None]] | None = None,
+    commit: bool = True,
 ) -> Message:
     """Create the message with its verdict and recipients, or return the one recorded before a crash.
 
     `results` records a delivery attempt made before the message was recorded, in the same transaction
-    (mail that is delivered at once then costs one commit, not two)."""
+    (mail that is delivered at once then costs one commit, not two). `commit=False` leaves the commit to
+    the caller (the gateway's group commit, `receive/dbwriter.py`)."""
     existing = session.get(Message, queue_id)
     if existing is not None:
         return existing
@@ -81,7 +83,8 @@ def record_accepted(
         _apply(message, results)
         _settle(message)
     session.add(message)
-    session.commit()
+    if commit:
+        session.commit()
     return message
 
 
@@ -146,6 +149,7 @@ def record_attempt(
     *,
     queue_id: str,
     results: dict[str, tuple[RecipientStatus, str, datetime | None]],
+    commit: bool = True,
 ) -> Message:
     """Apply one delivery attempt: address -> (new status, next hop's reply, next attempt time)."""
     message = session.get(Message, queue_id)
@@ -153,7 +157,8 @@ def record_attempt(
         raise KeyError(queue_id)
     _apply(message, results)
     _settle(message)
-    session.commit()
+    if commit:
+        session.commit()
     return message
 
 
