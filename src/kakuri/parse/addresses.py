@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from email.header import decode_header
 from email.utils import getaddresses
 from functools import lru_cache
 
 from kakuri.parse import domains
-from kakuri.parse.charsets import decode_bytes
+from kakuri.parse.mime import decode_words
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+'=!#$&*/?^`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 # Honorifics and role words that people add around a name; they never identify anyone.
@@ -72,20 +71,6 @@ def is_same_organisation(a: str, b: str) -> bool:
         return bool(a)
     organisation = organisation_of(a)
     return bool(organisation) and organisation == organisation_of(b) and organisation not in SHARED_MAIL_PROVIDERS
-
-
-def decode_words(value: str) -> str:
-    """RFC 2047 decoding that never raises (unknown charsets fall back through parse.charsets)."""
-    if "=?" not in value:
-        return value
-    try:
-        chunks = decode_header(value)
-    except Exception:  # malformed encoded words: show what we have
-        return value
-    out = []
-    for data, charset in chunks:
-        out.append(decode_bytes(data, charset or "ascii")[0] if isinstance(data, bytes) else data)
-    return "".join(out)
 
 
 @lru_cache(maxsize=1024)
@@ -184,14 +169,7 @@ def is_latin_key(key: str) -> bool:
 
 
 def sender_of(message) -> tuple[str, str]:
-    """(display name, address) of the first From mailbox, read from the raw header (see module doc)."""
-    decoded = message.header("From") or ""
-    if decoded.count("@") <= 1 and "," not in decoded:
-        return message.from_name, message.from_addr  # no second address to confuse the parser with
-    for value in raw_header_values(message.raw, "From")[:1]:
-        for name, addr in mailboxes_from_raw(value):
-            if addr:
-                return name, addr
+    """(display name, address) of the first From mailbox (the parser splits before decoding names)."""
     return message.from_name, message.from_addr
 
 

@@ -103,7 +103,7 @@ def part_filename(node: Message, defects: list[str]) -> str | None:
         name = _raw_8bit_filename(node) or name
     if "=?" in name:
         try:
-            name = _decode_words(name)
+            name = decode_words(name)
         except Exception:
             defects.append("BadEncodedFilename")
     name = repair_surrogates(name).replace("\x00", "").strip()
@@ -216,14 +216,14 @@ def _decode_header_value(name: str, raw_value, defects: list[str]) -> str:
         value = raw_value
     else:
         try:
-            value = _decode_words(raw_value)
+            value = decode_words(raw_value)
         except Exception:
             defects.append(f"HeaderUnparseable: {name}")
             value = raw_value
     return repair_surrogates(value).replace("\r", "").replace("\n", " ").replace("\t", " ")
 
 
-def _decode_words(value: str) -> str:
+def decode_words(value: str) -> str:
     """RFC 2047 words, each decoded with the Japanese-aware charset table."""
     chunks = []
     for data, charset in decode_header(value):
@@ -276,7 +276,7 @@ def _mailboxes(msg: Message, name: str) -> list[tuple[str, str]]:
     for display, addr in getaddresses(raw_values):
         if not addr:
             continue
-        display = _decode_words(display) if "=?" in display else display
+        display = decode_words(display) if "=?" in display else display
         out.append((repair_surrogates(display).strip(), repair_surrogates(addr).strip().lower()))
     return out
 
