@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from aiosmtpd.controller import Controller
 
 from kakuri.receive.relay import SmtpRelay
@@ -15,12 +16,15 @@ class PeerSink(RecordingSink):
         return await super().handle_DATA(server, session, envelope)
 
 
-async def test_connections_are_reused_and_replaced_when_the_next_hop_closed_them():
+# trust 0: every kept connection is checked with NOOP; trust 60: used at once, MAIL fails and we start over
+@pytest.mark.parametrize("trust_seconds", [0.0, 60.0])
+async def test_connections_are_reused_and_replaced_when_the_next_hop_closed_them(trust_seconds):
     port = free_port()
     sink = PeerSink()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     relay = SmtpRelay("127.0.0.1", port, timeout_seconds=10)
+    relay.trust_seconds = trust_seconds
     try:
         for _ in range(3):
             replies = await relay.deliver(mail_from="a@x.example", rcpt_tos=["b@y.example"], data=make_message())

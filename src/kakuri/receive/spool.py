@@ -3,6 +3,8 @@
 One file per message, `<queue_id>.msg`: a magic line, one JSON line (envelope, verdict when the
 message was scanned before the reply, origin) and the raw bytes. A file appears only by an atomic
 rename after fsync of the file and of the directory, so a crash leaves either no entry or a whole one.
+Entries written at the same time share one directory fsync (`_GroupDirSync`): each writer returns only
+after a directory fsync that started after its rename, so none is answered before its name is durable.
 The entry is immutable; delivery progress lives in the database (`store/mailflow.py`), and the entry is
 removed only when every recipient has reached a final state there.
 
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kakuri.model.envelope import Direction, Envelope
-from kakuri.store.blobs import fsync_dir, write_durably
+from kakuri.store.blobs import fsync_dir
 
 MAGIC = b"KAKURI-SPOOL 1\n"
 SUFFIX = ".msg"
@@ -100,6 +102,7 @@ class Spool:
         self._sizes: dict[str, int] = {}
         self._total = 0  # sum of _sizes, kept so that every MAIL command does not add them up
         self._unstarted: dict[str, float] = {}  # queue id -> mtime, until the first scan/delivery step
+        self._dir_sync = _GroupDirSync(self.root)
         if owner:  # the gateway at start: half-written files were never acknowledged, safe to drop
             for stale in self.tmp.iterdir():
                 stale.unlink(missing_ok=True)
@@ -116,7 +119,13 @@ class Spool:
         if path.exists():
             return False
         data = entry.to_bytes()
-        write_durably(path, data, self.tmp)
+        tmp = self.tmp / f"{path.name}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        self._dir_sync.sync()
         with self._lock:
             self._sizes[entry.queue_id] = len(data)
             self._total += len(data)
@@ -187,3 +196,36 @@ class Spool:
             if oldest is not None and time.time() - oldest > self.max_age_seconds:
                 return "behind"
         return None
+
+
+class _GroupDirSync:
+    """One directory fsync for every rename made before it started (group commit for the spool folder).
+
+    A writer takes a ticket after its rename; a sync that starts once ticket N exists covers every
+    ticket up to N. While one sync runs, the writers that arrive wait and the next sync covers them all.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._cond = threading.Condition()
+        self._issued = 0  # tickets handed out (renames done)
+        self._synced = 0  # every ticket up to this one is durable
+        self._running = False
+
+    def sync(self) -> None:
+        with self._cond:
+            self._issued += 1
+            ticket = self._issued
+            while self._synced < ticket:
+                if self._running:
+                    self._cond.wait()
+                    continue
+                self._running, covers = True, self._issued
+                self._cond.release()
+                try:
+                    fsync_dir(self.path)
+                finally:
+                    self._cond.acquire()
+                    self._running = False
+                    self._cond.notify_all()
+                self._synced = max(self._synced, covers)  # not reached when the fsync raised
