@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import signal
+import smtplib
+import subprocess
+import sys
 import threading
 import time
 
@@ -32,6 +36,11 @@ def test_benign_mail_is_delivered_through_kakuri_with_its_headers(stack):
     assert message["X-Kakuri-Verdict"].startswith("deliver; score=")
     # Postfix saw it twice: once before the filter, once on re-injection from kakuri.
     assert "kakuri-scan" in stack.postfix.log_tail(20000) and "kakuri-reinject" in stack.postfix.log_tail(20000)
+    # XFORWARD: kakuri recorded the client's own EHLO name, not Postfix's.
+    trace = subprocess.run([sys.executable, "-m", "kakuri", "--home", str(stack.kakuri.home), "trace", "--jsonl"],
+                           capture_output=True, text=True, check=True).stdout
+    row = next(json.loads(line) for line in trace.splitlines() if "cf-benign@partner.example" in line)
+    assert row["helo"] == smtplib.SMTP().local_hostname  # what the test client said in EHLO
 
 
 def test_script_in_zip_is_quarantined_by_kakuri_and_never_delivered(stack):

@@ -75,6 +75,7 @@ receive_override_options = no_address_mappings
 kakuri-scan unix  -       -       n       -       10      smtp
     -o syslog_name=postfix/kakuri-scan
     -o smtp_data_done_timeout=1200s
+    -o smtp_send_xforward_command=yes
 """ + REINJECT.format(**ports)
         return main, master
     main = f"""\

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import ssl
 from pathlib import Path
 
-from aiosmtpd.smtp import SMTP, AuthResult
+from aiosmtpd.smtp import AuthResult, SMTP, syntax
 
 from kakuri.receive.config import GatewayConfig, parse_host_port
 from kakuri.receive.delivery import DeliveryQueue
+from kakuri.receive.ppap import PpapWatcher, with_ppap_policy
 from kakuri.receive.direction import DirectionRules
 from kakuri.receive.relay import MaildirRelay, SmtpRelay, Transport
 from kakuri.receive.scanning import ScanPool
@@ -33,10 +35,42 @@ class _SMTP(SMTP):
     # a line is abuse: 500, and aiosmtpd discards it as it reads, without buffering it.
     line_length_limit = 64 * 1024
 
+    @syntax("XFORWARD attribute=value ...")
+    async def smtp_XFORWARD(self, arg: str) -> None:
+        """Postfix's XFORWARD (after-queue content filter): the original client behind the MTA.
+
+        Without it every message would seem to come from Postfix on loopback: direction, SPF and the
+        hold-this-host emergency switch need the real client. Only a trusted peer may send it; the
+        attributes hold for the current transaction (aiosmtpd makes a new envelope after RSET/DATA).
+        """
+        peer = self.session.peer[0] if isinstance(self.session.peer, tuple) else None
+        if not self.event_handler.rules.is_trusted_client(peer):
+            await self.push("550 5.7.0 XFORWARD is accepted from trusted clients only")
+            return
+        if not arg:
+            await self.push("501 5.5.4 Syntax: XFORWARD attribute=value ...")
+            return
+        attributes = getattr(self.envelope, "xforward", None) or {}
+        for item in arg.split():
+            name, _, value = item.partition("=")
+            value = xtext_decode(value)
+            if name.upper() in _XFORWARD_NAMES and value and value not in ("[UNAVAILABLE]", "[TEMPUNAVAIL]"):
+                attributes[name.upper()] = value
+        self.envelope.xforward = attributes
+        await self.push("250 2.0.0 Ok")
+
+
+_XFORWARD_NAMES = frozenset({"NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE", "LOGIN"})
+
+
+def xtext_decode(value: str) -> str:
+    """RFC 3461 xtext: "+HH" stands for the byte HH."""
+    return re.sub(r"\+([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), value)
+
 
 class Gateway:
     def __init__(self, settings, *, smtp_listen: str | None = None, next_hop: str | None = None) -> None:
-        self.settings = settings
+        self.settings = with_ppap_policy(settings)  # holds unopenable archives for their password mail
         self.config = GatewayConfig.from_settings(settings)
         if smtp_listen:
             self.config.smtp.listen = smtp_listen
@@ -51,6 +85,7 @@ class Gateway:
         self.spool: Spool | None = None
         self.rules: DirectionRules | None = None
         self._server: asyncio.base_events.Server | None = None
+        self.ppap: PpapWatcher | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -84,6 +119,9 @@ class Gateway:
             hostname=self.hostname,
             poll_seconds=spool_cfg.poll_seconds,
         )
+        self.ppap = PpapWatcher(settings=self.settings, stores=self.stores, spool=self.spool, submit=self.queue.submit)
+        self.queue.ppap = self.ppap if self.ppap.enabled else None
+        await self.ppap.start()
         await self.queue.start()
         self.rules = DirectionRules(  # also used by the milter listener (receive/milter) beside this gateway
             our_domains=await asyncio.to_thread(self._our_domains),
@@ -177,6 +215,8 @@ class Gateway:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        if self.ppap is not None:
+            await self.ppap.stop()
         if self.queue is not None:
             await self.queue.stop()
         if self.scans is not None:

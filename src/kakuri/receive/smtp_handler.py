@@ -58,13 +58,20 @@ class GatewayHandler:
         envelope.mail_options.extend(mail_options)
         return replies.OK
 
+    async def handle_EHLO(self, server, session, envelope, hostname: str, responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        if self.rules.is_trusted_client(_client_ip(session)):
+            # Postfix in content-filter mode then tells us the original client, HELO and login.
+            responses.insert(-1, "250-XFORWARD NAME ADDR PROTO HELO SOURCE LOGIN")
+        return responses
+
     async def handle_RCPT(self, server, session, envelope, address: str, rcpt_options: list[str]) -> str:
         if not _is_address(address):
             return replies.BAD_ADDRESS
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return replies.TOO_MANY_RCPTS
         if self.relay_check and not self.rules.may_relay(
-            address, client_ip=_client_ip(session), auth_user=_auth_user(session)
+            address, client_ip=_client_ip(session, envelope), auth_user=_auth_user(session, envelope)
         ):
             return replies.RELAY_DENIED
         envelope.rcpt_tos.append(address)
@@ -76,7 +83,7 @@ class GatewayHandler:
         if overload:
             return replies.SPOOL_FULL if overload == "full" else replies.SPOOL_BEHIND
         raw = envelope.original_content if envelope.original_content is not None else envelope.content
-        client_ip, auth_user = _client_ip(session), _auth_user(session)
+        client_ip, auth_user = _client_ip(session, envelope), _auth_user(session, envelope)
         mail_from = "" if envelope.mail_from == "<>" else envelope.mail_from
         direction, per_rcpt = self.rules.classify(
             mail_from=mail_from, rcpt_tos=envelope.rcpt_tos, client_ip=client_ip, auth_user=auth_user
@@ -85,7 +92,7 @@ class GatewayHandler:
             mail_from=mail_from,
             rcpt_tos=tuple(envelope.rcpt_tos),
             client_ip=client_ip,
-            helo=session.host_name or None,
+            helo=_forwarded(envelope).get("HELO") or session.host_name or None,
             direction=direction,
             auth_user=auth_user,
         )
@@ -143,16 +150,28 @@ class GatewayHandler:
                 blob_sha256=blob,
                 state=MessageState.REJECTED,
                 commit=False,
+                known_new=True,  # a queue id we have just made
             )
         )
 
 
-def _client_ip(session) -> str | None:
+def _forwarded(envelope) -> dict[str, str]:
+    """XFORWARD attributes the MTA in front of us sent for this transaction (see server._SMTP)."""
+    return getattr(envelope, "xforward", None) or {}
+
+
+def _client_ip(session, envelope=None) -> str | None:
+    forwarded = _forwarded(envelope).get("ADDR")
+    if forwarded:
+        return forwarded.removeprefix("IPV6:")
     peer = session.peer
     return peer[0] if isinstance(peer, tuple) and peer else None
 
 
-def _auth_user(session) -> str | None:
+def _auth_user(session, envelope=None) -> str | None:
+    forwarded = _forwarded(envelope).get("LOGIN")
+    if forwarded:
+        return forwarded
     if not session.authenticated or session.auth_data is None:
         return None
     login = getattr(session.auth_data, "login", None)

@@ -67,6 +67,8 @@ def trace_rows(messages: list[Message]) -> Iterator[dict]:
                 "rcpt_tos": [x.address for x in m.recipients],
                 "subject": m.subject,
                 "direction": r.direction,
+                "client_ip": m.client_ip,
+                "helo": m.helo,
                 "origin": m.origin,  # smtp, or mail kakuri made itself: dsn, warning
                 "action": m.action,
                 "score": m.score,
