@@ -146,6 +146,7 @@ class DeliveryQueue:
     # -- one entry -------------------------------------------------------------------------------
     async def process(self, queue_id: str) -> None:
         entry = self._fresh.pop(queue_id, None)
+        known_new = entry is not None  # made by our SMTP handler in this run: no row can exist yet
         if entry is None:
             try:
                 entry = self.spool.read(queue_id)
@@ -167,9 +168,9 @@ class DeliveryQueue:
                 # Nothing to keep: deliver, then record message and attempt in one commit. A crash in
                 # between replays the entry, which is the same at-least-once gap as any delivery.
                 message = mailflow.new_message(**self._fields(entry, outcome, blob=None))
-                message = await self._deliver(entry, message, _due(message), outcome=outcome)
+                message = await self._deliver(entry, message, _due(message), outcome=outcome, known_new=known_new)
             else:
-                message = await self._ingest(entry, outcome)
+                message = await self._ingest(entry, outcome, known_new=known_new)
         self.spool.mark_started(queue_id)
         due = _due(message)
         if due:
@@ -206,13 +207,15 @@ class DeliveryQueue:
             verdict = {**OWN_MAIL_VERDICT, "action": "quarantine", "reasons": [f"scan failed: {type(exc).__name__}"]}
             return ScanOutcome(verdict=verdict, headers={})
 
-    async def _ingest(self, entry: SpoolEntry, outcome: ScanOutcome, results=None) -> Message:
+    async def _ingest(self, entry: SpoolEntry, outcome: ScanOutcome, results=None, known_new=False) -> Message:
         blob = None
         if outcome.verdict["action"] in KEEP_COPY:  # the copy is durable before the row that points to it
             blob = await asyncio.to_thread(self.stores.blobs.put, entry.raw)
         fields = self._fields(entry, outcome, blob=blob)
         return await self.writer.run(
-            lambda session: mailflow.record_accepted(session, **fields, results=results, commit=False)
+            lambda session: mailflow.record_accepted(
+                session, **fields, results=results, commit=False, known_new=known_new
+            )
         )
 
     def _fields(self, entry: SpoolEntry, outcome: ScanOutcome, *, blob: str | None) -> dict:
@@ -233,14 +236,19 @@ class DeliveryQueue:
         )
 
     async def _deliver(
-        self, entry: SpoolEntry, message: Message, due: list[str], outcome: ScanOutcome | None = None
+        self,
+        entry: SpoolEntry,
+        message: Message,
+        due: list[str],
+        outcome: ScanOutcome | None = None,
+        known_new: bool = False,
     ) -> Message:
         data = outgoing_bytes(entry.raw, message=message, hostname=self.hostname, subject_tag=self.config.subject_tag)
         replies = await self.transport.deliver(mail_from=entry.envelope.mail_from, rcpt_tos=due, data=data)
         attempts = {r.address: r.attempts for r in message.recipients}
         results = {rcpt: self._outcome(reply, attempts.get(rcpt, 0) + 1, entry) for rcpt, reply in replies.items()}
         if outcome is not None:  # not recorded yet (delivered first)
-            return await self._ingest(entry, outcome, results)
+            return await self._ingest(entry, outcome, results, known_new=known_new)
         queue_id = entry.queue_id
         return await self.writer.run(
             lambda session: mailflow.record_attempt(session, queue_id=queue_id, results=results, commit=False)

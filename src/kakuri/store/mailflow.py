@@ -54,13 +54,15 @@ def record_accepted(
     state: MessageState | None = None,
     results: dict[str, tuple[RecipientStatus, str, datetime | None]] | None = None,
     commit: bool = True,
+    known_new: bool = False,
 ) -> Message:
     """Create the message with its verdict and recipients, or return the one recorded before a crash.
 
     `results` records a delivery attempt made before the message was recorded, in the same transaction
     (mail that is delivered at once then costs one commit, not two). `commit=False` leaves the commit to
-    the caller (the gateway's group commit, `receive/dbwriter.py`)."""
-    existing = session.get(Message, queue_id)
+    the caller (the gateway's group commit, `receive/dbwriter.py`). `known_new` skips the lookup when the
+    caller made the queue id itself in this run (a duplicate would then fail the INSERT, not pass silently)."""
+    existing = None if known_new else session.get(Message, queue_id)
     if existing is not None:
         return existing
     message = new_message(
