@@ -106,6 +106,10 @@ TOML_DEFAULTS = """
 # max_bytes = 1073741824           # over this or older than max_age_seconds: answer 451
 # max_age_seconds = 600
 
+[ppap]
+# hold_seconds = 1800              # hold unopenable encrypted archives for their password mail; 0 = deliver at once
+# on_timeout = "deliver"           # no password by then: "deliver" (with the subject tag) or "quarantine"
+
 [store]
 # url = ""                         # "" = SQLite kakuri.db here; postgresql+psycopg://user:pw@host/db
 # blobs_dir = "blobs"

@@ -69,6 +69,7 @@ class DeliveryQueue:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._scan_failures: dict[str, int] = {}
         self._tasks: list[asyncio.Task] = []
+        self.ppap = None  # PpapWatcher (receive/ppap.py), set by the gateway: holds archives for their password
 
     # -- running ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -171,6 +172,8 @@ class DeliveryQueue:
                 message = await self._deliver(entry, message, _due(message), outcome=outcome, known_new=known_new)
             else:
                 message = await self._ingest(entry, outcome, known_new=known_new)
+            if self.ppap is not None:
+                self.ppap.after_scan(entry, outcome.verdict)
         self.spool.mark_started(queue_id)
         due = _due(message)
         if due:

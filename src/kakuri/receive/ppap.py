@@ -1,0 +1,334 @@
+"""PPAP in the gateway: hold an encrypted archive nobody can open yet, until its password mail arrives.
+
+Japanese business mail sends an encrypted zip and, minutes later, "パスワードのお知らせ" in a second
+mail. Delivered at once the archive reaches people unscanned (Emotet used exactly that); so inbound
+mail whose verdict would deliver or tag but that carries `ARCHIVE_ENCRYPTED_UNOPENED` is held (a
+policy override, `ppap.wait_for_password`, which like every override only escalates: mail that is
+malicious anyway is still quarantined). `PpapWatcher` then:
+
+- registers the held message with `KnowledgeStore.hold_encrypted` (audited "waiting for archive
+  password");
+- for each later delivered mail that states passwords and that `KnowledgeStore.pending_for` links to
+  a held message (same thread, or same sender to an overlapping audience), records it in its ledger
+  and rescans the held message from the blob store; `ThreadPasswords` now offers the password. Opened
+  and clean (deliver/tag): released (actor "ppap"); opened and bad: moved to quarantine with the new
+  verdict; still locked: stays held;
+- every `check_seconds`: gives up on messages held longer than `hold_seconds` (`on_timeout`:
+  release with the tag, or quarantine), retries the ones whose thread now has passwords (a password
+  mail scanned by another worker, node or before a restart), and adopts PPAP holds it did not make
+  (the milter path, other nodes).
+
+The watcher keeps its own `KnowledgeStore` and scanner in the gateway process, loaded only once a
+message is held: the scan workers' ledgers learn other workers' mail seconds late, and a rescan must
+see the password mail that triggered it. Blind spots: a password given by phone or in a mail that
+is not linked by thread or sender/audience (the timeout decides); several nodes may rescan the same
+message, which is harmless (the second release finds it no longer held).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from kakuri.act.release import entry_from_record
+from kakuri.decide.policy import Override
+from kakuri.model import Action, Direction, Envelope
+from kakuri.store.messages import AuditEvent, Message, MessageState, RecipientStatus, as_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+WAIT_OVERRIDE = "ppap.wait_for_password"
+LOCKED = "ARCHIVE_ENCRYPTED_UNOPENED"
+ACTOR = "ppap"
+PASSING = ("deliver", "tag")
+
+
+class PpapConfig(BaseModel):
+    """`[ppap]` in kakuri.toml."""
+
+    model_config = ConfigDict(extra="forbid")
+    hold_seconds: float = Field(1800.0, ge=0)  # 0: deliver (or tag) unopenable archives at once
+    on_timeout: Literal["deliver", "quarantine"] = "deliver"  # deliver = release with the subject tag
+    check_seconds: float = Field(10.0, gt=0)  # timeouts and late passwords are looked at this often
+
+    @classmethod
+    def from_settings(cls, settings) -> PpapConfig:
+        return cls.model_validate(settings.section("ppap"))
+
+
+def wait_override() -> Override:
+    return Override(name=WAIT_OVERRIDE, when=LOCKED, action=Action.HOLD, directions=[Direction.INBOUND])
+
+
+def with_ppap_policy(settings):
+    """Settings whose policy holds unopenable inbound archives (unchanged when hold_seconds is 0)."""
+    if PpapConfig.from_settings(settings).hold_seconds <= 0:
+        return settings
+    overrides = [o for o in settings.policy.overrides if o.name != WAIT_OVERRIDE]
+    policy = settings.policy.model_copy(update={"overrides": [*overrides, wait_override()]})
+    return settings.model_copy(update={"policy": policy})
+
+
+def is_ppap_hold(verdict: dict) -> bool:
+    """Held only because the archive waits for its password (not also by an emergency hold)."""
+    reasons = verdict.get("reasons", [])
+    ours = f"override {WAIT_OVERRIDE}: hold"
+    others = [r for r in reasons if r.startswith("override ") and r.endswith(": hold") and r != ours]
+    return verdict.get("action") == "hold" and ours in reasons and not others
+
+
+class PpapWatcher:
+    def __init__(self, *, settings, stores, spool, submit) -> None:
+        self.settings, self.stores, self.spool, self.submit = settings, stores, spool, submit
+        self.config = PpapConfig.from_settings(settings)
+        self._lock = threading.Lock()  # the ledger index and the scanner are not thread-safe
+        self._knowledge = None
+        self._scanner = None
+        self._emergency = None
+        self._held: dict[str, float] = {}  # queue id -> when held (epoch)
+        self._parsed: dict[str, tuple] = {}  # queue id -> (ParsedMessage, Envelope), parsed once
+        self._tried: dict[str, tuple[str, ...]] = {}  # passwords a rescan already failed with
+        self._tasks: set[asyncio.Task] = set()
+        self._ticker: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.config.hold_seconds > 0
+
+    async def start(self) -> None:
+        if not self.enabled:
+            return
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self._load_held)
+        self._ticker = self._loop.create_task(self._tick_forever())
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._ticker, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- called by the delivery runner after a message's first scan --------------------------------
+    def after_scan(self, entry, verdict: dict) -> None:
+        """Never blocks delivery: the work (rare) runs as a task; most mail returns at the first test."""
+        if not self.enabled:
+            return
+        if is_ppap_hold(verdict):
+            self._spawn(asyncio.to_thread(self._guarded, self._on_held, entry.queue_id, entry.raw, entry.envelope))
+        elif self._held and verdict.get("action") in PASSING:
+            self._spawn(asyncio.to_thread(self._guarded, self._on_passed, entry.queue_id, entry.raw, entry.envelope))
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _guarded(self, work, *args) -> None:
+        try:
+            with self._lock:
+                work(*args)
+        except Exception:  # a PPAP failure leaves the message held; the timeout still decides
+            log.exception("ppap: %s failed", work.__name__)
+
+    # -- the work (in a thread, under the lock) -----------------------------------------------------
+    def _on_held(self, queue_id: str, raw: bytes, envelope: Envelope) -> None:
+        from kakuri.parse.mime import parse_message
+
+        knowledge = self._ledger()
+        parsed = parse_message(raw)
+        knowledge.hold_encrypted(queue_id, parsed, envelope)
+        self._held[queue_id] = time.time()
+        self._parsed[queue_id] = (parsed, envelope)
+        with self.stores.sessions() as session:
+            detail = {"hold_seconds": self.config.hold_seconds, "on_timeout": self.config.on_timeout}
+            reason = "waiting for archive password"
+            session.add(AuditEvent(queue_id=queue_id, actor=ACTOR, event="held", reason=reason, detail=detail))
+            session.commit()
+        knowledge.refresh()  # the password mail may have been scanned first, by a worker that did not know
+        self._retry(queue_id)
+
+    def _on_passed(self, queue_id: str, raw: bytes, envelope: Envelope) -> None:
+        from kakuri.parse.mime import parse_message
+        from kakuri.store.knowledge import harvest_passwords
+
+        parsed = parse_message(raw)
+        if not harvest_passwords(parsed):
+            return
+        knowledge = self._ledger()
+        knowledge.record(parsed, envelope)  # now, not when the worker's batch lands: the rescan needs it
+        trigger = parsed.message_id.strip() or queue_id
+        for key in knowledge.pending_for(parsed, envelope):
+            if key in self._held and key != queue_id:
+                self._retry(key, f"password arrived in {trigger}")
+
+    def _retry(self, key: str, reason: str = "password arrived in a later mail of the thread") -> None:
+        """Rescan when the ledger offers passwords this message was not yet tried with."""
+        parsed, envelope = self._parsed_of(key)
+        if parsed is None:
+            return
+        passwords = tuple(self._ledger().thread_passwords(parsed, envelope))
+        if passwords and passwords != self._tried.get(key):
+            self._tried[key] = passwords
+            self._rescan(key, reason)
+
+    def _rescan(self, key: str, reason: str) -> None:
+        with self.stores.sessions() as session:
+            message = session.get(Message, key)
+            if message is None or message.state != MessageState.HELD:
+                return self._forget(key)  # released or deleted by someone meanwhile
+            raw = self.stores.blobs.get(message.blob_sha256)
+            envelope = entry_from_record(message, raw, origin="release").envelope
+            verdict = self._scan(raw, envelope)
+            if LOCKED in verdict["symbols"]:
+                log.info("ppap: %s still does not open", key)
+                return
+            _set_verdict(message, verdict)
+            if verdict["action"] in ("quarantine", "reject"):
+                _keep(message, f"archive opened ({reason}): {'; '.join(verdict['reasons'])}"[:2000])
+                session.commit()
+            elif verdict["action"] == "hold":  # an emergency hold applies too: people release it
+                message.audit.append(AuditEvent(actor=ACTOR, event="rescanned", reason=f"archive opened ({reason})"))
+                session.commit()
+            else:
+                self._resume(session, message, raw, reason)
+        self._forget(key)
+
+    def _timeout(self, key: str) -> None:
+        reason = f"no password within {self.config.hold_seconds:g} s"
+        with self.stores.sessions() as session:
+            message = session.get(Message, key)
+            if message is None or message.state != MessageState.HELD:
+                return self._forget(key)
+            if self.config.on_timeout == "quarantine":
+                _keep(message, reason)
+                session.commit()
+            else:
+                message.action = "tag"  # delivered unscanned: the subject says so
+                self._resume(session, message, self.stores.blobs.get(message.blob_sha256), reason)
+        self._forget(key)
+
+    def _resume(self, session, message: Message, raw: bytes, reason: str) -> None:
+        """Deliver a message the gateway itself held, under its (new) verdict.
+
+        Not `act.release.release_message`: that marks a person's release ("released ..." verdict
+        header, no subject tag), while this is the gateway finishing its own decision, so a `tag`
+        verdict must tag. Same crash order: records first (recipients pending), then the spool
+        entry; a message left pending without an entry is re-injected by the delivery runner."""
+        for rcpt in message.recipients:
+            if rcpt.status == RecipientStatus.HELD:
+                rcpt.status, rcpt.next_attempt_at = RecipientStatus.PENDING, None
+        message.state, message.finished_at = MessageState.QUEUED, None
+        message.audit.append(AuditEvent(actor=ACTOR, event="released", reason=reason))
+        session.commit()
+        self.spool.write(entry_from_record(message, raw, origin="release"))
+        self._loop.call_soon_threadsafe(self.submit, message.queue_id)  # we run in a thread; the queue is the loop's
+
+    def _forget(self, key: str) -> None:
+        if self._knowledge is not None:
+            self._knowledge.release_pending(key)
+        self._held.pop(key, None)
+        self._parsed.pop(key, None)
+        self._tried.pop(key, None)
+
+    # -- periodic ---------------------------------------------------------------------------------
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.check_seconds)
+            await asyncio.to_thread(self._guarded, self._tick)
+
+    def _tick(self) -> None:
+        self._adopt()
+        if not self._held:
+            return
+        self._ledger().refresh()
+        now = time.time()
+        for key, held_at in list(self._held.items()):
+            if now - held_at >= self.config.hold_seconds:
+                self._timeout(key)
+            else:
+                self._retry(key)
+
+    def _load_held(self) -> None:
+        from kakuri.store.knowledge_tables import PendingArchiveRow
+
+        with self.stores.sessions() as session:
+            self._held.update(session.execute(select(PendingArchiveRow.key, PendingArchiveRow.held_at)).all())
+
+    def _adopt(self) -> None:
+        """PPAP holds registered nowhere (the milter path, another node, a crash before registration)."""
+        from kakuri.parse.mime import parse_message
+
+        since = utcnow() - timedelta(seconds=self.config.hold_seconds)
+        with self.stores.sessions() as session:
+            # Columns only: during an outbreak thousands of messages may be held by emergency switches.
+            candidates = session.execute(
+                select(Message.queue_id, Message.reasons).where(
+                    Message.state == MessageState.HELD, Message.action == "hold", Message.received_at >= since
+                )
+            ).all()
+            for queue_id, reasons in candidates:
+                if queue_id in self._held or not is_ppap_hold({"action": "hold", "reasons": reasons or []}):
+                    continue
+                message = session.get(Message, queue_id)
+                raw = self.stores.blobs.get(message.blob_sha256)
+                envelope = entry_from_record(message, raw, origin="release").envelope
+                parsed = parse_message(raw)
+                self._ledger().hold_encrypted(queue_id, parsed, envelope)
+                self._held[queue_id] = as_utc(message.received_at).timestamp()
+                self._parsed[queue_id] = (parsed, envelope)
+
+    # -- lazily built, in the gateway process ------------------------------------------------------
+    def _ledger(self):
+        if self._knowledge is None:
+            from kakuri.store.knowledge import open_knowledge
+
+            self._knowledge = open_knowledge(self.stores.engine, self.settings.org.our_domains)
+        return self._knowledge
+
+    def _scan(self, raw: bytes, envelope: Envelope) -> dict:
+        if self._scanner is None:
+            from kakuri.respond.emergency import EmergencySwitch
+            from kakuri.wiring import build_scanner
+
+            self._scanner = build_scanner(self.settings, knowledge=self._ledger())
+            self._emergency = EmergencySwitch(self.stores.sessions)
+        return self._scanner.scan(raw, envelope, overrides=self._emergency.overrides()).verdict.as_dict()
+
+    def _parsed_of(self, key: str):
+        if key not in self._parsed:
+            from kakuri.parse.mime import parse_message
+
+            with self.stores.sessions() as session:
+                message = session.get(Message, key)
+                if message is None or not message.blob_sha256:
+                    return None, None
+                raw = self.stores.blobs.get(message.blob_sha256)
+                self._parsed[key] = (parse_message(raw), entry_from_record(message, raw, origin="release").envelope)
+        return self._parsed[key]
+
+
+def _verdict_of(message: Message) -> dict:
+    return {"action": message.action, "reasons": list(message.reasons or [])}
+
+
+def _set_verdict(message: Message, verdict: dict) -> None:
+    message.action, message.score = verdict["action"], verdict.get("score", 0.0)
+    message.reasons, message.symbols = list(verdict["reasons"]), list(verdict["symbols"])
+    message.findings = list(verdict["findings"])
+    message.scanned_at = utcnow()
+
+
+def _keep(message: Message, reason: str) -> None:
+    for rcpt in message.recipients:
+        if rcpt.status == RecipientStatus.HELD:
+            rcpt.status = RecipientStatus.QUARANTINED
+    message.state, message.finished_at = MessageState.QUARANTINED, utcnow()
+    message.audit.append(AuditEvent(actor=ACTOR, event="quarantined", reason=reason))

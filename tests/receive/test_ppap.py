@@ -1,0 +1,163 @@
+"""PPAP in the gateway: an encrypted archive is held until its password mail arrives, then judged."""
+
+from __future__ import annotations
+
+import asyncio
+from email.header import decode_header, make_header
+
+import pytest
+
+from kakuri.receive.ppap import WAIT_OVERRIDE, is_ppap_hold
+from kakuri.receive.server import Gateway
+from kakuri.store.messages import MessageState, RecipientStatus
+from tests.builders import make_message
+from tests.builders_archive import encrypted_zip
+from tests.builders_office import doc_with_vba
+from tests.receive.conftest import gateway_settings, message_state, wait_until
+from tests.receive.test_smtp_handler import send
+
+DROPPER = (
+    'Sub AutoOpen()\n  Set s = CreateObject("WScript.Shell")\n  s.Run "powershell -w hidden -enc SQBFAFgA"\nEnd Sub\n'
+)
+PARTNER = "Taro Yamada <taro@partner.example>"
+
+
+@pytest.fixture
+async def ppap_gateway(tmp_path, sink):
+    started = []
+
+    async def start(**ppap):
+        settings = gateway_settings(
+            tmp_path / "kakuri-data", next_hop=f"127.0.0.1:{sink.port}", org={"our_domains": ["tokai-keiki.example"]}
+        )
+        settings.__pydantic_extra__["ppap"] = {"check_seconds": 0.2, **ppap}
+        gateway = Gateway(settings)
+        await gateway.start()
+        started.append(gateway)
+        return gateway
+
+    yield start
+    for gateway in started:
+        await gateway.stop()
+
+
+def archive_mail(files: dict[str, bytes], password: str, *, message_id: str) -> bytes:
+    return make_message(
+        from_=PARTNER,
+        subject="見積書の送付",
+        body="お世話になっております。\n見積書をお送りします。\nパスワードは別途お送りします。\n",
+        attachments=[("見積書.zip", encrypted_zip(files, password), "application/zip")],
+        message_id=message_id,
+    )
+
+
+def password_mail(password: str, *, replying_to: str) -> bytes:
+    return make_message(
+        from_=PARTNER,
+        subject="Re: 見積書の送付",
+        body=f"先ほどのファイルのパスワードです。\nパスワード：{password}\n",
+        headers={"In-Reply-To": replying_to, "References": replying_to},
+        message_id=f"<pw-{replying_to.strip('<>')}>",
+    )
+
+
+def subject(delivered) -> str:
+    return str(make_header(decode_header(delivered.message["Subject"])))
+
+
+def state_is(gateway, queue_id, state):
+    return lambda: (m := message_state(gateway, queue_id)) and m.state == state and m
+
+
+async def test_zipped_macro_doc_is_held_then_quarantined_when_its_password_arrives(ppap_gateway, sink):
+    gateway = await ppap_gateway(hold_seconds=60)
+    macro_zip = {"見積書.doc": doc_with_vba({"NewMacros": DROPPER})}
+    zip_id = await send(gateway, archive_mail(macro_zip, "Kx82Lq", message_id="<quote-77@partner.example>"))
+    held = await wait_until(state_is(gateway, zip_id, MessageState.HELD))
+    assert held.recipients[0].status == RecipientStatus.HELD
+    assert await wait_until(
+        lambda: any(e.reason == "waiting for archive password" for e in message_state(gateway, zip_id).audit)
+    )
+
+    await send(gateway, password_mail("Kx82Lq", replying_to="<quote-77@partner.example>"))
+    kept = await wait_until(state_is(gateway, zip_id, MessageState.QUARANTINED), timeout=15)
+    assert "ARCHIVE_ENCRYPTED" in kept.symbols and "ARCHIVE_ENCRYPTED_UNOPENED" not in kept.symbols
+    assert "MACRO_AUTOEXEC" in kept.symbols  # the contents were scanned
+    assert kept.recipients[0].status == RecipientStatus.QUARANTINED
+    assert any(e.actor == "ppap" and "pw-quote-77@partner.example" in e.reason for e in kept.audit)
+    await asyncio.sleep(0.5)
+    assert [subject(d) for d in sink.received] == ["Re: 見積書の送付"]  # only the password mail
+
+
+async def test_benign_archive_is_released_after_its_password_mail(ppap_gateway, sink):
+    gateway = await ppap_gateway(hold_seconds=60)
+    quote = {"見積書.txt": "御見積金額 120,000円".encode()}
+    zip_id = await send(gateway, archive_mail(quote, "Ab12cd", message_id="<quote-78@partner.example>"))
+    await wait_until(state_is(gateway, zip_id, MessageState.HELD))
+    assert sink.received == []
+
+    await send(gateway, password_mail("Ab12cd", replying_to="<quote-78@partner.example>"))
+    await wait_until(lambda: len(sink.received) == 2, timeout=15)
+    assert sink.message_ids() == ["<pw-quote-78@partner.example>", "<quote-78@partner.example>"]
+    assert subject(sink.received[1]) == "見積書の送付"  # opened and clean: no tag
+    assert sink.received[1].message["X-Kakuri-Verdict"].startswith("deliver;")
+    record = await wait_until(state_is(gateway, zip_id, MessageState.DELIVERED))
+    assert "ARCHIVE_ENCRYPTED" in record.symbols
+    assert any(e.event == "released" and e.actor == "ppap" and "pw-quote-78" in e.reason for e in record.audit)
+
+
+async def test_archive_without_password_mail_is_delivered_tagged_after_the_hold(ppap_gateway, sink):
+    gateway = await ppap_gateway(hold_seconds=1.0)
+    zip_id = await send(gateway, archive_mail({"a.txt": b"hello"}, "Zz9911", message_id="<quote-79@partner.example>"))
+    await wait_until(state_is(gateway, zip_id, MessageState.HELD))
+    await asyncio.sleep(0.5)
+    assert sink.received == []  # still waiting
+    await wait_until(lambda: sink.received, timeout=10)
+    assert subject(sink.received[0]).startswith("[SUSPICIOUS]")
+    record = await wait_until(state_is(gateway, zip_id, MessageState.DELIVERED))
+    assert record.action == "tag" and "ARCHIVE_ENCRYPTED_UNOPENED" in record.symbols
+    assert any(e.event == "released" and e.reason == "no password within 1 s" for e in record.audit)
+
+
+async def test_archive_without_password_mail_can_be_quarantined_after_the_hold(ppap_gateway, sink):
+    gateway = await ppap_gateway(hold_seconds=0.5, on_timeout="quarantine")
+    zip_id = await send(gateway, archive_mail({"a.txt": b"hello"}, "Zz9912", message_id="<quote-80@partner.example>"))
+    kept = await wait_until(state_is(gateway, zip_id, MessageState.QUARANTINED), timeout=10)
+    assert any(e.actor == "ppap" and e.reason == "no password within 0.5 s" for e in kept.audit)
+    assert sink.received == []
+
+
+async def test_hold_seconds_zero_delivers_unopenable_archives_at_once(ppap_gateway, sink):
+    gateway = await ppap_gateway(hold_seconds=0)
+    zip_id = await send(gateway, archive_mail({"a.txt": b"hello"}, "Zz9913", message_id="<quote-81@partner.example>"))
+    record = await wait_until(state_is(gateway, zip_id, MessageState.DELIVERED))
+    assert "ARCHIVE_ENCRYPTED_UNOPENED" in record.symbols and record.action == "deliver"
+    assert not any(o.name == WAIT_OVERRIDE for o in gateway.settings.policy.overrides)
+    assert len(sink.received) == 1
+
+
+def test_an_emergency_hold_is_not_mistaken_for_a_ppap_hold():
+    ours = f"override {WAIT_OVERRIDE}: hold"
+    assert is_ppap_hold({"action": "hold", "reasons": ["score 3 < 5", ours]})
+    assert not is_ppap_hold({"action": "hold", "reasons": [ours, "override emergency.hold_sender: hold"]})
+    assert not is_ppap_hold({"action": "quarantine", "reasons": [ours, "override x: quarantine"]})
+
+
+async def test_a_hold_left_by_a_previous_run_is_still_opened_by_its_password_mail(ppap_gateway, sink):
+    from sqlalchemy import delete
+
+    from kakuri.store.knowledge_tables import PendingArchiveRow
+
+    first = await ppap_gateway(hold_seconds=60)
+    zip_id = await send(first, archive_mail({"a.txt": b"hello"}, "Qw7788", message_id="<quote-82@partner.example>"))
+    await wait_until(lambda: (m := message_state(first, zip_id)) and any(e.actor == "ppap" for e in m.audit))
+    with first.stores.sessions.begin() as session:  # as if it crashed before registering the hold
+        session.execute(delete(PendingArchiveRow))
+    await first.stop()
+
+    second = await ppap_gateway(hold_seconds=60)
+    await asyncio.sleep(0.5)  # a tick adopts the held message
+    await send(second, password_mail("Qw7788", replying_to="<quote-82@partner.example>"))
+    await wait_until(lambda: len(sink.received) == 2, timeout=15)
+    assert sink.message_ids()[1] == "<quote-82@partner.example>"
+    assert message_state(second, zip_id).state == MessageState.DELIVERED
