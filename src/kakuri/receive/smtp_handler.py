@@ -151,7 +151,6 @@ class GatewayHandler:
                 state=MessageState.REJECTED,
                 commit=False,
                 known_new=True,  # a queue id we have just made
-                known_new=True,  # a queue id we have just made
             )
         )
 
