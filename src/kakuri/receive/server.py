@@ -22,6 +22,7 @@ from kakuri.receive.ppap import PpapWatcher, with_ppap_policy
 from kakuri.receive.direction import DirectionRules
 from kakuri.receive.relay import MaildirRelay, SmtpRelay, Transport
 from kakuri.receive.scanning import ScanPool
+from kakuri.receive.smtp_data import FastDataSMTP
 from kakuri.receive.smtp_handler import GatewayHandler
 from kakuri.receive.spool import Spool
 from kakuri.store.config import Stores, open_stores
@@ -29,7 +30,7 @@ from kakuri.store.config import Stores, open_stores
 log = logging.getLogger(__name__)
 
 
-class _SMTP(SMTP):
+class _SMTP(FastDataSMTP):  # aiosmtpd's SMTP, reading DATA in chunks (receive/smtp_data.py)
     # RFC 5321 allows 1000 octets per line, but real mail (HTML newsletters, some MUAs) breaks it and
     # Postfix accepts and folds such lines; refusing them would bounce legitimate mail. Beyond 64 KiB
     # a line is abuse: 500, and aiosmtpd discards it as it reads, without buffering it.
