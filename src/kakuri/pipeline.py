@@ -14,6 +14,8 @@ from kakuri.model import Envelope, Finding, ParsedMessage, Verdict
 from kakuri.model.knowledge import Knowledge, StaticKnowledge
 from kakuri.parse.mime import parse_message
 from kakuri.settings import Settings
+from kakuri.unpack.limits import UnpackLimits
+from kakuri.unpack.passwords import BodyPasswords
 from kakuri.unpack.walker import unpack_message
 
 
@@ -96,3 +98,14 @@ class Scanner:
             except Exception:  # a broken source (e.g. ledger unavailable) only means fewer candidates
                 continue
         return list(seen)
+
+
+def parse_and_unpack(raw: bytes, limits: UnpackLimits | None = None) -> ParsedMessage:
+    """The message's part tree as the scanner sees it (archives opened with the body's passwords), without
+    running detectors: for display and indicator extraction. Never raises."""
+    message = parse_message(raw)
+    try:
+        unpack_message(message, limits or UnpackLimits(), lambda: list(BodyPasswords().passwords(message, Envelope())))
+    except Exception:  # a display or an IOC list must not fail on what the scan already survived
+        pass
+    return message

@@ -13,13 +13,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kakuri.model import ParsedMessage
-from kakuri.parse.mime import parse_message
 from kakuri.parse.urls import message_urls
+from kakuri.pipeline import parse_and_unpack
 from kakuri.store.blobs import BlobStore
 from kakuri.store.messages import Message, MessageState
-from kakuri.unpack.limits import UnpackLimits
-from kakuri.unpack.walker import unpack_message
 
 # Retro-search looks at what reached people; quarantined and held mail never did.
 _DELIVERED = (MessageState.DELIVERED, MessageState.RELEASED)
@@ -58,7 +55,7 @@ class RetroMatch:
 
 
 def indicators_of(raw: bytes, mail_from: str = "") -> Indicators:
-    message = _unpacked(raw)
+    message = parse_and_unpack(raw)
     found = Indicators(
         hashes={p.sha256 for p in message.walk_parts() if p.is_attachment or p.depth > 0},
         urls={u.url for u in message_urls(message) if u.is_link},
@@ -116,13 +113,9 @@ def _header_matches(row: Message, indicators: Indicators) -> list[str]:
 
 
 def _content_matches(raw: bytes, indicators: Indicators) -> list[str]:
-    message = _unpacked(raw)
+    message = parse_and_unpack(raw)
     out = [f"sha256:{p.sha256}" for p in message.walk_parts() if p.sha256 in indicators.hashes]
     out += [f"url:{u.url}" for u in message_urls(message) if u.url in indicators.urls]
     return sorted(set(out))
 
 
-def _unpacked(raw: bytes) -> ParsedMessage:
-    message = parse_message(raw)
-    unpack_message(message, UnpackLimits(), lambda: [])
-    return message

@@ -1,7 +1,7 @@
 """What the message page shows from the stored raw message: headers, attachment tree, text preview.
 
-The raw message is re-parsed and re-unpacked with the scanner's own stages (`parse_message`,
-`unpack_message`), so the tree shows exactly what the detectors saw. HTML bodies only ever leave here
+The raw message is re-parsed and re-unpacked with the scanner's own stages (`pipeline.parse_and_unpack`),
+so the tree shows exactly what the detectors saw. HTML bodies only ever leave here
 as text from `html_to_text`; nothing of the mail is handed to the browser as markup.
 """
 
@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kakuri.model import Envelope, ParsedMessage, Part
+from kakuri.model import ParsedMessage, Part
 from kakuri.parse.html import html_to_text
-from kakuri.parse.mime import parse_message
+from kakuri.pipeline import parse_and_unpack
 from kakuri.unpack.limits import UnpackLimits
-from kakuri.unpack.walker import unpack_message
 from kakuri.web.schemas import AttachmentNode
 
 PREVIEW_CHARS = 100_000
@@ -28,11 +27,7 @@ class MessageView:
 
 
 def view_message(raw: bytes, limits: UnpackLimits) -> MessageView:
-    parsed = parse_message(raw)
-    try:
-        unpack_message(parsed, limits, lambda: _body_passwords(parsed))
-    except Exception:  # noqa: BLE001 — a display must not fail on what the scan already survived
-        pass
+    parsed = parse_and_unpack(raw, limits)
     text = _preview_text(parsed)
     return MessageView(
         headers=[(name, value[:4000]) for name, value in parsed.headers[:300]],
@@ -61,14 +56,3 @@ def _node(part: Part) -> AttachmentNode:
         container=part.container,
         children=[_node(child) for child in part.children],
     )
-
-
-def _body_passwords(parsed: ParsedMessage) -> list[str]:
-    try:
-        from kakuri.unpack.passwords import BodyPasswords
-    except ImportError:  # the password harvester is optional in this build
-        return []
-    try:
-        return list(BodyPasswords().passwords(parsed, Envelope()))
-    except Exception:  # noqa: BLE001
-        return []
