@@ -85,3 +85,36 @@ def test_unreadable_entry_is_set_aside_not_deleted(tmp_path):
     spool.set_aside("bad")
     assert (tmp_path / "spool" / "corrupt" / "bad.msg").read_bytes() == b"garbage"
     assert spool.queue_ids() == []
+
+
+def test_entry_being_written_is_never_found_by_the_runners_poll(tmp_path):
+    # The SMTP handler hands a fresh entry to the runner in memory; if the poll also found it while
+    # the directory fsync was still running, the message would be processed (and delivered) twice.
+    spool = Spool(tmp_path / "spool")
+    fresh = entry()
+    seen_during_write = []
+    real_sync = spool._dir_sync.sync
+
+    def sync_and_poll():
+        real_sync()
+        seen_during_write.extend(spool.refresh())
+
+    spool._dir_sync.sync = sync_and_poll
+    assert spool.write(fresh)
+    assert (tmp_path / "spool" / f"{fresh.queue_id}.msg").exists()
+    assert seen_during_write == [] and spool.refresh() == []
+
+
+def test_concurrent_writers_share_directory_fsyncs_and_all_entries_are_whole(tmp_path):
+    import threading
+
+    spool = Spool(tmp_path / "spool")
+    entries = [entry(raw=b"Subject: %d\r\n\r\nbody\r\n" % i) for i in range(40)]
+    threads = [threading.Thread(target=spool.write, args=(e,)) for e in entries]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    again = Spool(tmp_path / "spool")
+    assert sorted(again.queue_ids()) == sorted(e.queue_id for e in entries)
+    assert all(again.read(e.queue_id) == e for e in entries)

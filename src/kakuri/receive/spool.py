@@ -119,17 +119,23 @@ class Spool:
         if path.exists():
             return False
         data = entry.to_bytes()
-        tmp = self.tmp / f"{path.name}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        self._dir_sync.sync()
+        # Known before its name appears: the runner's poll (refresh) must never pick up an entry whose
+        # writer has not returned yet, or the writer's in-memory hand-over would process it twice.
         with self._lock:
             self._sizes[entry.queue_id] = len(data)
             self._total += len(data)
             self._unstarted[entry.queue_id] = time.time()
+        try:
+            tmp = self.tmp / f"{path.name}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+            self._dir_sync.sync()
+        except BaseException:
+            self._forget(entry.queue_id)  # as before: an entry that did reach the folder is found by refresh
+            raise
         return True
 
     def read(self, queue_id: str) -> SpoolEntry:
