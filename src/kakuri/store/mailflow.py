@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from kakuri.store.messages import (
@@ -84,10 +84,43 @@ def record_accepted(
     if results:
         _apply(message, results)
         _settle(message)
-    session.add(message)
     if commit:
+        session.add(message)
         session.commit()
+    else:
+        insert_new(session, message)
     return message
+
+
+def insert_new(session: Session, message: Message) -> None:
+    """Insert a message made by `new_message`, its recipients and audit events with three Core INSERTs.
+
+    The gateway's group commit uses this instead of `session.add`: the ORM's unit of work cost more
+    CPU per message than everything else the writer does. The objects stay transient (no ids): the
+    caller reads their fields, and later steps load the message from the database."""
+    session.execute(insert(Message.__table__), [_row(message)])
+    if message.recipients:
+        rows = [_row(r, queue_id=message.queue_id) for r in message.recipients]
+        session.execute(insert(Recipient.__table__), rows)
+    if message.audit:
+        session.execute(insert(AuditEvent.__table__), [_row(a, queue_id=message.queue_id) for a in message.audit])
+
+
+def _row(obj, **fixed) -> dict:
+    """Column values of a transient ORM object, with the columns' Python defaults for unset ones."""
+    row = {}
+    for column in obj.__table__.columns:
+        if column.key in fixed:
+            row[column.key] = fixed[column.key]
+            continue
+        if column.primary_key and column.autoincrement is not False and column.key == "id":
+            continue  # the database numbers recipients and audit events
+        value = obj.__dict__.get(column.key)
+        if value is None and column.default is not None:
+            default = column.default
+            value = default.arg(None) if default.is_callable else default.arg
+        row[column.key] = value
+    return row
 
 
 def new_message(
