@@ -173,7 +173,7 @@ class DeliveryQueue:
             else:
                 message = await self._ingest(entry, outcome, known_new=known_new)
             if self.ppap is not None:
-                self.ppap.after_scan(entry, outcome.verdict)
+                self.ppap.after_scan(entry, outcome.verdict, outcome.headers)
         self.spool.mark_started(queue_id)
         due = _due(message)
         if due:

@@ -117,13 +117,16 @@ class PpapWatcher:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- called by the delivery runner after a message's first scan --------------------------------
-    def after_scan(self, entry, verdict: dict) -> None:
-        """Never blocks delivery: the work (rare) runs as a task; most mail returns at the first test."""
+    def after_scan(self, entry, verdict: dict, headers: dict | None = None) -> None:
+        """Never blocks delivery: the work (rare) runs as a task; most mail returns at the first test.
+
+        `headers` is the scan's summary; its `passwords_stated` (absent in older spool entries: assume
+        yes) spares re-parsing the many passing mails that state no password."""
         if not self.enabled:
             return
         if is_ppap_hold(verdict):
             self._spawn(asyncio.to_thread(self._guarded, self._on_held, entry.queue_id, entry.raw, entry.envelope))
-        elif self._held and verdict.get("action") in PASSING:
+        elif self._held and verdict.get("action") in PASSING and (headers or {}).get("passwords_stated", True):
             self._spawn(asyncio.to_thread(self._guarded, self._on_passed, entry.queue_id, entry.raw, entry.envelope))
 
     def _spawn(self, coroutine) -> None:

@@ -19,6 +19,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from kakuri.model import Envelope, ParsedMessage
+from kakuri.store.knowledge import harvest_passwords
 
 LEARN_ACTIONS = ("deliver", "tag")  # the ledger must never learn from mail we keep away from people
 LEARN_BATCH = 32  # messages per ledger transaction
@@ -98,6 +99,9 @@ def header_summary(message: ParsedMessage) -> dict:
         "to": (message.header("To") or "")[:1000],
         "subject": (message.subject or "")[:1000],
         "date": (message.header("Date") or "")[:200],
+        # Whether the mail states archive passwords: the PPAP watcher then looks for archives held for
+        # them, without parsing every passing message again in the gateway's main process.
+        "passwords_stated": bool(harvest_passwords(message)),
     }
 
 
