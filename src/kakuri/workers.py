@@ -1,8 +1,8 @@
 """Scanning on several cores: a process pool whose workers each build their scanner once.
 
 Scanning is CPU-bound pure Python (parsing, oletools, unpacking), so threads share one core under the
-GIL; processes are the way to use the machine. Workers return only the Verdict: shipping the parsed
-message back would cost more than the scan.
+GIL; processes are the way to use the machine. Workers return only the verdict, as a dict: shipping
+the parsed message back would cost more than the scan.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from kakuri.model import Envelope, Verdict
+from kakuri.model import Envelope
 
 _scanner = None
 
@@ -25,8 +25,8 @@ def _init(home: str) -> None:
     _scanner = build_scanner_from_home(load_settings(home))
 
 
-def _scan(raw: bytes, envelope: Envelope) -> Verdict:
-    return _scanner.scan(raw, envelope).verdict
+def _scan(raw: bytes, envelope: Envelope) -> dict:
+    return _scanner.scan(raw, envelope).verdict.as_dict()  # plain data pickles far faster than dataclasses
 
 
 class ScanPool:
@@ -37,7 +37,7 @@ class ScanPool:
     def submit(self, raw: bytes, envelope: Envelope) -> Future:
         return self._pool.submit(_scan, raw, envelope)
 
-    def map(self, items: Iterable[tuple[bytes, Envelope]], window: int = 64) -> Iterator[Verdict]:
+    def map(self, items: Iterable[tuple[bytes, Envelope]], window: int = 64) -> Iterator[dict]:
         """Verdicts in input order, keeping at most `window` scans in flight."""
         pending: list[Future] = []
         for raw, envelope in items:
