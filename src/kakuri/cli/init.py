@@ -83,7 +83,7 @@ def init(
     if config.exists():
         typer.echo(f"{config} exists; left as it is")
     else:
-        config.write_text(default_config(domains), encoding="utf-8")
+        config.write_text(_with_tls(home, default_config(domains)), encoding="utf-8")
         typer.echo(f"wrote {config}")
     policy = home / POLICY_NAME
     if not policy.exists():
@@ -96,6 +96,20 @@ def init(
     typer.echo(f"our domains: {', '.join(sorted(knowledge.our_domains)) or '(none yet: use --domain)'}")
     if added:
         typer.echo(f"recorded {len(added)} new domain(s)")
+
+
+def _with_tls(home: Path, text: str) -> str:
+    """Make a self-signed certificate and switch STARTTLS on in the new config (tls/ kept if present)."""
+    import socket
+
+    from kakuri.receive.tls import CERT_NAME, KEY_NAME, make_self_signed
+
+    if not (home / CERT_NAME).exists() or not (home / KEY_NAME).exists():
+        make_self_signed(home, socket.gethostname())
+        typer.echo(f"wrote {home / CERT_NAME} (self-signed; replace it with your MX certificate)")
+    return text.replace(f'# tls_cert = "{CERT_NAME}"', f'tls_cert = "{CERT_NAME}"').replace(
+        f'# tls_key = "{KEY_NAME}"', f'tls_key = "{KEY_NAME}"'
+    )
 
 
 def register(app: typer.Typer) -> None:
