@@ -38,49 +38,22 @@ _INITIAL_STATUS = {
 def record_accepted(
     session: Session,
     *,
-    queue_id: str,
-    mail_from: str,
-    rcpt_directions: dict[str, str],
-    direction: str,
-    received_at: datetime,
-    size: int,
-    verdict: dict,
-    headers: dict,
-    client_ip: str = "",
-    helo: str = "",
-    auth_user: str = "",
-    origin: str = "smtp",
-    blob_sha256: str | None = None,
-    state: MessageState | None = None,
     results: dict[str, tuple[RecipientStatus, str, datetime | None]] | None = None,
     commit: bool = True,
     known_new: bool = False,
+    **fields,
 ) -> Message:
     """Create the message with its verdict and recipients, or return the one recorded before a crash.
 
+    `fields` are those of `new_message` (queue id, envelope, verdict, header summary, state...).
     `results` records a delivery attempt made before the message was recorded, in the same transaction
     (mail that is delivered at once then costs one commit, not two). `commit=False` leaves the commit to
     the caller (the gateway's group commit, `receive/dbwriter.py`). `known_new` skips the lookup when the
     caller made the queue id itself in this run (a duplicate would then fail the INSERT, not pass silently)."""
-    existing = None if known_new else session.get(Message, queue_id)
+    existing = None if known_new else session.get(Message, fields["queue_id"])
     if existing is not None:
         return existing
-    message = new_message(
-        queue_id=queue_id,
-        mail_from=mail_from,
-        rcpt_directions=rcpt_directions,
-        direction=direction,
-        received_at=received_at,
-        size=size,
-        verdict=verdict,
-        headers=headers,
-        client_ip=client_ip,
-        helo=helo,
-        auth_user=auth_user,
-        origin=origin,
-        blob_sha256=blob_sha256,
-        state=state,
-    )
+    message = new_message(**fields)
     if results:
         _apply(message, results)
         _settle(message)
