@@ -2,51 +2,26 @@
 
 from __future__ import annotations
 
-import datetime
-
 import aiosmtplib
 import pytest
 from argon2 import PasswordHasher
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from kakuri.receive.tls import CERT_NAME, KEY_NAME, make_self_signed
 from tests.builders import make_message
 from tests.receive.conftest import message_state, wait_until
-
-
-def self_signed(folder) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
 
 
 @pytest.fixture
 async def tls_gateway(start_gateway, sink, tmp_path):
     home = tmp_path / "kakuri-data"
     home.mkdir()
-    self_signed(home)
+    make_self_signed(home, "localhost")
     return await start_gateway(
         next_hop=f"127.0.0.1:{sink.port}",
         home=home,
         smtp={
-            "tls_cert": "cert.pem",
-            "tls_key": "key.pem",
+            "tls_cert": CERT_NAME,
+            "tls_key": KEY_NAME,
             "auth_users": {"alice": PasswordHasher().hash("s3cret-pass")},
         },
         org={"our_domains": ["tokai-keiki.example"], "internal_networks": []},
