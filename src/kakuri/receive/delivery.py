@@ -222,20 +222,14 @@ class DeliveryQueue:
         )
 
     def _fields(self, entry: SpoolEntry, outcome: ScanOutcome, *, blob: str | None) -> dict:
-        return dict(
+        return outcome.record_fields(
             queue_id=entry.queue_id,
-            mail_from=entry.envelope.mail_from,
+            envelope=entry.envelope,
             rcpt_directions=_rcpt_directions(entry),
-            direction=entry.envelope.direction.value,
+            raw=entry.raw,
             received_at=datetime.fromtimestamp(entry.received_at, UTC),
-            size=len(entry.raw),
-            verdict=outcome.verdict,
-            headers=outcome.headers,
-            client_ip=entry.envelope.client_ip or "",
-            helo=entry.envelope.helo or "",
-            auth_user=entry.envelope.auth_user or "",
             origin=entry.origin,
-            blob_sha256=blob,
+            blob=blob,
         )
 
     async def _deliver(

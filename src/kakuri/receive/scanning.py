@@ -17,6 +17,7 @@ import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 from kakuri.model import Envelope, ParsedMessage
 from kakuri.store.knowledge import harvest_passwords
@@ -31,6 +32,27 @@ REFRESH_SECONDS = 5.0  # how often a worker reads what the other workers and nod
 class ScanOutcome:
     verdict: dict  # Verdict.as_dict()
     headers: dict  # message_id, from, to, subject, date: what the records show without the blob
+
+    def record_fields(
+        self, *, queue_id: str, envelope: Envelope, rcpt_directions: dict[str, str], raw: bytes,
+        received_at: datetime, origin: str, blob: str | None,
+    ) -> dict:
+        """The keyword arguments of `mailflow.record_accepted`/`new_message` for this scanned message."""
+        return dict(
+            queue_id=queue_id,
+            mail_from=envelope.mail_from,
+            rcpt_directions=rcpt_directions,
+            direction=envelope.direction.value,
+            received_at=received_at,
+            size=len(raw),
+            verdict=self.verdict,
+            headers=self.headers,
+            client_ip=envelope.client_ip or "",
+            helo=envelope.helo or "",
+            auth_user=envelope.auth_user or "",
+            origin=origin,
+            blob_sha256=blob,
+        )
 
 
 class _Worker:

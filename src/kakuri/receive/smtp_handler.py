@@ -136,18 +136,15 @@ class GatewayHandler:
         await self.queue.writer.run(
             lambda session: mailflow.record_accepted(
                 session,
-                queue_id=queue_id,
-                mail_from=env.mail_from,
-                rcpt_directions={r: d.value for r, d in per_rcpt.items()},
-                direction=env.direction.value,
-                received_at=datetime.now(UTC),
-                size=len(raw),
-                verdict=outcome.verdict,
-                headers=outcome.headers,
-                client_ip=env.client_ip or "",
-                helo=env.helo or "",
-                auth_user=env.auth_user or "",
-                blob_sha256=blob,
+                **outcome.record_fields(
+                    queue_id=queue_id,
+                    envelope=env,
+                    rcpt_directions={r: d.value for r, d in per_rcpt.items()},
+                    raw=raw,
+                    received_at=datetime.now(UTC),
+                    origin="smtp",
+                    blob=blob,
+                ),
                 state=MessageState.REJECTED,
                 commit=False,
                 known_new=True,  # a queue id we have just made

@@ -184,19 +184,15 @@ class MilterServer:
         with self.stores.sessions() as session:
             message = mailflow.record_accepted(
                 session,
-                queue_id=queue_id,
-                mail_from=envelope.mail_from,
-                rcpt_directions={r: d.value for r, d in per_rcpt.items()},
-                direction=envelope.direction.value,
-                received_at=datetime.now(UTC),
-                size=len(raw),
-                verdict=outcome.verdict,
-                headers=outcome.headers,
-                client_ip=envelope.client_ip or "",
-                helo=envelope.helo or "",
-                auth_user=envelope.auth_user or "",
-                origin=ORIGIN,
-                blob_sha256=blob,
+                **outcome.record_fields(
+                    queue_id=queue_id,
+                    envelope=envelope,
+                    rcpt_directions={r: d.value for r, d in per_rcpt.items()},
+                    raw=raw,
+                    received_at=datetime.now(UTC),
+                    origin=ORIGIN,
+                    blob=blob,
+                ),
                 state=MessageState.REJECTED if action == "reject" else None,
             )
             if action not in KEEP and action != "reject":
