@@ -9,12 +9,13 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kakuri.cli import state
 from kakuri.cli.progress import progress_bar
 from kakuri.cli.scan import scan_record
-from kakuri.report.evaluation import Evaluation, group_misses, per_family_rows, read_labels
+from kakuri.report.evaluation import Evaluation, carrier_of, group_misses, per_carrier_rows, per_family_rows, read_labels
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +26,7 @@ def evaluate(
     corpus: Path = typer.Argument(..., help="Folder with messages/ and labels.jsonl"),
     jsonl: Optional[Path] = typer.Option(None, "--jsonl", help="Also write each verdict as a JSON line"),
     show_misses: bool = typer.Option(True, "--misses/--no-misses", help="List messages not handled as labelled"),
+    max_misses: int = typer.Option(20, "--max-misses", help="At most this many misses listed per family"),
 ) -> None:
     """Scan a labelled corpus with its SMTP envelopes; print detection and false-positive rates per family."""
     from kakuri.wiring import build_scanner_from_home
@@ -40,28 +42,35 @@ def evaluate(
     started = time.perf_counter()
     with progress_bar("evaluating", len(items)) as advance:
         for item in items:
-            verdict = scanner.scan(item.path.read_bytes(), item.envelope).verdict
-            evaluation.add(item, verdict)
+            result = scanner.scan(item.path.read_bytes(), item.envelope)
+            carrier = carrier_of(result.message)
+            evaluation.add(item, result.verdict, carrier)
             if out:
-                out.write(json.dumps({**scan_record(item.file, verdict), "label": item.label, "family": item.family}, ensure_ascii=False) + "\n")
+                record = {**scan_record(item.file, result.verdict), "label": item.label, "family": item.family, "carrier": carrier}
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
             advance()
     seconds = time.perf_counter() - started
     if out:
         out.close()
-    _print(evaluation, len(items), seconds, show_misses)
+    _print(evaluation, len(items), seconds, max_misses if show_misses else 0)
 
 
-def _print(evaluation: Evaluation, count: int, seconds: float, show_misses: bool) -> None:
+def _print(evaluation: Evaluation, count: int, seconds: float, max_misses: int) -> None:
     console = Console()
     table = Table("label", "family", "as expected", "total", "rate", title="per family")
     for label, family, ok, total, rate in per_family_rows(evaluation):
         style = "green" if rate == 1.0 else "red"
         table.add_row(label, family, str(ok), str(total), f"[{style}]{rate:.0%}[/{style}]")
     console.print(table)
-    if show_misses:
-        for family, misses in sorted(group_misses(evaluation).items()):
-            for miss in misses:
-                console.print(f"  [yellow]{family}[/yellow]: {miss}")
+    by_carrier = Table("label", "carries", "as expected", "total", "rate", title="per carried content")
+    for label, carrier, ok, total, rate in per_carrier_rows(evaluation):
+        by_carrier.add_row(label, carrier, str(ok), str(total), f"{rate:.0%}")
+    console.print(by_carrier)
+    for family, misses in sorted(group_misses(evaluation).items()):
+        for miss in misses[:max_misses]:
+            console.print(f"  [yellow]{family}[/yellow]: {escape(miss)}")
+        if len(misses) > max_misses > 0:
+            console.print(f"  [yellow]{family}[/yellow]: ... and {len(misses) - max_misses} more (--jsonl lists every verdict)")
     console.print(
         f"detection rate {evaluation.detection_rate:.1%}, false positives {evaluation.false_positives} "
         f"({evaluation.false_positive_rate:.1%}); {count} messages in {seconds:.1f} s ({count / seconds:.0f} msg/s, one process)"

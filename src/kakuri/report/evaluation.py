@@ -34,15 +34,19 @@ class FamilyFigures:
 @dataclass
 class Evaluation:
     families: dict[str, FamilyFigures] = field(default_factory=dict)
+    carriers: dict[tuple[str, str], FamilyFigures] = field(default_factory=dict)  # (label, carrier)
 
-    def add(self, item: LabelledMessage, verdict: Verdict) -> None:
-        figures = self.families.setdefault(item.family, FamilyFigures(item.label))
-        figures.total += 1
+    def add(self, item: LabelledMessage, verdict: Verdict, carrier: str | None = None) -> None:
         flagged = verdict.action in FLAGGED
-        expected_flag = item.expected_action in ("quarantine", "reject")
-        if flagged == expected_flag:
-            figures.as_expected += 1
-        else:
+        ok = flagged == (item.expected_action in ("quarantine", "reject"))
+        figures = self.families.setdefault(item.family, FamilyFigures(item.label))
+        buckets = [figures]
+        if carrier:
+            buckets.append(self.carriers.setdefault((item.label, carrier), FamilyFigures(item.label)))
+        for bucket in buckets:
+            bucket.total += 1
+            bucket.as_expected += ok
+        if not ok:
             figures.misses.append(f"{item.file} ({verdict.action.value} {verdict.score:.1f}: {' '.join(verdict.symbols)})")
 
     def _sum(self, label: str) -> tuple[int, int]:
@@ -78,7 +82,8 @@ def read_labels(corpus: Path) -> Iterator[LabelledMessage]:
             file=entry["file"],
             label=entry["label"],
             family=entry.get("family", "?"),
-            expected_action=entry.get("expected_action", "deliver"),
+            # Collections labelled only malicious/benign (real mail sets) expect malicious mail stopped.
+            expected_action=entry.get("expected_action") or ("quarantine" if entry["label"] == "malicious" else "deliver"),
             envelope=Envelope(
                 mail_from=(env.get("mail_from") or "").lower(),
                 rcpt_tos=tuple(r.lower() for r in env.get("rcpt_to") or ()),
@@ -98,8 +103,62 @@ def per_family_rows(evaluation: Evaluation) -> list[tuple[str, str, int, int, fl
     return rows
 
 
+def per_carrier_rows(evaluation: Evaluation) -> list[tuple[str, str, int, int, float]]:
+    order = {name: i for i, name in enumerate(CARRIERS)}
+    rows = []
+    for (label, carrier), figures in sorted(evaluation.carriers.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99))):
+        rows.append((label, carrier, figures.as_expected, figures.total, figures.as_expected / figures.total))
+    return rows
+
+
 def group_misses(evaluation: Evaluation) -> dict[str, list[str]]:
     out: dict[str, list[str]] = defaultdict(list)
     for family, figures in evaluation.families.items():
         out[family].extend(figures.misses)
     return dict(out)
+
+
+# What a message carries, for figures per delivery technique (issue: real phishing by carrier). First match wins:
+# the most specific attachment decides; a body with links but no such attachment is "link only".
+_OFFICE_TYPES = frozenset({"doc", "xls", "ppt", "docx", "xlsx", "pptx", "docm", "xlsm", "pptm", "xlsb", "rtf", "ole"})
+_OFFICE_EXTENSIONS = frozenset({"doc", "docx", "docm", "dot", "dotm", "xls", "xlsx", "xlsm", "xlsb", "ppt", "pptx",
+                                "pptm", "pps", "ppsx", "rtf", "one"})
+_IMAGE_TYPES = frozenset({"png", "jpeg", "gif", "bmp", "webp", "tiff"})
+CARRIERS = ("calendar", "html attachment", "pdf", "office", "archive", "image", "other attachment", "link only",
+            "no link")
+
+
+def carrier_of(message) -> str:
+    """The delivery technique of a parsed message: which attachment kind, or link only / no link."""
+    from kakuri.parse.urls import message_urls
+    from kakuri.unpack.filetype import CONTAINER_TYPES
+
+    kinds = set()
+    for part in message.parts:
+        ext, kind, ctype = part.extension, part.true_type or "", part.content_type.lower()
+        if ext in ("ics", "vcs") or ctype == "text/calendar":
+            kinds.add("calendar")
+        elif ext in ("html", "htm", "shtml", "xhtml", "svg", "mht", "mhtml") or kind in ("html", "svg"):
+            kinds.add("html attachment")
+        elif ext == "pdf" or kind == "pdf":
+            kinds.add("pdf")
+        elif ext in _OFFICE_EXTENSIONS or kind in _OFFICE_TYPES:
+            kinds.add("office")
+        elif kind in CONTAINER_TYPES:
+            kinds.add("archive")
+        elif kind in _IMAGE_TYPES or ctype.startswith("image/"):
+            kinds.add("image")
+        elif part.is_attachment:
+            kinds.add("other attachment")
+    links = bool(message_urls(message))
+    if "image" in kinds and links and not part_images_attached(message):
+        kinds.discard("image")  # inline logos of a link mail: the link is the lure
+    for carrier in CARRIERS[:-2]:
+        if carrier in kinds:
+            return carrier
+    return "link only" if links else "no link"
+
+
+def part_images_attached(message) -> bool:
+    return any(p.is_attachment and (p.content_type.lower().startswith("image/") or (p.true_type or "") in _IMAGE_TYPES)
+               for p in message.parts)
