@@ -136,8 +136,7 @@ async def test_benign_mail_is_accepted_with_verdict_header_and_forged_verdicts_d
     [added] = [a for cmd, a in edits if cmd == c.SMFIR_ADDHEADER and a["name"] == "X-Kakuri-Verdict"]
     assert added["value"].startswith("deliver; score=")  # without leading spaces agreed, the MTA adds one
     assert replies[-1][0] == c.SMFIR_ACCEPT
-    await asyncio.sleep(0.3)  # the trace record is written just after the answer
-    [record] = records(milter)
+    [record] = records(milter)  # committed before the accept: a kill -9 after it cannot lose the row
     assert (record.state, record.subject, record.message_id, record.client_ip) == (
         "delivered", "Minutes", "benign@partner.example", "203.0.113.5")
     assert record.recipients[0].last_reply.startswith("250 accepted by milter")
@@ -192,6 +191,15 @@ async def test_scan_failure_is_a_tempfail(milter):
     milter.scans.close()  # the pool refuses work, as a broken pool would
     _, replies = await converse(milter, make_message())
     assert replies[0][0] == c.SMFIR_REPLYCODE and replies[0][1]["smtpcode"] == "451"
+
+
+async def test_accepted_mail_that_cannot_be_recorded_is_a_tempfail(milter):
+    def broken_record(**_):
+        raise OSError("database unreachable")
+
+    milter._record = broken_record
+    _, replies = await converse(milter, make_message())
+    assert replies[-1][0] == c.SMFIR_REPLYCODE and replies[-1][1]["smtpcode"] == "451"
 
 
 async def test_garbage_closes_that_connection_and_the_listener_keeps_serving(milter):

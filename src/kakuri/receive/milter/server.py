@@ -2,7 +2,9 @@
 
 Verdict -> milter answer (the same policy, emergency overrides and scan pool as the SMTP gateway):
 - deliver / tag: accept, with X-Kakuri-Verdict / X-Kakuri-Symbols added, X-Kakuri-* from outside
-  removed and, for tag, the subject tagged; the record is written after the answer (trace only).
+  removed and, for tag, the subject tagged. The record (message row + "handed to Postfix") is committed
+  *before* the answer, so a kill -9 right after it cannot leave accepted mail missing from the trace
+  or stuck as queued; if it cannot be written we answer 451 and the client's MTA retries.
 - quarantine / hold: the raw message goes into our blob store and a record in state quarantined /
   held (both durable) *before* we answer "discard"; if storing fails we answer 451, so the client's
   MTA keeps the message and retries. Released mail goes out through the gateway's spool to the
@@ -62,7 +64,6 @@ class MilterServer:
         self.stores, self.scans, self.rules, self.config = stores, scans, rules, config
         self.max_message_bytes, self.subject_tag = max_message_bytes, subject_tag
         self._server: asyncio.base_events.Server | None = None
-        self._records: set[asyncio.Future] = set()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -77,8 +78,6 @@ class MilterServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        if self._records:  # trace rows of mail already accepted: finish writing them
-            await asyncio.wait(self._records, timeout=10)
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await serve_connection(reader, writer, decide=self.decide, max_bytes=self.max_message_bytes)
@@ -116,7 +115,11 @@ class MilterServer:
             except Exception:  # refusing must not depend on our database
                 log.exception("milter %s: cannot record the rejected message", queue_id)
             return [p.reply_code(replies.rejected(outcome.verdict.get("reasons", [])))]
-        self._record_later(record, keep_copy=False)
+        try:
+            await asyncio.to_thread(self._record, **record, keep_copy=False)
+        except Exception:  # accepting what the trace cannot show would break "every 250 is accounted for"
+            log.exception("milter %s: cannot record the accepted message; 451", queue_id)
+            return [p.reply_code(replies.LOCAL_ERROR)]
         return [*self._header_edits(txn, outcome, queue_id, agreed), p.encode(p.SMFIR_ACCEPT)]
 
     def _envelope(self, client: Client, txn: Transaction):
@@ -167,16 +170,6 @@ class MilterServer:
         return [p.add_header("Subject", space + tag)]
 
     # -- records ---------------------------------------------------------------------------------
-    def _record_later(self, record: dict, *, keep_copy: bool) -> None:
-        task = asyncio.ensure_future(asyncio.to_thread(self._record, **record, keep_copy=keep_copy))
-        self._records.add(task)
-        task.add_done_callback(self._record_done)
-
-    def _record_done(self, task: asyncio.Future) -> None:
-        self._records.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("milter: writing a trace record failed: %s", task.exception())
-
     def _record(self, *, queue_id, envelope: Envelope, per_rcpt, raw: bytes, outcome: ScanOutcome, keep_copy: bool):
         """The message row, as the gateway writes it; delivered mail is handed back to Postfix at once."""
         action = outcome.verdict["action"]
