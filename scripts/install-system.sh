@@ -9,6 +9,8 @@ dpkg -s libarchive13 >/dev/null 2>&1 || need+=(libarchive13)
 command -v chromium >/dev/null || need+=(chromium)
 dpkg -s fonts-ipafont-gothic >/dev/null 2>&1 || need+=(fonts-ipafont-gothic)  # Japanese text in console screenshots
 command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || need+=(postfix)
+[ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)   # clawback tests: a private Dovecot on loopback
+dpkg -s dovecot-lmtpd >/dev/null 2>&1 || need+=(dovecot-lmtpd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "need root to install: ${need[*]}" >&2; exit 1; fi
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
