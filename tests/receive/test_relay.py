@@ -56,3 +56,21 @@ async def test_refused_recipient_and_unreachable_host_get_their_own_replies():
     down = SmtpRelay("127.0.0.1", free_port(), timeout_seconds=5)
     reply = (await down.deliver(mail_from="a@x.example", rcpt_tos=["b@y.example"], data=b"x"))["b@y.example"]
     assert reply.code == 0 and not reply.is_permanent
+
+
+async def test_long_lines_reach_a_strict_next_hop():
+    sink = RecordingSink()  # aiosmtpd refuses DATA lines over 1000 octets, as strict MTAs do
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    relay = SmtpRelay("127.0.0.1", controller.port, timeout_seconds=10)
+    body = "one very long paragraph " * 200
+    data = (f"From: a@x.example\r\nTo: b@y.example\r\nSubject: long\r\nX-Long: {'v ' * 800}\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+    try:
+        replies = await relay.deliver(mail_from="a@x.example", rcpt_tos=["b@y.example"], data=data)
+        assert replies["b@y.example"].is_success
+        [got] = sink.received
+        assert got.message.get_payload(decode=True).decode().strip() == body.strip()
+    finally:
+        await relay.close()
+        controller.stop()

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import aiosmtplib
 
+from kakuri.act.line_length import fold_long_lines
 from kakuri.store.blobs import fsync_dir
 
 
@@ -69,6 +70,7 @@ class SmtpRelay:
         self._goodbyes: set[asyncio.Future] = set()
 
     async def deliver(self, *, mail_from: str, rcpt_tos: list[str], data: bytes) -> dict[str, Reply]:
+        data = fold_long_lines(data)  # a strict next hop refuses lines over 998 octets that clients sent us
         client = None
         try:
             client, unchecked = await self._connection()
