@@ -152,3 +152,18 @@ def test_address_inside_an_encoded_display_name_is_not_the_sender():
     msg = parse_message(raw)
     assert msg.from_addr == "host34@attacker.test"
     assert msg.from_name == "藤田 明美 <fujita@partner.example>"
+
+
+def test_large_base64_attachment_with_a_stray_8bit_byte_keeps_every_part():
+    # Found by fuzzing: the fast path's fallback failed on 8-bit bytes and the whole message parsed empty.
+    import os
+
+    raw = make_message(attachments=[("drawing.pdf", os.urandom(100_000), "application/pdf"),
+                                    ("run.js", b"WScript.Shell")])
+    head, tail = raw.split(b"\r\n\r\n", 1)
+    at = tail.index(b"\r\n", len(tail) // 2)
+    # one base64 character replaced by an 8-bit byte: bad padding sends the body to the stdlib's decoder
+    msg = parse_message(head + b"\r\n\r\n" + tail[: at - 1] + b"\xac" + tail[at:])
+    assert [p.filename for p in msg.parts] == ["drawing.pdf", "run.js"]
+    assert msg.parts[1].data == b"WScript.Shell"
+    assert not [d for d in msg.defects if d.startswith("ParseFailed")]

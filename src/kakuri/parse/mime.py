@@ -132,7 +132,8 @@ def _payload_bytes(node: Message, defects: list[str], blobs: dict[str, bytes]) -
             data = _decode_blob(blobs[payload.strip()], defects)
             if data is not None:
                 return data
-            node.set_payload(blobs[payload.strip()].decode("ascii"))
+            # undecodable (stray 8-bit bytes): hand it back as the stdlib would have read it, 8-bit kept
+            node.set_payload(blobs[payload.strip()].decode("ascii", "surrogateescape"))
     try:
         data = node.get_payload(decode=True)
     except Exception as exc:
