@@ -30,6 +30,7 @@ import re
 from pathlib import Path
 from typing import ClassVar, Iterable
 
+from kakuri.detect.attachment_links import attachment_urls
 from kakuri.detect.base import ScanContext
 from kakuri.detect.lookalike import find_lookalike
 from kakuri.model import Finding, ParsedMessage, SymbolSpec
@@ -129,7 +130,7 @@ class UrlLures:
         hits: dict[str, tuple[Url, dict[str, str]]] = {}
         counts: dict[str, int] = {}
         sender_org = registrable_domain(message.from_addr.rpartition("@")[2])
-        for url in message_urls(message):
+        for url in [*message_urls(message), *attachment_urls(ctx)]:
             for symbol, evidence in self._check_url(url, sender_org, ctx):
                 counts[symbol] = counts.get(symbol, 0) + 1
                 hits.setdefault(symbol, (url, evidence))

@@ -32,6 +32,8 @@ _TRAILING_PUNCT = ".,;:!?'\")]}*"
 _TRAILING_NON_ASCII = re.compile(r"[^\x00-\x7f]+$")
 _SOFT_BREAK = re.compile(r"=\r?\n")
 _REFRESH_URL = re.compile(r"url\s*=\s*['\"]?([^'\">\s]+)", re.IGNORECASE)
+# Links found inside attachments (detect/attachment_links.py): a reader opens them as well.
+ATTACHMENT_LINK_SOURCES = frozenset({"pdf", "qr", "calendar", "html-attachment", "office"})
 _LINK_ATTRS = {
     "a": "href", "area": "href", "img": "src", "iframe": "src", "frame": "src", "embed": "src",
     "script": "src", "form": "action", "object": "data", "button": "formaction",
@@ -52,7 +54,7 @@ class Url:
     @property
     def is_link(self) -> bool:
         """Something a reader clicks (as opposed to an image or a script the client loads)."""
-        return self.source in ("text", "a", "area", "form", "refresh")
+        return self.source in ("text", "a", "area", "form", "refresh") or self.source in ATTACHMENT_LINK_SOURCES
 
 
 def extract_text_urls(text: str, source: str = "text") -> list[Url]:
