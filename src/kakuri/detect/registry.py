@@ -15,9 +15,9 @@ from kakuri.settings import Settings
 def _factories() -> list[Callable[[Settings], Detector]]:
     from kakuri.detect import containers, mime_structure
     from kakuri.detect import lookalike, own_domain, sender_auth, urls
-    from kakuri.detect import file_types, iocs, pdf
+    from kakuri.detect import file_types, iocs, pdf, text_obfuscation
     from kakuri.detect import impersonation, outbound_spread, thread_hijack
-    from kakuri.detect import office_dde, office_encryption, office_links, office_macros, office_objects, office_xlm
+    from kakuri.detect import office_dde, office_encryption, office_flat, office_links, office_macros, office_objects, office_xlm
 
     return [
         lambda s: mime_structure.MimeStructure(),  # malformed MIME, parser defects
@@ -28,8 +28,10 @@ def _factories() -> list[Callable[[Settings], Detector]]:
         lambda s: thread_hijack.ThreadHijack(),  # replies into known threads from outsiders to them
         lambda s: outbound_spread.OutboundSpread(),  # our account replying to outsiders of a thread, many companies
         lambda s: urls.UrlLures(s.path("rules", "urlhaus")),  # lure links; URLhaus dumps loaded once
+        lambda s: text_obfuscation.TextObfuscation(),  # look-alike letters, spaced or invisible-split words
         lambda s: containers.Containers(),  # archive inventory, for emergency overrides
         lambda s: office_encryption.OfficeEncryption(),  # decrypts VelvetSweatshop/body-password docs into children
+        lambda s: office_flat.OfficeFlat(),  # Word 2003 XML / Flat OPC / MHT: base64 parts into children
         lambda s: office_objects.OfficeObjects(),  # embedded packages/exploit objects; extracts them as children
         lambda s: office_macros.OfficeMacros(),  # VBA present / autoexec / dropper behaviour
         lambda s: office_xlm.OfficeXlm(),  # Excel 4.0 macro sheets (xls, xlsm, xlsb, SYLK)
