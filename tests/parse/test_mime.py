@@ -167,3 +167,13 @@ def test_large_base64_attachment_with_a_stray_8bit_byte_keeps_every_part():
     assert [p.filename for p in msg.parts] == ["drawing.pdf", "run.js"]
     assert msg.parts[1].data == b"WScript.Shell"
     assert not [d for d in msg.defects if d.startswith("ParseFailed")]
+
+
+def test_charset_label_with_a_nul_does_not_lose_the_attachments():
+    # Found by fuzzing: codecs.lookup raises ValueError on a NUL, and the whole message parsed empty.
+    raw = make_message(body="hello\n", attachments=[("run.js", b"WScript.Shell")])
+    raw = raw.replace(b'charset="utf-8"', b'charset="utf\x00-8"', 1)
+    assert b"utf\x00-8" in raw
+    msg = parse_message(raw)
+    assert [p.filename for p in msg.parts] == ["run.js"]
+    assert "hello" in msg.text
