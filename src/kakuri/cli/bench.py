@@ -1,4 +1,9 @@
-"""`kakuri bench smtp`: N concurrent SMTP clients send a corpus to a real gateway for a fixed time.
+"""`kakuri bench smtp`: a corpus sent to a real gateway for a fixed time, closed or open loop.
+
+Closed loop (`--clients N`): N clients each send their next message when the last one was answered, so
+a slow gateway slows its own load and hides its queueing. Open loop (`--rate R`): a message is due every
+1/R seconds whatever happens, sent over a pool of connections, and latency counts from the time it was
+due: this is how mail arrives from the Internet, and it shows the queue that builds past saturation.
 
 The benchmark starts `kakuri serve` in a child process on a fresh data folder (loopback port, spool,
 SQLite, the configured scan pool) with a sink next hop run here (aiosmtpd), so it measures the whole
@@ -87,6 +92,51 @@ async def _client(port: int, corpus, offset: int, deadline: float, accepted: dic
             pass
 
 
+async def _open_loop(port: int, corpus, rate: float, deadline: float, due_at: dict, refused: list) -> int:
+    """One message due every 1/rate s; each is sent on a free pooled connection (a new one if none is free)."""
+    import aiosmtplib
+
+    idle: list = []
+    pending: set[asyncio.Task] = set()
+
+    async def send(index: int, due: float) -> None:
+        mail_from, rcpts, raw = corpus[index % len(corpus)]
+        client = idle.pop() if idle else None
+        try:
+            if client is None:
+                client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=60)
+                await client.connect()
+            _, reply = await client.sendmail(mail_from, rcpts, raw)
+            match = _QUEUED.search(reply)
+            if match:
+                due_at[match.group(1)] = due
+            idle.append(client)
+        except aiosmtplib.SMTPResponseException as exc:
+            refused.append(exc.code)
+            idle.append(client)
+        except (aiosmtplib.SMTPException, OSError):
+            refused.append(0)
+
+    start, index = time.time(), 0
+    while True:
+        due = start + index / rate
+        if due >= deadline:
+            break
+        await asyncio.sleep(max(0.0, due - time.time()))
+        task = asyncio.ensure_future(send(index, due))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        index += 1
+    if pending:
+        await asyncio.wait(pending, timeout=120)
+    for client in idle:
+        try:
+            await client.quit()
+        except aiosmtplib.SMTPException:
+            pass
+    return index
+
+
 def _finished(db: Path, queue_ids) -> dict[str, float]:
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT queue_id, finished_at FROM gw_messages WHERE finished_at IS NOT NULL").fetchall()
@@ -98,7 +148,7 @@ def _finished(db: Path, queue_ids) -> dict[str, float]:
     }
 
 
-async def _run(corpus, *, clients: int, seconds: float, home: Path, workers: int, pool: str) -> dict:
+async def _run(corpus, *, clients: int, rate: float | None, seconds: float, home: Path, workers: int, pool: str) -> dict:
     from aiosmtpd.controller import Controller
 
     sink_port, smtp_port = _free_port(), _free_port()
@@ -130,10 +180,13 @@ async def _run(corpus, *, clients: int, seconds: float, home: Path, workers: int
         await _wait_port(smtp_port, proc)
         accepted: dict[str, float] = {}
         refused: list[int] = []
-        started = time.time()
-        await asyncio.gather(
-            *(_client(smtp_port, corpus, i, started + seconds, accepted, refused) for i in range(clients))
-        )
+        started, offered = time.time(), None
+        if rate:  # accepted[q] = when the message was due
+            offered = await _open_loop(smtp_port, corpus, rate, started + seconds, accepted, refused)
+        else:  # accepted[q] = when our 250 arrived
+            await asyncio.gather(
+                *(_client(smtp_port, corpus, i, started + seconds, accepted, refused) for i in range(clients))
+            )
         elapsed = time.time() - started
         finished: dict[str, float] = {}
         drain_deadline = time.time() + 120
@@ -148,8 +201,9 @@ async def _run(corpus, *, clients: int, seconds: float, home: Path, workers: int
         sink.stop()
     latencies = sorted(max(finished[q] - t, 0.0) for q, t in accepted.items() if q in finished)
     return {
-        "clients": clients,
+        "mode": f"open loop, {rate:g} msg/s offered, latency from due time" if rate else f"closed loop, {clients} clients, latency from 250",
         "seconds": round(elapsed, 1),
+        **({"offered": offered} if offered is not None else {}),
         "accepted": len(accepted),
         "accepted_per_second": round(len(accepted) / elapsed, 1),
         "refused": {str(c): refused.count(c) for c in sorted(set(refused))},
@@ -183,18 +237,19 @@ async def _wait_port(port: int, proc: subprocess.Popen) -> None:
 @bench_app.command("smtp")
 def smtp(
     corpus: Path = typer.Argument(Path("../shared/corpus/messages"), help="Folder of .eml files (labels.jsonl beside)"),
-    clients: int = typer.Option(8, "--clients", "-c"),
+    clients: int = typer.Option(8, "--clients", "-c", help="Closed loop: concurrent clients"),
+    rate: float | None = typer.Option(None, "--rate", "-r", help="Open loop: messages per second offered, whatever the replies"),
     seconds: float = typer.Option(20.0, "--seconds", "-t"),
     workers: int = typer.Option(2, "--workers", help="Scan processes of the gateway"),
     pool: str = typer.Option("process", "--pool", help="process or thread"),
     keep: Path | None = typer.Option(None, "--keep", help="Use (and keep) this data folder"),
 ) -> None:
-    """Accepted msg/s and end-to-end p50/p99 latency (250 -> delivered or quarantined) of a real gateway."""
+    """Accepted msg/s and end-to-end p50/p99 latency to delivered-or-quarantined of a real gateway."""
     messages = _load_corpus(corpus)
     with tempfile.TemporaryDirectory(prefix="kakuri-bench-") as tmp:
         home = keep or Path(tmp)
         home.mkdir(parents=True, exist_ok=True)
-        result = asyncio.run(_run(messages, clients=clients, seconds=seconds, home=home, workers=workers, pool=pool))
+        result = asyncio.run(_run(messages, clients=clients, rate=rate, seconds=seconds, home=home, workers=workers, pool=pool))
     typer.echo(json.dumps(result))
 
 
