@@ -1,21 +1,28 @@
 """DDE: Office documents that start a program through Dynamic Data Exchange, without any macro.
 
 Threat: DDEAUTO fields in Word (2017 campaigns, Emotet/Hancitor lures), DDE links in Excel workbooks,
-and "=cmd|' /c powershell ...'!A1" formulas in CSV/SYLK files that Excel evaluates on open.
+and "=cmd|' /c powershell ...'!A1" formulas in CSV/SYLK/SpreadsheetML files that Excel evaluates on open.
 Technique: a cheap byte test first (the word DDE/QUOTE, or a "app|'topic'!item" formula), then:
-Word .docx/.docm via oletools msodde.process_docx (joins fields split across runs, decodes QUOTE
-char-code obfuscation); .doc via msodde.process_doc; RTF via msodde.process_rtf; Excel packages:
-ddeLink elements in externalLinks parts (and msodde.process_xlsx for binary .xlsb links); CSV/SYLK
-by a formula regex. An ordinary external workbook link (externalBook) is not DDE and stays clean.
+Word .docx/.docm via oletools msodde.process_docx (joins fields split across runs); .doc via
+msodde.process_doc (its UTF-16 text, e.g. Korean or Japanese Word, is read as UTF-16); Word 2003 XML
+by joining the w:instrText runs of each field here (msodde has no reader for it); RTF via
+msodde.process_rtf; every field's "QUOTE 68 68 69 ..." character codes are decoded before matching;
+Excel packages: ddeLink elements in externalLinks parts (and msodde.process_xlsx for binary .xlsb
+links); BIFF8 .xls: SUPBOOK records of a DDE source ("app" 0x03 "topic", MS-XLS 2.4.271) walked here
+(msodde.process_xls needs a file on disk); CSV/SYLK/SpreadsheetML ss:Formula by a formula regex
+(app|'topic'!item, and DDE("app";"topic";"item")). An ordinary external workbook link (externalBook)
+is not DDE and stays clean.
 Emits: OFFICE_DDE (evidence: the field or link command).
-Blind spots: DDE links in BIFF8 .xls (SUPBOOK records; msodde needs a file on disk for those),
-fields assembled by macros (office_macros sees the macro), PowerPoint.
+Blind spots: fields assembled by macros (office_macros sees the macro), PowerPoint, DDE links in
+BIFF records split by CONTINUE.
 """
 
 from __future__ import annotations
 
+import html
 import io
 import re
+import struct
 from typing import ClassVar, Iterable
 
 import olefile
@@ -30,7 +37,14 @@ _DDE_WORD = re.compile(rb"(?i)d\x00?d\x00?e|q\x00?u\x00?o\x00?t\x00?e")
 # byte in Python, so it only runs on documents that pass this.
 _DOC_FIELD_START = re.compile(rb"(?i)\x13(?:\x00|[ \t\r\n\"])*(?:d\x00?d\x00?e|q\x00?u\x00?o\x00?t\x00?e)")
 _DDE_FIELD = re.compile(r"(?is)^\s*dde(?:auto)?\b.{0,300}")
-_DDE_FORMULA = re.compile(r"""(?i)[=+\-@][^\r\n,;|]{0,40}?\b[\w.\\]+\s*\|\s*'?[^'\r\n|]{0,300}'?\s*!\s*'?[\w$]*""")
+_QUOTE_CODES = re.compile(r"(?i)\bQUOTE((?:\s+\d{1,5}){2,})")
+_DDE_FORMULA = re.compile(r"""(?i)[=+\-@][^\r\n,;|]{0,40}?\b[\w.\\]+\s*\|\s*'?[^'\r\n|]{0,300}'?\s*!\s*'?[\w$]*"""
+                          r'|[=+\-@][^\r\n]{0,40}?\bDDE(?:AUTO)?\s*\(\s*"[^"\r\n]{1,100}"\s*[;,]\s*"[^"\r\n]{1,300}"')
+_SS_FORMULA = re.compile(rb'(?:\w+:)?Formula="([^"]{1,2000})"')
+_WORD_FIELD_TOKEN = re.compile(
+    rb'<(?:\w+:)?fldChar\b[^>]*?fldCharType="(begin|separate|end)"'
+    rb'|<(?:\w+:)?instrText\b[^>]*>([^<]*)<'
+    rb'|<(?:\w+:)?fldSimple\b[^>]*?\binstr="([^"]*)"')
 _INSTRUCTION = re.compile(rb"<(?:\w+:)?instrText\b[^>]*>([^<]*)<|\b(?:\w+:)?instr\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _WORD_TEXT_MEMBER = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes|glossary/document)\.xml$")
 _DDE_LINK = re.compile(rb"<(?:\w+:)?ddeLink\b[^>]*")
@@ -64,20 +78,125 @@ def _dde_commands(part: Part, kind: OfficeKind) -> list[str]:
             return []
         return _fields(msodde.process_rtf(io.BytesIO(part.data), msodde.FIELD_FILTER_DDE))
     if kind in (OfficeKind.CSV, OfficeKind.SYLK):
-        text = part.data[:4_000_000].decode("latin-1")
-        return [m.group(0) for m in _DDE_FORMULA.finditer(text)] if "|" in text else []
+        return _formula_dde(part.data[:4_000_000].decode("latin-1"))
+    if kind is OfficeKind.FLAT:
+        return _flat_dde(part.data)
     return []
 
 
+def _formula_dde(text: str) -> list[str]:
+    if "|" not in text and "dde" not in text.lower():
+        return []
+    return [m.group(0) for m in _DDE_FORMULA.finditer(text)]
+
+
+def _unquote(field: str) -> str:
+    """Word's QUOTE field turns character codes into text: "QUOTE 68 68 69" reads "DDE"."""
+    def chars(match: re.Match[str]) -> str:
+        return "".join(chr(int(code)) for code in match.group(1).split() if 0 < int(code) < 0x110000)
+    return _QUOTE_CODES.sub(chars, field)
+
+
 def _fields(text: str) -> list[str]:
-    return [m.group(0) for line in text.splitlines() if (m := _DDE_FIELD.match(line))]
+    if "\x00" in text:  # msodde hands back UTF-16 field text of a .doc as latin-1 pairs
+        text = text.replace("\x00", "")
+    return [m.group(0) for line in text.splitlines() if (m := _DDE_FIELD.match(_unquote(line)))]
 
 
 def _doc_dde(data: bytes) -> list[str]:
     ole = olefile.OleFileIO(data)
+    stream = next((s for s in ("Workbook", "Book") if ole.exists(s)), None)
+    if stream is not None:
+        return _supbook_dde(ole.openstream(stream).read())
     if not ole.exists("WordDocument") or not _DOC_FIELD_START.search(ole.openstream("WordDocument").read()):
         return []
     return _fields(msodde.process_doc(ole))
+
+
+def _supbook_dde(workbook: bytes) -> list[str]:
+    """DDE sources of a BIFF8 workbook: SUPBOOK records with ctab 0 and a virtPath "app\x03topic",
+    followed by EXTERNNAME records naming the item (MS-XLS 2.4.271, 2.4.106)."""
+    commands: list[str] = []
+    offset, source = 0, None
+    while offset + 4 <= len(workbook):
+        rec_type, length = struct.unpack_from("<HH", workbook, offset)
+        body = workbook[offset + 4 : offset + 4 + length]
+        offset += 4 + length
+        if rec_type == 0x000A:  # EOF of the globals: links live there only
+            break
+        if rec_type == 0x01AE:
+            source = _dde_source(body)
+            if source:
+                commands.append(source)
+        elif rec_type == 0x0023 and source and len(body) >= 7:  # EXTERNNAME: the DDE item
+            item = _biff_string(body[6], body[7:])
+            if item and item != "StdDocumentName":
+                commands[-1] = f"{source}!{item}"
+        elif rec_type != 0x0023:
+            source = None
+    return commands
+
+
+def _dde_source(body: bytes) -> str | None:
+    if len(body) < 5:
+        return None
+    ctab, cch = struct.unpack_from("<HH", body, 0)
+    if ctab != 0 or not 0 < cch <= 0xFF:
+        return None
+    path = _biff_string(cch, body[4:])
+    if "\x03" not in path:
+        return None
+    app, _, topic = path.partition("\x03")
+    return f"{app}|'{topic}'"
+
+
+def _biff_string(count: int, body: bytes) -> str:
+    """XLUnicodeStringNoCch: a flag byte (bit 0: UTF-16) and `count` characters."""
+    if not body:
+        return ""
+    wide = body[0] & 0x01
+    raw = body[1 : 1 + count * (2 if wide else 1)]
+    return raw.decode("utf-16-le" if wide else "latin-1", "replace")
+
+
+def _flat_dde(data: bytes) -> list[str]:
+    """Word 2003 XML fields and SpreadsheetML formulas (Flat OPC is rebuilt as a package by office_flat)."""
+    data = data[:16_000_000]
+    commands = []
+    if b"instr" in data and _DDE_WORD.search(data):
+        commands += [m.group(0) for field in _word_fields(data) if (m := _DDE_FIELD.match(_unquote(field)))]
+    if b"Formula=" in data:
+        formulas = "\n".join(html.unescape(f.decode("utf-8", "replace")) for f in _SS_FORMULA.findall(data))
+        commands += _formula_dde(formulas)
+    return commands
+
+
+def _word_fields(xml: bytes) -> list[str]:
+    """Field instructions of WordprocessingML, each joined across its runs ("DD" + "EAUTO" is DDEAUTO);
+    a nested field ({QUOTE ...} inside DDEAUTO) counts as its own instruction and as part of the outer."""
+    fields: list[str] = []
+    open_fields: list[list[str]] = []  # instruction pieces of each field still before its "separate"
+    stack: list[list[str] | None] = []  # every begun field; None once its instruction is complete
+    for mark, instr_text, simple in _WORD_FIELD_TOKEN.findall(xml):
+        if simple:
+            fields.append(html.unescape(simple.decode("utf-8", "replace")))
+        elif instr_text:
+            text = html.unescape(instr_text.decode("utf-8", "replace"))
+            for pieces in open_fields:
+                pieces.append(text)
+        elif mark == b"begin":
+            pieces: list[str] = []
+            stack.append(pieces)
+            open_fields.append(pieces)
+        elif stack:
+            pieces = stack[-1]
+            if pieces is not None:
+                fields.append("".join(pieces))
+                open_fields = [f for f in open_fields if f is not pieces]
+                stack[-1] = None
+            if mark == b"end":
+                stack.pop()
+    return fields + ["".join(pieces) for pieces in open_fields]
 
 
 def _may_have_dde_field(xml: bytes) -> bool:

@@ -30,7 +30,8 @@ import msoffcrypto
 import olefile
 
 from kakuri.detect.base import ScanContext
-from kakuri.detect.office_format import DECRYPTED_CONTAINER, OfficeKind, child_part, office_parts
+from kakuri.detect.office_format import (DECRYPTED_CONTAINER, OLE_MAGIC, OfficeKind, child_part, office_parts,
+                                         open_package)
 from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
 
 DEFAULT_PASSWORD = "VelvetSweatshop"
@@ -107,15 +108,38 @@ def _spin_count(data: bytes) -> int:
 
 
 def _decrypt(data: bytes, password: str) -> bytes | None:
+    """The plaintext if `password` opens `data` into a well-formed container, else None.
+
+    msoffcrypto's own key check (`verify_password=True`) rejects the right password on real Excel output
+    of the standard (AES-128) method, and the RC4/CryptoAPI handlers of .xls/.doc/.ppt do not take the
+    argument at all; so we decrypt and judge the result instead: a wrong key yields noise, never a valid
+    zip package or compound file."""
     try:
         office_file = msoffcrypto.OfficeFile(io.BytesIO(data))
-        office_file.load_key(password=password, verify_password=True)
+        office_file.load_key(password=password)  # the 97-2003 handlers still check their RC4 verifier here
         out = io.BytesIO()
         office_file.decrypt(out)
-        return out.getvalue() or None
     except Exception as exc:  # wrong password, unsupported method and corrupt data all mean "not opened"
         log.debug("decryption with a candidate failed: %s", type(exc).__name__)
         return None
+    plain = out.getvalue()
+    return plain if _is_well_formed(plain) else None
+
+
+def _is_well_formed(plain: bytes) -> bool:
+    if plain[:4] == b"PK\x03\x04":
+        package = open_package(plain)
+        if package is None:
+            return False
+        with package:
+            return any(name.lower() == "[content_types].xml" for name in package.namelist())
+    if plain[:8] == OLE_MAGIC:
+        try:
+            ole = olefile.OleFileIO(plain)
+            return bool(ole.listdir(streams=True, storages=False))
+        except Exception:  # a garbled directory: the key was wrong
+            return False
+    return False
 
 
 def _message_passwords(message: ParsedMessage, ctx: ScanContext) -> list[str]:

@@ -18,6 +18,8 @@ objects hidden by RTF obfuscation rtfobj cannot undo.
 from __future__ import annotations
 
 import re
+import struct
+import zlib
 from typing import ClassVar, Iterable
 
 import olefile
@@ -25,7 +27,7 @@ from oletools import oleobj, rtfobj
 from oletools.common.clsid import KNOWN_CLSIDS
 
 from kakuri.detect.base import ScanContext
-from kakuri.detect.office_format import (EMBEDDED_CONTAINER, OfficeKind, child_part, members_matching,
+from kakuri.detect.office_format import (EMBEDDED_CONTAINER, OLE_MAGIC, OfficeKind, child_part, members_matching,
                                          office_parts, open_package, read_member)
 from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
 
@@ -36,6 +38,9 @@ _DANGEROUS_EXTENSIONS = frozenset(
     "jar chm iso img vhd vhdx application gadget appref-ms settingcontent-ms xll library-ms".split())
 _LNK_MAGIC = bytes.fromhex("4C0000000114020000000000C000000000000046")
 _EMBEDDING_MEMBER = re.compile(r"(^|/)embeddings/[^/]+$")
+_EX_OLE_OBJ_STG = 0x1011
+_MAX_PPT_STREAM = 64 * 1024 * 1024
+_MAX_OBJECT_BYTES = 32 * 1024 * 1024
 
 
 def payload_danger(filename: str, data: bytes) -> str | None:
@@ -89,6 +94,8 @@ class OfficeObjects:
             entries = ole.listdir(streams=True, storages=True)[: 10 * self.max_objects]
         except Exception:  # not readable: office_macros reports OFFICE_UNPARSEABLE
             return
+        if ole.exists("PowerPoint Document"):
+            self._extract_ppt_objects(part, ole)
         for path in [[]] + entries:
             clsid = (ole.root.clsid if not path else ole.getclsid(path) or "").upper()
             if clsid in EXPLOIT_CLSIDS:
@@ -96,6 +103,17 @@ class OfficeObjects:
                               {"clsid": clsid, "class": EXPLOIT_CLSIDS[clsid][:120], "storage": "/".join(path) or "root"})
             if path and path[-1] == "\x01Ole10Native":
                 yield from self._package(part, _native_stream(ole, path))
+
+    def _extract_ppt_objects(self, part: Part, ole: olefile.OleFileIO) -> None:
+        """PowerPoint 97-2003 keeps embedded objects (and its VBA project) inside the "PowerPoint Document"
+        stream as ExOleObjStg records, zlib-compressed: no OLE storage shows them, so a scanner walking
+        storages sees nothing. Each decompressed compound file becomes a child part."""
+        try:
+            stream = ole.openstream("PowerPoint Document").read(_MAX_PPT_STREAM)
+        except Exception:  # unreadable stream: office_macros reports OFFICE_UNPARSEABLE
+            return
+        for index, data in enumerate(ppt_ole_objects(stream, self.max_objects), 1):
+            child_part(part, f"ExOleObjStg{index}", data, EMBEDDED_CONTAINER)
 
     def _scan_rtf(self, part: Part) -> Iterable[Finding]:
         parser = rtfobj.RtfObjParser(part.data)
@@ -134,6 +152,34 @@ class OfficeObjects:
         if payload:
             on_disk = names[-1].replace("\\", "/").rsplit("/", 1)[-1] or "package.bin"
             child_part(part, on_disk, payload, EMBEDDED_CONTAINER)
+
+
+def ppt_ole_objects(stream: bytes, limit: int) -> list[bytes]:
+    """Compound files stored in ExOleObjStg records (MS-PPT 2.10.34) of a PowerPoint Document stream.
+
+    Hand-written: a flat walk over the record headers (version 0xF marks a container, whose children
+    follow its header) costs microseconds; oletools' ppt_record_parser needs a file and builds an object
+    per record. Instance 1 = compressed: a 4-byte decompressed size, then zlib data."""
+    found: list[bytes] = []
+    offset = 0
+    while offset + 8 <= len(stream) and len(found) < limit:
+        ver_instance, rec_type, length = struct.unpack_from("<HHI", stream, offset)
+        if ver_instance & 0x000F == 0x000F:  # container: its records follow
+            offset += 8
+            continue
+        body = stream[offset + 8 : offset + 8 + length]
+        offset += 8 + length
+        if rec_type != _EX_OLE_OBJ_STG:
+            continue
+        data = body
+        if ver_instance >> 4 == 1 and len(body) > 4:
+            try:
+                data = zlib.decompressobj().decompress(body[4:], _MAX_OBJECT_BYTES)
+            except zlib.error:
+                continue
+        if data[:8] == OLE_MAGIC:
+            found.append(data)
+    return found
 
 
 def _native_stream(ole: olefile.OleFileIO, path: list[str]) -> tuple[list[str], bytes] | None:
