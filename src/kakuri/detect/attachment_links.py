@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from kakuri.detect.base import ScanContext
+from kakuri.model import ParsedMessage
+from kakuri.parse.domains import registrable_domain
 from kakuri.parse.urls import Url
 
 FACT = "urls.attachments"
@@ -33,3 +35,12 @@ def publish_urls(ctx: ScanContext, urls: Iterable[Url]) -> None:
 def attachment_urls(ctx: ScanContext) -> list[Url]:
     """Every link published so far by the attachment detectors, in the order they found them."""
     return list(ctx.facts.get(FACT, ()))
+
+
+def is_foreign_link(url: Url, message: ParsedMessage, ctx: ScanContext) -> bool:
+    """The link's site is neither the sender's organisation, ours nor a known partner's."""
+    org = registrable_domain(url.host) or url.host
+    sender_org = registrable_domain(message.from_addr.rpartition("@")[2])
+    if not org or (sender_org and org == sender_org):
+        return False
+    return not (ctx.knowledge.is_our_domain(org) or ctx.knowledge.is_partner_domain(org))
