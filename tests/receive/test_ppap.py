@@ -10,6 +10,7 @@ import pytest
 from kakuri.receive.ppap import WAIT_OVERRIDE, is_ppap_hold
 from kakuri.receive.server import Gateway
 from kakuri.store.messages import MessageState, RecipientStatus
+from kakuri.store.trace import search as trace_search, trace_rows
 from tests.builders import make_message
 from tests.builders_archive import encrypted_zip
 from tests.builders_office import doc_with_vba
@@ -69,7 +70,7 @@ def state_is(gateway, queue_id, state):
     return lambda: (m := message_state(gateway, queue_id)) and m.state == state and m
 
 
-async def test_zipped_macro_doc_is_held_then_quarantined_when_its_password_arrives(ppap_gateway, sink):
+async def test_zipped_macro_doc_and_its_password_mail_are_both_quarantined_and_linked(ppap_gateway, sink):
     gateway = await ppap_gateway(hold_seconds=60)
     macro_zip = {"見積書.doc": doc_with_vba({"NewMacros": DROPPER})}
     zip_id = await send(gateway, archive_mail(macro_zip, "Kx82Lq", message_id="<quote-77@partner.example>"))
@@ -79,14 +80,23 @@ async def test_zipped_macro_doc_is_held_then_quarantined_when_its_password_arriv
         lambda: any(e.reason == "waiting for archive password" for e in message_state(gateway, zip_id).audit)
     )
 
-    await send(gateway, password_mail("Kx82Lq", replying_to="<quote-77@partner.example>"))
+    pw_id = await send(gateway, password_mail("Kx82Lq", replying_to="<quote-77@partner.example>"))
     kept = await wait_until(state_is(gateway, zip_id, MessageState.QUARANTINED), timeout=15)
     assert "ARCHIVE_ENCRYPTED" in kept.symbols and "ARCHIVE_ENCRYPTED_UNOPENED" not in kept.symbols
     assert "MACRO_AUTOEXEC" in kept.symbols  # the contents were scanned
     assert kept.recipients[0].status == RecipientStatus.QUARANTINED
-    assert any(e.actor == "ppap" and "pw-quote-77@partner.example" in e.reason for e in kept.audit)
+    assert any(e.actor == "ppap" and "pw-quote-77@partner.example" in e.reason and e.detail == {"related": pw_id}
+               for e in kept.audit)
+    pw = await wait_until(lambda: (m := message_state(gateway, pw_id)) and any(e.actor == "ppap" for e in m.audit) and m)
+    assert pw.state == MessageState.QUARANTINED and pw.recipients[0].status == RecipientStatus.QUARANTINED
+    assert any(r.startswith(f"ppap: states the password of held message {zip_id}") for r in pw.reasons)
+    assert any(e.event == "quarantined" and e.detail == {"related": zip_id} for e in pw.audit)
+    assert pw.blob_sha256 and gateway.stores.blobs.get(pw.blob_sha256)  # kept for review
+    with gateway.stores.sessions() as session:  # `kakuri trace` names the other half
+        rows = trace_rows(trace_search(session, message_id="quote-77@partner.example"))
+        assert [row["related"] for row in rows] == [[pw_id]]
     await asyncio.sleep(0.5)
-    assert [subject(d) for d in sink.received] == ["Re: 見積書の送付"]  # only the password mail
+    assert sink.received == []  # neither half reached the mailbox
 
 
 async def test_benign_archive_is_released_after_its_password_mail(ppap_gateway, sink):
@@ -96,14 +106,17 @@ async def test_benign_archive_is_released_after_its_password_mail(ppap_gateway, 
     await wait_until(state_is(gateway, zip_id, MessageState.HELD))
     assert sink.received == []
 
-    await send(gateway, password_mail("Ab12cd", replying_to="<quote-78@partner.example>"))
+    pw_id = await send(gateway, password_mail("Ab12cd", replying_to="<quote-78@partner.example>"))
     await wait_until(lambda: len(sink.received) == 2, timeout=15)
-    assert sink.message_ids() == ["<pw-quote-78@partner.example>", "<quote-78@partner.example>"]
-    assert subject(sink.received[1]) == "見積書の送付"  # opened and clean: no tag
-    assert sink.received[1].message["X-Kakuri-Verdict"].startswith("deliver;")
+    assert sorted(sink.message_ids()) == ["<pw-quote-78@partner.example>", "<quote-78@partner.example>"]
+    archive = next(d for d in sink.received if d.message["Message-ID"] == "<quote-78@partner.example>")
+    assert subject(archive) == "見積書の送付"  # opened and clean: no tag
+    assert archive.message["X-Kakuri-Verdict"].startswith("deliver;")
     record = await wait_until(state_is(gateway, zip_id, MessageState.DELIVERED))
     assert "ARCHIVE_ENCRYPTED" in record.symbols
-    assert any(e.event == "released" and e.actor == "ppap" and "pw-quote-78" in e.reason for e in record.audit)
+    assert any(e.event == "released" and e.actor == "ppap" and "pw-quote-78" in e.reason
+               and e.detail == {"related": pw_id} for e in record.audit)
+    assert (await wait_until(state_is(gateway, pw_id, MessageState.DELIVERED))).action == "deliver"
 
 
 async def test_archive_without_password_mail_is_delivered_tagged_after_the_hold(ppap_gateway, sink):
@@ -159,6 +172,19 @@ async def test_a_hold_left_by_a_previous_run_is_still_opened_by_its_password_mai
     await asyncio.sleep(0.5)  # a tick adopts the held message
     await send(second, password_mail("Qw7788", replying_to="<quote-82@partner.example>"))
     await wait_until(lambda: len(sink.received) == 2, timeout=15)
-    assert sink.message_ids()[1] == "<quote-82@partner.example>"
+    assert "<quote-82@partner.example>" in sink.message_ids()
     # The next hop's 250 comes first; our record of it follows in the next group commit.
     await wait_until(lambda: message_state(second, zip_id).state == MessageState.DELIVERED)
+
+
+async def test_a_password_mail_whose_password_does_not_open_the_archive_is_delivered(ppap_gateway, sink):
+    gateway = await ppap_gateway(hold_seconds=60)
+    macro_zip = {"見積書.doc": doc_with_vba({"NewMacros": DROPPER})}
+    zip_id = await send(gateway, archive_mail(macro_zip, "Kx82Lr", message_id="<quote-83@partner.example>"))
+    await wait_until(state_is(gateway, zip_id, MessageState.HELD))
+    await wait_until(lambda: any(e.actor == "ppap" for e in message_state(gateway, zip_id).audit))
+    pw_id = await send(gateway, password_mail("Wrong-99", replying_to="<quote-83@partner.example>"))
+    await wait_until(lambda: sink.received, timeout=15)
+    assert sink.message_ids() == ["<pw-quote-83@partner.example>"]
+    assert (await wait_until(state_is(gateway, pw_id, MessageState.DELIVERED))).action == "deliver"
+    assert message_state(gateway, zip_id).state == MessageState.HELD  # still waiting for the right one

@@ -164,6 +164,8 @@ class DeliveryQueue:
             outcome = await self._verdict_for(entry)
             if outcome is None:
                 return
+            if self.ppap is not None:  # a password mail waits for its held archive's rescan (receive/ppap.py)
+                outcome = await self.ppap.before_delivery(entry, outcome)
             self.spool.mark_started(queue_id)
             if outcome.verdict["action"] in DELIVER_FIRST:
                 # Nothing to keep: deliver, then record message and attempt in one commit. A crash in

@@ -8,11 +8,15 @@ malicious anyway is still quarantined). `PpapWatcher` then:
 
 - registers the held message with `KnowledgeStore.hold_encrypted` (audited "waiting for archive
   password");
-- for each later delivered mail that states passwords and that `KnowledgeStore.pending_for` links to
-  a held message (same thread, or same sender to an overlapping audience), records it in its ledger
-  and rescans the held message from the blob store; `ThreadPasswords` now offers the password. Opened
-  and clean (deliver/tag): released (actor "ppap"); opened and bad: moved to quarantine with the new
-  verdict; still locked: stays held;
+- for each later mail that would pass and states passwords, *before it is delivered*
+  (`before_delivery`, called by the delivery runner): when `KnowledgeStore.pending_for` links it to a
+  held message (same thread, or same sender to an overlapping audience), records it in its ledger and
+  rescans the held message from the blob store; `ThreadPasswords` now offers the password. Opened and
+  clean (deliver/tag): released (actor "ppap"), and the password mail goes on to delivery; opened and
+  bad: the password mail is quarantined too (it is the other half of the attack and names the
+  password), then the archive is moved to quarantine with the new verdict, each audited with the
+  other's queue id (`detail["related"]`, linked on the console); still locked: stays held and the
+  password mail is delivered;
 - every `check_seconds`: gives up on messages held longer than `hold_seconds` (`on_timeout`:
   release with the tag, or quarantine), retries the ones whose thread now has passwords (a password
   mail scanned by another worker, node or before a restart), and adopts PPAP holds it did not make
@@ -20,9 +24,15 @@ malicious anyway is still quarantined). `PpapWatcher` then:
 
 The watcher keeps its own `KnowledgeStore` and scanner in the gateway process, loaded only once a
 message is held: the scan workers' ledgers learn other workers' mail seconds late, and a rescan must
-see the password mail that triggered it. Blind spots: a password given by phone or in a mail that
-is not linked by thread or sender/audience (the timeout decides); several nodes may rescan the same
-message, which is harmless (the second release finds it no longer held).
+see the password mail that triggered it. Order of the pair's records: the password mail's quarantine is committed first, the archive's
+after it; a crash in between leaves the archive held with the password in the ledger, and the next
+tick quarantines it (nothing is delivered in either order).
+Blind spots: a password given by phone or in a mail that is not linked by thread or sender/audience
+(the timeout decides); a password mail that arrives *before* its archive (or while the archive is
+still being scanned) is delivered: nothing was held yet to link it to, and holding every mail that
+states a password would delay ordinary mail; the milter path accepts password mails at once (its
+holds are adopted, so the archive half is still judged); several nodes may rescan the same message,
+which is harmless (the second release finds it no longer held).
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import asyncio
 import logging
 import threading
 import time
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Literal
 
@@ -48,6 +59,16 @@ WAIT_OVERRIDE = "ppap.wait_for_password"
 LOCKED = "ARCHIVE_ENCRYPTED_UNOPENED"
 ACTOR = "ppap"
 PASSING = ("deliver", "tag")
+PAIR_REASON = "ppap: states the password of held message"
+
+
+@dataclass(frozen=True)
+class Rescan:
+    """A held message rescanned with a new password, whose malicious verdict waits to be acted on."""
+
+    key: str
+    verdict: dict
+    reason: str
 
 
 class PpapConfig(BaseModel):
@@ -95,6 +116,10 @@ class PpapWatcher:
         self._held: dict[str, float] = {}  # queue id -> when held (epoch)
         self._parsed: dict[str, tuple] = {}  # queue id -> (ParsedMessage, Envelope), parsed once
         self._tried: dict[str, tuple[str, ...]] = {}  # passwords a rescan already failed with
+        # password mail queue id -> archives it opened that proved malicious, kept once its own quarantine
+        # is recorded (`after_scan`); and the password mails already judged (no second look after delivery)
+        self._pairs: dict[str, list[Rescan]] = {}
+        self._judged: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
         self._ticker: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -124,10 +149,35 @@ class PpapWatcher:
         yes) spares re-parsing the many passing mails that state no password."""
         if not self.enabled:
             return
+        if entry.queue_id in self._pairs:
+            rescans = self._pairs.pop(entry.queue_id)
+            self._spawn(asyncio.to_thread(self._guarded, self._keep_pair, entry.queue_id, rescans))
+            return
+        if entry.queue_id in self._judged:
+            self._judged.discard(entry.queue_id)
+            return
         if is_ppap_hold(verdict):
             self._spawn(asyncio.to_thread(self._guarded, self._on_held, entry.queue_id, entry.raw, entry.envelope))
         elif self._held and verdict.get("action") in PASSING and (headers or {}).get("passwords_stated", True):
             self._spawn(asyncio.to_thread(self._guarded, self._on_passed, entry.queue_id, entry.raw, entry.envelope))
+
+    async def before_delivery(self, entry, outcome):
+        """The outcome to act on for a mail about to be delivered: quarantine instead when it states the
+        password of a held archive that, opened with it, proves malicious. Other mail returns at once."""
+        verdict = outcome.verdict
+        if not self.enabled or verdict.get("action") not in PASSING:
+            return outcome
+        if entry.queue_id not in self._pairs:  # already judged: a retried pass must not deliver it
+            if not self._held or not (outcome.headers or {}).get("passwords_stated", True):
+                return outcome
+            await asyncio.to_thread(self._guarded, self._judge_password_mail, entry.queue_id, entry.raw,
+                                    entry.envelope)
+        rescans = self._pairs.get(entry.queue_id)
+        if not rescans:
+            return outcome
+        keys = ", ".join(r.key for r in rescans)
+        reason = f"{PAIR_REASON} {keys}, which opened with it and is quarantined"
+        return replace(outcome, verdict={**verdict, "action": "quarantine", "reasons": [*verdict["reasons"], reason]})
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -158,6 +208,45 @@ class PpapWatcher:
         knowledge.refresh()  # the password mail may have been scanned first, by a worker that did not know
         self._retry(queue_id)
 
+    def _judge_password_mail(self, queue_id: str, raw: bytes, envelope: Envelope) -> None:
+        """Rescan the held archives this mail may hold the password for; keep the malicious ones for
+        `after_scan` (the password mail's quarantine is recorded first), release the clean ones now."""
+        from kakuri.parse.mime import parse_message
+        from kakuri.store.knowledge import harvest_passwords
+
+        parsed = parse_message(raw)
+        if not harvest_passwords(parsed):
+            return
+        self._judged.add(queue_id)
+        knowledge = self._ledger()
+        knowledge.record(parsed, envelope)  # the rescan's ThreadPasswords must see it now
+        trigger = parsed.message_id.strip() or queue_id
+        bad = []
+        for key in knowledge.pending_for(parsed, envelope):
+            if key in self._held and key != queue_id:
+                rescan = self._retry(key, f"password arrived in {trigger}", related=queue_id, defer_bad=True)
+                if rescan is not None:
+                    bad.append(rescan)
+        if bad:
+            self._pairs[queue_id] = bad
+
+    def _keep_pair(self, queue_id: str, rescans: list[Rescan]) -> None:
+        """The password mail is quarantined (recorded): now quarantine its archives, linked both ways."""
+        with self.stores.sessions() as session:
+            for rescan in rescans:
+                message = session.get(Message, rescan.key)
+                if message is not None and message.state == MessageState.HELD:
+                    _set_verdict(message, rescan.verdict)
+                    reasons = "; ".join(rescan.verdict["reasons"])
+                    _keep(message, f"archive opened ({rescan.reason}): {reasons}"[:2000], related=queue_id)
+                session.add(AuditEvent(
+                    queue_id=queue_id, actor=ACTOR, event="quarantined", detail={"related": rescan.key},
+                    reason=f"states the password of {rescan.key}, whose archive opened with it and is quarantined",
+                ))
+            session.commit()
+        for rescan in rescans:
+            self._forget(rescan.key)
+
     def _on_passed(self, queue_id: str, raw: bytes, envelope: Envelope) -> None:
         from kakuri.parse.mime import parse_message
         from kakuri.store.knowledge import harvest_passwords
@@ -172,17 +261,21 @@ class PpapWatcher:
             if key in self._held and key != queue_id:
                 self._retry(key, f"password arrived in {trigger}")
 
-    def _retry(self, key: str, reason: str = "password arrived in a later mail of the thread") -> None:
+    def _retry(self, key: str, reason: str = "password arrived in a later mail of the thread", *,
+               related: str | None = None, defer_bad: bool = False) -> Rescan | None:
         """Rescan when the ledger offers passwords this message was not yet tried with."""
         parsed, envelope = self._parsed_of(key)
         if parsed is None:
-            return
+            return None
         passwords = tuple(self._ledger().thread_passwords(parsed, envelope))
         if passwords and passwords != self._tried.get(key):
             self._tried[key] = passwords
-            self._rescan(key, reason)
+            return self._rescan(key, reason, related=related, defer_bad=defer_bad)
+        return None
 
-    def _rescan(self, key: str, reason: str) -> None:
+    def _rescan(self, key: str, reason: str, *, related: str | None = None, defer_bad: bool = False) -> Rescan | None:
+        """Rescan a held message and act on the new verdict; with `defer_bad`, a malicious verdict is
+        returned instead of acted on (the caller quarantines the password mail first)."""
         with self.stores.sessions() as session:
             message = session.get(Message, key)
             if message is None or message.state != MessageState.HELD:
@@ -192,17 +285,21 @@ class PpapWatcher:
             verdict = self._scan(raw, envelope)
             if LOCKED in verdict["symbols"]:
                 log.info("ppap: %s still does not open", key)
-                return
+                return None
+            if verdict["action"] in ("quarantine", "reject") and defer_bad:
+                return Rescan(key, verdict, reason)
             _set_verdict(message, verdict)
             if verdict["action"] in ("quarantine", "reject"):
-                _keep(message, f"archive opened ({reason}): {'; '.join(verdict['reasons'])}"[:2000])
+                _keep(message, f"archive opened ({reason}): {'; '.join(verdict['reasons'])}"[:2000], related=related)
                 session.commit()
             elif verdict["action"] == "hold":  # an emergency hold applies too: people release it
-                message.audit.append(AuditEvent(actor=ACTOR, event="rescanned", reason=f"archive opened ({reason})"))
+                message.audit.append(AuditEvent(actor=ACTOR, event="rescanned", reason=f"archive opened ({reason})",
+                                                detail={"related": related} if related else {}))
                 session.commit()
             else:
-                self._resume(session, message, raw, reason)
+                self._resume(session, message, raw, reason, related=related)
         self._forget(key)
+        return None
 
     def _timeout(self, key: str) -> None:
         reason = f"no password within {self.config.hold_seconds:g} s"
@@ -218,7 +315,7 @@ class PpapWatcher:
                 self._resume(session, message, self.stores.blobs.get(message.blob_sha256), reason)
         self._forget(key)
 
-    def _resume(self, session, message: Message, raw: bytes, reason: str) -> None:
+    def _resume(self, session, message: Message, raw: bytes, reason: str, related: str | None = None) -> None:
         """Deliver a message the gateway itself held, under its (new) verdict.
 
         Not `act.release.release_message`: that marks a person's release ("released ..." verdict
@@ -229,7 +326,8 @@ class PpapWatcher:
             if rcpt.status == RecipientStatus.HELD:
                 rcpt.status, rcpt.next_attempt_at = RecipientStatus.PENDING, None
         message.state, message.finished_at = MessageState.QUEUED, None
-        message.audit.append(AuditEvent(actor=ACTOR, event="released", reason=reason))
+        message.audit.append(AuditEvent(actor=ACTOR, event="released", reason=reason,
+                                        detail={"related": related} if related else {}))
         session.commit()
         self.spool.write(entry_from_record(message, raw, origin="release"))
         self._loop.call_soon_threadsafe(self.submit, message.queue_id)  # we run in a thread; the queue is the loop's
@@ -329,9 +427,10 @@ def _set_verdict(message: Message, verdict: dict) -> None:
     message.scanned_at = utcnow()
 
 
-def _keep(message: Message, reason: str) -> None:
+def _keep(message: Message, reason: str, related: str | None = None) -> None:
     for rcpt in message.recipients:
         if rcpt.status == RecipientStatus.HELD:
             rcpt.status = RecipientStatus.QUARANTINED
     message.state, message.finished_at = MessageState.QUARANTINED, utcnow()
-    message.audit.append(AuditEvent(actor=ACTOR, event="quarantined", reason=reason))
+    message.audit.append(AuditEvent(actor=ACTOR, event="quarantined", reason=reason,
+                                    detail={"related": related} if related else {}))

@@ -58,6 +58,7 @@ def _iso(value: datetime | None) -> str | None:
 def trace_rows(messages: list[Message]) -> Iterator[dict]:
     """One flat record per message and recipient (the `--jsonl` format)."""
     for m in messages:
+        related = related_messages(m)
         for r in m.recipients:
             yield {
                 "queue_id": m.queue_id,
@@ -82,4 +83,10 @@ def trace_rows(messages: list[Message]) -> Iterator[dict]:
                 "delivered_at": _iso(r.delivered_at),
                 "finished_at": _iso(m.finished_at),
                 "next_attempt_at": _iso(r.next_attempt_at),
+                "related": related,
             }
+
+
+def related_messages(m: Message) -> list[str]:
+    """Queue ids the gateway judged together with this one (a PPAP archive and its password mail)."""
+    return sorted({str(e.detail["related"]) for e in m.audit if isinstance(e.detail, dict) and e.detail.get("related")})

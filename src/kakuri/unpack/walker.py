@@ -72,6 +72,19 @@ def unpack_message(
     return budget.findings
 
 
+def unpack_part(
+    part: Part, message: ParsedMessage, limits: UnpackLimits, passwords: Callable[[], Iterable[str]]
+) -> list[Finding]:
+    """Sniff and expand one file a detector carved out of another part (an HTML-smuggled download, ...),
+    exactly as if it had been attached; return its ARCHIVE_* findings."""
+    part.true_type = sniff(part.data)
+    if part.true_type not in CONTAINER_TYPES:
+        return []
+    budget = Budget(limits, passwords)
+    _expand(part, budget, message)
+    return budget.findings
+
+
 def _expand(part: Part, budget: Budget, message: ParsedMessage) -> None:
     kind = part.true_type or ""
     if kind in DISK_IMAGE_TYPES:

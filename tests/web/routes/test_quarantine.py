@@ -196,3 +196,17 @@ def test_release_hands_the_message_to_the_gateways_spool(client, tokens, stores,
                 headers=_api(client, tokens))
     entry = Spool(settings.home / "spool").read(qid)
     assert entry.origin == "release" and entry.envelope.rcpt_tos == ("hanako@tokai-keiki.example",)
+
+
+def test_history_links_the_other_half_of_a_ppap_pair(app, tokens, stores):
+    from kakuri.store.messages import AuditEvent
+
+    archive, password = store_message(stores), store_message(stores, subject="パスワード")
+    with stores.sessions() as db:
+        db.add(AuditEvent(queue_id=password, actor="ppap", event="quarantined", detail={"related": archive},
+                          reason=f"states the password of {archive}"))
+        db.commit()
+    client, _ = logged_in(app, "viewer")
+    page = client.get(f"/quarantine/{password}").text
+    assert f'<a class="related" href="/quarantine/{archive}">{archive}</a>' in page
+    assert 'class="related"' not in client.get(f"/quarantine/{archive}").text

@@ -1,0 +1,318 @@
+"""HTML and SVG attachments that are phishing pages, redirectors or file smugglers.
+
+Threat: a local web page opened from the mail, where neither link rewriting nor web filters look: a sign-in
+form posting the victim's password to the attacker (often pre-filled with the recipient's address), a page
+that only sends the browser on to a phishing site, an SVG "image" that runs script, and HTML smuggling: the
+page assembles a zip, .js, .iso or macro document from data it carries (`atob`, `Blob`, `createObjectURL`,
+`msSaveOrOpenBlob`, `download=`) so that the gateway never sees a file. Obfuscation wraps all of these
+(`document.write(unescape(...))`, `eval(atob(...))`, `String.fromCharCode` lists, escape walls).
+Technique: selectolax (Lexbor, a real HTML5 parser and among the fastest on PyPI) reads forms, inputs, meta
+refresh, titles, images and scripts; `detect.script_literals` pulls the strings out of scripts; encoded layers
+that decode to HTML are analysed again (up to MAX_LAYERS), and decoded blobs that are files are carved into
+`Part.children` and expanded by the unpack walker, so every other detector (file types, Office, PDF, QR, IOCs)
+scans the smuggled file like an attachment. The page's web links are published for the URL detectors
+(source "html-attachment") and its title for the brand detectors (fact TITLE_FACT).
+Emits: HTML_SMUGGLING, HTML_SMUGGLED_FILE, HTML_CREDENTIAL_FORM, HTML_FORM_POSTS_AWAY, HTML_OBFUSCATED_SCRIPT,
+HTML_REDIRECT_PAGE, HTML_RECIPIENT_EMBEDDED, HTML_REMOTE_SCRIPT, SVG_ACTIVE_CONTENT.
+Blind spots: payloads decrypted with a key (XOR, AES via CryptoJS) or fetched at run time, pages assembled
+by script from fragments we cannot decode, and HTML mail bodies (the URL and text detectors read those).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass, field
+from typing import ClassVar, Iterable
+
+from selectolax.lexbor import LexborHTMLParser
+
+from kakuri.detect.attachment_links import publish_urls
+from kakuri.detect.base import ScanContext
+from kakuri.detect.office_format import child_part
+from kakuri.detect.script_literals import char_code_arrays, data_uris, decode_blob, string_literals
+from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
+from kakuri.parse.urls import Url, make_url
+from kakuri.unpack.filetype import sniff
+from kakuri.unpack.limits import UnpackLimits
+from kakuri.unpack.passwords import harvest_passwords
+from kakuri.unpack.walker import unpack_part
+
+TITLE_FACT = "html_attachment.titles"
+SMUGGLED_CONTAINER = "html-smuggled"  # Part.container of a file carved out of a page
+HTML_EXTENSIONS = frozenset({"htm", "html", "shtml", "xhtml", "xht", "svg", "svgz", "hta"})
+MAX_PAGE_BYTES = 8 * 1024 * 1024
+MAX_LAYERS = 3  # encoded pages inside pages, analysed again
+MAX_CARVED = 5  # files carved per attachment
+MIN_CARVED_BYTES = 64
+REDIRECT_MAX_TEXT = 600  # visible characters of a page that only forwards the browser
+_SMUGGLING = re.compile(r"\bnew\s+Blob\s*\(|createObjectURL|msSaveOrOpenBlob|msSaveBlob|\.download\s*=|"
+                        r"\bnew\s+File\s*\(\s*\[")
+_DECODERS = re.compile(r"\batob\s*\(|\bunescape\s*\(|decodeURIComponent\s*\(|fromCharCode|\beval\s*\(|"
+                       r"document\.write(?:ln)?\s*\(|\bFunction\s*\(|\bsetTimeout\s*\(\s*['\"]")
+_ESCAPE_WALL = re.compile(r"(?:(?:\\x|%|\\u00)[0-9a-fA-F]{2}){40,}")
+_JS_REDIRECT = re.compile(r"(?:location(?:\.href)?\s*=(?!=)|location\.(?:replace|assign)\s*\(|window\.open\s*\(|"
+                          r"\.click\s*\(\s*\))")
+_PASSWORD_IN_SCRIPT = re.compile(r"""type\s*[=:]\s*\\?["']password|\.type\s*=\s*["']password""", re.IGNORECASE)
+_SCRIPT_SENDS = re.compile(r"\$\.(?:ajax|post)\s*\(|\bfetch\s*\(|XMLHttpRequest|navigator\.sendBeacon", re.IGNORECASE)
+_DOWNLOAD_NAME = re.compile(r"""(?:\.download\s*=\s*|msSaveOrOpenBlob\s*\([^,]+,\s*|msSaveBlob\s*\([^,]+,\s*|"""
+                            r"""\bdownload\s*=\s*)["']([^"'<>\r\n]{1,120})["']""")
+_SVG_ACTIVE = re.compile(r"<script\b|\son[a-z]+\s*=|<foreignObject\b|javascript:", re.IGNORECASE)
+
+
+@dataclass
+class _Page:
+    """What one attachment and its decoded layers showed."""
+
+    smuggling: set[str] = field(default_factory=set)
+    obfuscation: set[str] = field(default_factory=set)
+    password_fields: int = 0
+    form_targets: list[str] = field(default_factory=list)
+    script_sends: bool = False
+    redirects: list[str] = field(default_factory=list)
+    remote_scripts: list[str] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    links: list[Url] = field(default_factory=list)
+    blobs: list[bytes] = field(default_factory=list)
+    download_names: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # every layer, for the recipient search
+    visible_chars: int = 0
+    svg_active: set[str] = field(default_factory=set)
+
+
+class HtmlAttachment:
+    name: ClassVar[str] = "html_attachment"
+    symbols: ClassVar[tuple[SymbolSpec, ...]] = (
+        SymbolSpec("HTML_SMUGGLING", "html", "An attached page builds a file in the browser from data it carries "
+                   "(Blob, createObjectURL, msSaveOrOpenBlob, download=): HTML smuggling"),
+        SymbolSpec("HTML_SMUGGLED_FILE", "html", "A file was carved out of an attached page's script or data: URI "
+                   "and scanned like an attachment"),
+        SymbolSpec("HTML_CREDENTIAL_FORM", "html", "An attached page asks for a password"),
+        SymbolSpec("HTML_FORM_POSTS_AWAY", "html", "An attached page sends what is typed into it to a web address"),
+        SymbolSpec("HTML_OBFUSCATED_SCRIPT", "html", "An attached page hides its script or content behind encodings "
+                   "(eval/unescape/atob/document.write chains, char-code lists, escape walls)"),
+        SymbolSpec("HTML_REDIRECT_PAGE", "html", "An attached page with next to no content sends the browser to a web "
+                   "address (meta refresh, location, window.open, automatic click)"),
+        SymbolSpec("HTML_RECIPIENT_EMBEDDED", "html", "An attached page contains the recipient's address (a pre-filled "
+                   "sign-in form)"),
+        SymbolSpec("HTML_REMOTE_SCRIPT", "html", "An attached page loads script from the web"),
+        SymbolSpec("SVG_ACTIVE_CONTENT", "html", "An SVG image carries script, event handlers or embedded HTML"),
+    )
+
+    def __init__(self, limits: UnpackLimits | None = None) -> None:
+        self.limits = limits or UnpackLimits()
+
+    def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
+        for part in [p for p in message.walk_parts() if is_html_attachment(p)]:
+            page = _Page()
+            _analyse(_text_of(part.data[:MAX_PAGE_BYTES]), page, layer=0, svg=_is_svg(part))
+            publish_urls(ctx, page.links)
+            if page.titles:
+                ctx.facts.setdefault(TITLE_FACT, []).extend(page.titles[:3])
+            yield from self._report(part, page, message, ctx)
+            yield from self._carve(part, page, message)
+
+    def _report(self, part: Part, page: _Page, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
+        ev = {"filename": part.filename or ""}
+        if page.titles:
+            ev["title"] = page.titles[0][:120]
+        if page.smuggling:
+            yield Finding("HTML_SMUGGLING", self.name, part.path, {**ev, "techniques": ", ".join(sorted(page.smuggling))})
+        if page.password_fields:
+            yield Finding("HTML_CREDENTIAL_FORM", self.name, part.path, {**ev, "password_fields": str(page.password_fields)})
+        away = [t for t in page.form_targets if t.lower().startswith(("http:", "https:", "//"))]
+        if away or (page.script_sends and page.password_fields):
+            yield Finding("HTML_FORM_POSTS_AWAY", self.name, part.path,
+                          {**ev, "target": (away[0] if away else "script")[:300]})
+        if page.obfuscation:
+            yield Finding("HTML_OBFUSCATED_SCRIPT", self.name, part.path,
+                          {**ev, "techniques": ", ".join(sorted(page.obfuscation))})
+        if page.redirects and page.visible_chars <= REDIRECT_MAX_TEXT and not (page.password_fields or page.smuggling):
+            yield Finding("HTML_REDIRECT_PAGE", self.name, part.path, {**ev, "target": page.redirects[0][:300]})
+        recipient = _embedded_recipient(page, message, ctx)
+        if recipient:
+            yield Finding("HTML_RECIPIENT_EMBEDDED", self.name, part.path, {**ev, "address": recipient})
+        if page.remote_scripts:
+            yield Finding("HTML_REMOTE_SCRIPT", self.name, part.path,
+                          {**ev, "src": page.remote_scripts[0][:300], "count": str(len(page.remote_scripts))})
+        if page.svg_active:
+            yield Finding("SVG_ACTIVE_CONTENT", self.name, part.path, {**ev, "content": ", ".join(sorted(page.svg_active))})
+
+    def _carve(self, part: Part, page: _Page, message: ParsedMessage) -> Iterable[Finding]:
+        """Hand carved files to the other detectors as children of the page (and open them if archives)."""
+        files = [blob for blob in page.blobs if _is_file(blob, smuggling=bool(page.smuggling))][:MAX_CARVED]
+        files.sort(key=len, reverse=True)  # the download name belongs to the payload, the biggest blob
+        names = list(dict.fromkeys(page.download_names))
+        for index, data in enumerate(files):
+            kind = sniff(data)
+            name = names[index] if index < len(names) else f"carved-{index + 1}.{_EXTENSIONS.get(kind, 'bin')}"
+            child = child_part(part, name.replace("/", "_"), data, SMUGGLED_CONTAINER)
+            if child is None:
+                continue
+            if page.smuggling:
+                yield Finding("HTML_SMUGGLED_FILE", self.name, child.path,
+                              {"filename": name, "type": kind, "bytes": str(len(data))})
+            yield from unpack_part(child, message, self.limits,
+                                   lambda: harvest_passwords(f"{message.subject}\n{message.body_text}"))
+
+
+_EXTENSIONS = {"zip": "zip", "pe": "exe", "pdf": "pdf", "iso": "iso", "ole": "doc", "docx": "docx", "docm": "docm",
+               "xlsx": "xlsx", "xlsm": "xlsm", "7z": "7z", "rar": "rar", "lnk": "lnk", "png": "png", "jpeg": "jpg",
+               "gif": "gif", "text": "txt", "html": "html", "onenote": "one", "gzip": "gz"}
+_IMAGES = frozenset({"png", "jpeg", "gif"})
+
+
+def is_html_attachment(part: Part) -> bool:
+    kind = part.true_type or ""
+    ctype = part.content_type.lower()
+    return (kind in ("html", "svg") or part.extension in HTML_EXTENSIONS
+            or ctype in ("text/html", "image/svg+xml", "application/xhtml+xml")) and kind not in _NOT_MARKUP
+
+
+_NOT_MARKUP = frozenset({"zip", "pdf", "ole", "pe", "png", "jpeg", "gif", "7z", "rar", "gzip", "elf"})
+
+
+def _is_svg(part: Part) -> bool:
+    return part.true_type == "svg" or part.extension in ("svg", "svgz") or "svg" in part.content_type.lower()
+
+
+def _is_file(blob: bytes, smuggling: bool) -> bool:
+    """Worth handing to the other detectors: a binary file type, an image (QR codes), or anything a smuggling
+    page saves to disk (a script is "text")."""
+    if len(blob) < MIN_CARVED_BYTES:
+        return False
+    kind = sniff(blob)
+    if kind == "html":
+        return False  # analysed as a layer instead
+    return smuggling or kind not in ("text", "data") or kind in _IMAGES
+
+
+def _text_of(data: bytes) -> str:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16", "replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _analyse(text: str, page: _Page, layer: int, svg: bool = False) -> None:
+    page.texts.append(text)
+    if svg:
+        page.svg_active.update(m.group(0).strip().lower().rstrip("=( ")[:20] for m in _SVG_ACTIVE.finditer(text[:MAX_PAGE_BYTES]))
+    tree = LexborHTMLParser(text)
+    scripts = [node.text() or "" for node in tree.css("script")]
+    _read_markup(tree, page)
+    for script in scripts:
+        _read_script(script, page, layer)
+    for handler in _handlers(tree):
+        _read_script(handler, page, layer)
+    for kind, data in data_uris(text):
+        if kind.startswith("image/") or "download" in text.lower() or page.smuggling:
+            page.blobs.append(data)
+    tree.strip_tags(["script", "style", "noscript", "template"])
+    body = tree.body
+    page.visible_chars += len(" ".join((body.text(separator=" ") if body else "").split()))
+
+
+def _read_markup(tree: LexborHTMLParser, page: _Page) -> None:
+    title = tree.css_first("title")
+    if title is not None and title.text(strip=True):
+        page.titles.append(" ".join(title.text().split()))
+    for node in tree.css("input"):
+        if (node.attributes.get("type") or "").strip().lower() == "password":
+            page.password_fields += 1
+    for node in tree.css("form"):
+        target = (node.attributes.get("action") or "").strip()
+        if target:
+            page.form_targets.append(target)
+            _link(page, target, "form")
+    for node in tree.css("meta"):
+        if (node.attributes.get("http-equiv") or "").lower() == "refresh":
+            found = re.search(r"url\s*=\s*['\"]?([^'\"\s>]+)", node.attributes.get("content") or "", re.IGNORECASE)
+            if found:
+                page.redirects.append(found.group(1))
+                _link(page, found.group(1), "refresh")
+    for node in tree.css("a[href], area[href]"):
+        _link(page, node.attributes.get("href") or "", "a")
+        if "download" in node.attributes:
+            if (node.attributes.get("href") or "").startswith(("data:", "blob:")):
+                page.smuggling.add("download= anchor")
+            if node.attributes.get("download"):
+                page.download_names.append(node.attributes["download"])
+    for node in tree.css("script[src]"):
+        src = (node.attributes.get("src") or "").strip()
+        if src.lower().startswith(("http:", "https:", "//")):
+            page.remote_scripts.append(src)
+
+
+def _handlers(tree: LexborHTMLParser) -> list[str]:
+    """Inline event-handler code (onload="...", onclick="...") of the page."""
+    code = []
+    for node in tree.css("[onload], [onerror], [onclick], [onmouseover], [onfocus]"):
+        code.extend(v for k, v in node.attributes.items() if k.lower().startswith("on") and v)
+    return code
+
+
+def _read_script(script: str, page: _Page, layer: int) -> None:
+    page.smuggling.update(m.group(0).strip(" (=[").replace("new ", "").strip() for m in _SMUGGLING.finditer(script))
+    page.download_names.extend(_DOWNLOAD_NAME.findall(script))
+    decoders = {m.group(0).split("(")[0].strip() for m in _DECODERS.finditer(script)}
+    if _PASSWORD_IN_SCRIPT.search(script):
+        page.password_fields += 1
+    if _SCRIPT_SENDS.search(script):
+        page.script_sends = True
+    if _JS_REDIRECT.search(script):
+        target = next((s for s in string_literals(script) if s.lower().startswith(("http:", "https:"))), "")
+        if target or ".click" in script:
+            page.redirects.append(target or "automatic click")
+    if _ESCAPE_WALL.search(script):
+        page.obfuscation.add("escape wall")
+    for codes in char_code_arrays(script):
+        page.obfuscation.add("char-code list")
+        _decoded(codes, page, layer)
+    for literal in string_literals(script):
+        if literal.lower().startswith(("http:", "https:")):
+            _link(page, literal, "html-attachment")
+        blob = decode_blob(literal)
+        if blob is None:
+            continue
+        encoding, data = blob
+        if decoders or page.smuggling:
+            page.obfuscation.add(f"{encoding} layer")
+        _decoded(data, page, layer)
+    if len(decoders & {"eval", "document.write", "document.writeln", "Function"}) and len(decoders) >= 2:
+        page.obfuscation.add(" + ".join(sorted(decoders))[:80])
+
+
+def _decoded(data: bytes, page: _Page, layer: int) -> None:
+    """A decoded layer: a page is analysed as a page, script text as script, anything else kept for carving."""
+    kind = sniff(data)
+    if kind == "html" or (kind == "text" and b"<" in data[:200] and b">" in data[:400]):
+        if layer < MAX_LAYERS:
+            _analyse(_text_of(data), page, layer + 1)
+        return
+    if kind == "text" and layer < MAX_LAYERS:
+        text = _text_of(data)
+        page.texts.append(text)
+        _read_script(text, page, layer + 1)
+    page.blobs.append(data)
+
+
+def _link(page: _Page, raw: str, source: str) -> None:
+    url = make_url(raw, "html-attachment") if raw.lower().startswith(("http:", "https:", "//", "www.")) else None
+    if url is not None and len(page.links) < 100:
+        page.links.append(url)
+
+
+def _embedded_recipient(page: _Page, message: ParsedMessage, ctx: ScanContext) -> str:
+    """The recipient's address written in the page or its layers, plainly or base64-encoded (URL fragments)."""
+    addresses = {a.lower() for a in (*ctx.envelope.rcpt_tos, *message.recipients) if "@" in a}
+    if not addresses:
+        return ""
+    haystack = "\n".join(page.texts).lower()
+    for address in sorted(addresses):
+        encoded = base64.b64encode(address.encode()).decode().rstrip("=")
+        if address in haystack or encoded.lower()[:-2] in haystack:
+            return address
+    return ""
