@@ -118,3 +118,17 @@ def office_traffic(hosts: list[str], days: int = 3, seed: int = 1) -> list[str]:
 
 def hosts(n: int, prefix: str = "10.1.2.") -> list[str]:
     return [f"{prefix}{i}" for i in range(10, 10 + n)]
+
+
+def upstream_of(proxy_lines: list[str], proxy_ip: str) -> list[str]:
+    """The proxy's own connections in conn.log: one per request it logged, opened when the request began."""
+    out = []
+    for line in proxy_lines:
+        f = line.split()
+        hier = f[8].partition("/")[2]
+        if hier in ("", "-"):
+            continue
+        target = f[6].rpartition(":")[2] if f[5] == "CONNECT" else ("443" if f[6].startswith("https") else "80")
+        port = int(target) if target.isdigit() else 80
+        out.append(conn(float(f[0]) - int(f[1]) / 1000, proxy_ip, hier, port))
+    return out

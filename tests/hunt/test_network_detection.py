@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from tests.hunt.conftest import symbols
-from tests.hunt.logbuilders import DAY, HOUR, T0, conn, dns, hosts, office_traffic, squid
+from tests.hunt.logbuilders import DAY, HOUR, T0, conn, dns, hosts, office_traffic, squid, upstream_of
 
 OFFICE = hosts(40)
 VICTIM = "10.1.9.66"
@@ -111,15 +111,12 @@ def test_workstation_sending_smtp_itself_is_flagged_and_the_mail_server_is_not(r
 def test_proxy_upstream_connections_to_c2_do_not_make_the_proxy_a_suspect(run_hunt):
     c2s = ["192.0.2.201:8080", "198.51.100.33:7080"]
     proxy = office_traffic(OFFICE) + _emotet_c2(VICTIM, c2s)
-    upstream = [conn(T0 + i * 30, "10.1.0.10", ip, port)
-                for i, (ip, port) in enumerate([("198.51.100.41", 80), ("198.51.100.109", 443), ("203.0.113.87", 80)] * 40)]
-    upstream += [conn(T0 + 9 * HOUR + i * 900, "10.1.0.10", "192.0.2.201", 8080) for i in range(30)]
-    upstream += [conn(T0 + i, "10.1.0.10", f"203.0.113.{i}", 443) for i in range(1, 30)]
-    proxy += [squid(T0 + i, OFFICE[0], "CONNECT", f"site{i}.example:443", server_ip=f"203.0.113.{i}", mime="-")
+    proxy += [squid(T0 + i, OFFICE[i], "CONNECT", f"site{i}.example:443", server_ip=f"203.0.113.{i}", mime="-")
               for i in range(1, 30)]
     feodo = ['"2021-01-01 00:00:00","192.0.2.201","8080","online","2021-03-01","Emotet"\n']
-    records = run_hunt(proxy=proxy, conn=upstream, feodo=feodo)
+    records = run_hunt(proxy=proxy, conn=upstream_of(proxy, "10.1.0.10"), feodo=feodo)
     assert records["10.1.0.10"]["verdict"] == "clean"
+    assert records["10.1.0.10"]["evidence"][0]["evidence"]["role"].startswith("proxy (inferred")
     assert records[VICTIM]["verdict"] == "infected"
 
 

@@ -14,8 +14,17 @@ class HuntConfig(BaseModel):
     internal_networks: list[str] = Field(
         default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
     )
-    relays: list[str] = Field(default_factory=list)  # proxies / mail servers / resolvers known in advance
+    # Infrastructure as declared by the operator; a role left empty is inferred from traffic (infrastructure.py)
+    proxies: list[str] = Field(default_factory=list)
+    resolvers: list[str] = Field(default_factory=list)
+    mail_servers: list[str] = Field(default_factory=list)
+    relays: list[str] = Field(default_factory=list)  # other hosts that forward for others (declared only)
     feed_urls: list[str] = Field(default_factory=list)  # fetched only when the user configures them
+
+    # Columnar engine (DuckDB): memory it may use before spilling to disk; threads (0 = one per core)
+    store_dir: str | None = None  # default: <data folder>/hunt
+    engine_memory_mb: int = 1024
+    engine_threads: int = 0
 
     # Verdict
     infected_score: float = 10.0
@@ -30,7 +39,7 @@ class HuntConfig(BaseModel):
     beacon_min_events: int = 6
     beacon_min_interval_seconds: float = 30.0
     beacon_max_jitter: float = 0.3
-    beacon_max_timestamps: int = 2000  # per host/destination; older ones are thinned (bounded memory)
+    beacon_min_score: float = 0.6  # RITA-style score 0..1 (beaconing.py) a regular pair must also reach
 
     # C2 lists: at least this many distinct rare IP literals before "rotation" is claimed (a VPN has two)
     rotation_min_destinations: int = 3

@@ -21,6 +21,7 @@ class WebRequest:
     size: int
     server_ip: str | None  # upstream address from hierarchy/from, None when not contacted
     mime: str
+    elapsed_ms: int = 0  # time the request took: the upstream connection began at ts - elapsed
 
 
 @dataclass(slots=True)
@@ -36,6 +37,7 @@ class Connection:
     state: str
     orig_bytes: int
     resp_bytes: int
+    duration: float = 0.0
 
     @property
     def established(self) -> bool:

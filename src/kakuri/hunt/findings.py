@@ -16,14 +16,15 @@ from __future__ import annotations
 
 from statistics import median
 
-from kakuri.hunt.beaconing import beacon_stats, is_beacon
+from kakuri.hunt.analysis import HostView, Pair
+from kakuri.hunt.beaconing import is_beacon
 from kakuri.hunt.config import HuntConfig
 from kakuri.hunt.mail import MailAggregate, SenderStats
-from kakuri.hunt.network import HostTraffic, NetworkAggregate, PairStats
 from kakuri.hunt.symbols import DETECTOR
 from kakuri.model import Finding
 
 WEB_PORTS = frozenset({80, 443})
+SMTP_PORTS = frozenset({25, 465, 587})
 _HIT_SYMBOLS = {
     "c2": "HUNT_FEED_C2", "c2_stale": "HUNT_FEED_C2_STALE", "url": "HUNT_FEED_URL",
     "url_blocked": "HUNT_FEED_URL_BLOCKED", "url_host": "HUNT_FEED_URL_HOST", "hash": "HUNT_FEED_HASH",
@@ -35,67 +36,42 @@ def _finding(symbol: str, ts: float | None, **evidence) -> tuple[Finding, float 
     return Finding(symbol, DETECTOR, evidence={k: str(v) for k, v in evidence.items()}), ts
 
 
-def rare_limit(net: NetworkAggregate, relays: set[str], cfg: HuntConfig) -> int:
-    population = sum(1 for ip in net.hosts if ip not in relays)
-    return max(cfg.rare_max_hosts, int(population * cfg.rare_max_fraction))
-
-
-def host_findings(
-    host: HostTraffic, net: NetworkAggregate, relays: set[str], limit: int, cfg: HuntConfig
-) -> list[tuple[Finding, float | None]]:
-    """Findings with the time each was first seen (for first_seen)."""
+def host_findings(host: HostView, cfg: HuntConfig) -> list[tuple[Finding, float | None]]:
+    """Findings with the time each was first seen (for first_seen). `host.pairs` holds only rare destinations."""
     out = _feed_findings(host)
-    rare = {dst: p for dst, p in host.pairs.items() if len(net.prevalence.get(dst, ()) - relays) <= limit}
-    out += _beacon_findings(rare, cfg)
-    out += _literal_findings(host, rare, cfg)
-    payloads = [h for h in host.hits if h.kind == "payload" and h.detail["dst"] in rare
-                and int(h.detail["bytes"]) >= cfg.payload_min_bytes
-                and rare[h.detail["dst"]].count <= cfg.payload_max_contacts]
-    if payloads:
-        out.append(_finding("HUNT_PAYLOAD_DOWNLOAD", payloads[0].ts, count=len(payloads),
-                            urls=" ".join(h.detail["url"] for h in payloads[:5])))
-    external_smtp = {d: t for d, t in host.smtp_destinations.items() if d in rare}
-    if len(external_smtp) >= cfg.direct_smtp_min_destinations:
-        out.append(_finding("HUNT_DIRECT_SMTP", min(external_smtp.values()), servers=len(external_smtp)))
-    if len(host.mx_domains) >= cfg.mx_lookup_min_domains:
-        out.append(_finding("HUNT_MX_LOOKUPS", None, domains=len(host.mx_domains),
-                            examples=" ".join(sorted(host.mx_domains)[:5])))
+    out += _beacon_findings(host.pairs, cfg)
+    out += _literal_findings(host, cfg)
+    if host.payloads:
+        out.append(_finding("HUNT_PAYLOAD_DOWNLOAD", host.payloads[0][0], count=len(host.payloads),
+                            urls=" ".join(url for _, url in host.payloads[:5])))
+    if len(host.smtp_destinations) >= cfg.direct_smtp_min_destinations:
+        out.append(_finding("HUNT_DIRECT_SMTP", min(host.smtp_destinations.values()), servers=len(host.smtp_destinations)))
+    if host.mx_count >= cfg.mx_lookup_min_domains:
+        out.append(_finding("HUNT_MX_LOOKUPS", None, domains=host.mx_count, examples=" ".join(host.mx_domains)))
     return out
 
 
-def _feed_findings(host: HostTraffic) -> list[tuple[Finding, float | None]]:
-    grouped: dict[str, list] = {}
-    for hit in host.hits:
-        if hit.kind in _HIT_SYMBOLS:
-            grouped.setdefault(hit.kind, []).append(hit)
-    out = []
-    for kind, hits in grouped.items():
-        key = {"c2": "dst", "c2_stale": "dst", "hash": "sha256", "dns_url_host": "query"}.get(kind, "url")
-        distinct = sorted({h.detail.get(key, "") for h in hits})
-        out.append(_finding(_HIT_SYMBOLS[kind], min(h.ts for h in hits), count=host.hit_counts[kind],
-                            distinct=len(distinct), examples=" ".join(distinct[:5])))
-    return out
+def _feed_findings(host: HostView) -> list[tuple[Finding, float | None]]:
+    return [_finding(_HIT_SYMBOLS[kind], hit.first, count=hit.count, distinct=hit.distinct, examples=" ".join(hit.examples))
+            for kind, hit in sorted(host.hits.items()) if kind in _HIT_SYMBOLS]
 
 
-def _beacon_findings(rare: dict[str, PairStats], cfg: HuntConfig) -> list[tuple[Finding, float | None]]:
-    out = []
-    for dst, pair in sorted(rare.items(), key=lambda item: -item[1].count):
-        if pair.timing_excluded or pair.blocked == pair.count:
-            continue
-        stats = beacon_stats(pair.times)
-        if is_beacon(stats, min_events=cfg.beacon_min_events, min_interval=cfg.beacon_min_interval_seconds,
-                     max_jitter=cfg.beacon_max_jitter):
-            out.append(_finding("HUNT_BEACON", pair.first, dst=dst, **stats.as_evidence()))
-            break  # one is enough to score; the evidence names the strongest
-    return out
+def _beacon_findings(pairs: dict[str, Pair], cfg: HuntConfig) -> list[tuple[Finding, float | None]]:
+    beacons = [(dst, p) for dst, p in pairs.items() if _is_beacon(p.beacon, cfg)]
+    if not beacons:
+        return []
+    dst, pair = max(beacons, key=lambda item: (item[1].beacon.score, item[1].contacts))
+    # one is enough to score; the evidence names the strongest and how many others there are
+    return [_finding("HUNT_BEACON", pair.first, dst=dst, destinations=len(beacons), **pair.beacon.as_evidence())]
 
 
-def _literal_findings(host: HostTraffic, rare: dict[str, PairStats], cfg: HuntConfig) -> list[tuple[Finding, float | None]]:
-    # A direct connection counts as "no DNS" only for hosts whose lookups the sensor sees at all
-    dns_visible = host.dns_queries > 0
-    posting = {d: p for d, p in rare.items()
-               if p.literal and p.posts and not p.timing_excluded and d not in host.resolved_ips
-               and (dns_visible or not p.direct)}
+def _is_beacon(stats, cfg: HuntConfig) -> bool:
+    return is_beacon(stats, min_events=cfg.beacon_min_events, min_interval=cfg.beacon_min_interval_seconds,
+                     max_jitter=cfg.beacon_max_jitter, min_score=cfg.beacon_min_score)
+
+
+def _literal_findings(host: HostView, cfg: HuntConfig) -> list[tuple[Finding, float | None]]:
+    posting = {d: p for d, p in host.pairs.items() if p.posting}
     out = []
     if posting:
         first = min(p.first for p in posting.values())
@@ -104,17 +80,13 @@ def _literal_findings(host: HostTraffic, rare: dict[str, PairStats], cfg: HuntCo
         rotating = len(posting) >= cfg.rotation_min_destinations
         if rotating:
             out.append(_finding("HUNT_IP_LITERAL_ROTATION", first, destinations=len(posting)))
-        churn = [d for d, p in posting.items() if len(p.paths) >= 3 and len(p.paths) * 2 >= p.posts]
+        churn = [d for d, p in posting.items() if p.paths >= 3 and p.paths * 2 >= p.posts]
         if churn:
             out.append(_finding("HUNT_C2_PATH_CHURN", first, destinations=len(churn)))
-        if rotating:
-            merged = [t for p in posting.values() for t in p.times]
-            stats = beacon_stats(merged)
-            if is_beacon(stats, min_events=cfg.beacon_min_events, min_interval=cfg.beacon_min_interval_seconds,
-                         max_jitter=cfg.beacon_max_jitter):
-                out.append(_finding("HUNT_BEACON_ROTATING", first, **stats.as_evidence()))
-    odd = sorted(d for d, p in rare.items() if (p.ports - WEB_PORTS) and p.count > p.blocked and not p.timing_excluded
-                 and not (p.ports & {25, 465, 587}))
+        if rotating and _is_beacon(host.rotation, cfg):
+            out.append(_finding("HUNT_BEACON_ROTATING", first, **host.rotation.as_evidence()))
+    odd = sorted(d for d, p in host.pairs.items() if (set(p.ports) - WEB_PORTS) and p.contacts > p.blocked
+                 and not p.excluded and not (set(p.ports) & SMTP_PORTS))
     if odd:
         out.append(_finding("HUNT_UNCOMMON_PORT", None, destinations=len(odd), examples=" ".join(odd[:5])))
     return out

@@ -12,13 +12,11 @@ from datetime import datetime, timezone
 
 from kakuri.decide.policy import PolicyConfig
 from kakuri.hunt.config import HuntConfig
-from kakuri.hunt.findings import host_findings, mail_baselines, rare_limit, sender_findings
+from kakuri.hunt.analysis import NetworkView
+from kakuri.hunt.findings import host_findings, mail_baselines, sender_findings
 from kakuri.hunt.mail import MailAggregate
-from kakuri.hunt.network import NetworkAggregate
 from kakuri.hunt.symbols import DETECTOR
 from kakuri.model import Finding
-
-PROXY_MIN_DESTINATIONS = 20
 
 
 @dataclass
@@ -48,36 +46,21 @@ class HuntRecord:
         return out
 
 
-def find_relays(net: NetworkAggregate, mail: MailAggregate, cfg: HuntConfig) -> dict[str, str]:
-    """Internal hosts that forward for others: resolvers, mail servers, web proxies (from their traffic)."""
-    roles = {ip: "configured" for ip in cfg.relays}
-    roles.update({ip: "resolver" for ip in net.resolvers})
-    roles.update({ip: "mail server" for ip in net.smtp_servers})
-    for name, ips in net.internal_addresses.items():  # the maillog's own server name, resolved in DNS
-        if name in mail.server_names or name.partition(".")[0] in mail.server_names:
-            roles.update({ip: "mail server" for ip in ips})
-    for ip, dests in net.conn_destinations.items():
-        if len(dests) >= PROXY_MIN_DESTINATIONS and len(dests & net.proxy_upstreams) * 2 >= len(dests):
-            roles.setdefault(ip, "proxy")
-    return roles
-
-
-def build_records(net: NetworkAggregate, mail: MailAggregate, policy: PolicyConfig, cfg: HuntConfig) -> list[HuntRecord]:
-    relays = find_relays(net, mail, cfg)
-    limit = rare_limit(net, set(relays), cfg)
+def build_records(net: NetworkView, mail: MailAggregate, policy: PolicyConfig, cfg: HuntConfig) -> list[HuntRecord]:
+    relays = net.relays
     baselines = mail_baselines(mail)
     accounts_of: dict[str, list[str]] = {}
     for account, stats in mail.accounts.items():
         for ip in stats.clients:
             accounts_of.setdefault(ip, []).append(account)
-    forward = {ip: name for name, ips in net.internal_addresses.items() for ip in ips}  # A answers, last resort
+    forward = net.forward  # A answers, last resort
     records = []
     for ip in sorted(set(net.hosts) | set(mail.hosts) | set(relays)):
         traffic = net.hosts.get(ip)
         if ip in relays:
             found = [(Finding("HUNT_RELAY_ROLE", DETECTOR, evidence={"role": relays[ip]}), None)]
         else:
-            found = host_findings(traffic, net, set(relays), limit, cfg) if traffic else []
+            found = host_findings(traffic, cfg) if traffic else []
             if ip in mail.hosts:
                 found += sender_findings(mail.hosts[ip], mail, baselines, cfg, is_account=False)
         seen = [t for t in (traffic.first_seen if traffic else None,

@@ -43,6 +43,7 @@ def _request(f: list[str]) -> WebRequest:
         size=int(f[4]),
         server_ip=hier if hier and hier != "-" else None,
         mime=f[9].split(";", 1)[0].lower(),
+        elapsed_ms=int(f[1]),
     )
 
 

@@ -60,7 +60,7 @@ def parse_zeek(lines: Iterable[str], stats: ParseStats, source: str) -> Iterator
 
 _USED = frozenset(
     "ts id.orig_h id.resp_h id.resp_p proto service conn_state orig_bytes resp_bytes query qtype_name answers "
-    "sha256 rx_hosts tx_hosts".split()
+    "sha256 rx_hosts tx_hosts duration".split()
 )
 
 
@@ -70,12 +70,14 @@ def _conn_builder(fields: list[str]):
             "ts", "id.orig_h", "id.resp_h", "id.resp_p", "proto", "service", "conn_state", "orig_bytes", "resp_bytes"))
     except ValueError:
         return None
+    dur = fields.index("duration") if "duration" in fields else None
 
     def build(v: list[str]) -> Connection:
         return Connection(
             ts=float(v[ts]), orig=v[orig], resp=v[resp], resp_port=int(v[port]), proto=v[proto],
             service="" if v[service] == "-" else v[service], state=v[state],
             orig_bytes=int(v[ob]) if v[ob].isdigit() else 0, resp_bytes=int(v[rb]) if v[rb].isdigit() else 0,
+            duration=_float(v[dur]) if dur is not None else 0.0,
         )
 
     return build
@@ -103,6 +105,7 @@ def _event(kind: str, r: dict) -> Event | None:
             state=_value(r.get("conn_state")),
             orig_bytes=_int(r.get("orig_bytes")),
             resp_bytes=_int(r.get("resp_bytes")),
+            duration=_float(r.get("duration")),
         )
     if kind == "dns":
         answers = r.get("answers")
@@ -145,3 +148,10 @@ def _int(v) -> int:
         return int(v)
     except (TypeError, ValueError):
         return 0
+
+
+def _float(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return 0.0

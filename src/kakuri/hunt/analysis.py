@@ -1,0 +1,291 @@
+"""The network analyses as SQL over the day summaries and the events, for `kakuri hunt run`.
+
+Everything proportional to the number of log lines happens in DuckDB (streaming, memory capped, spilled
+to disk beyond the cap); Python receives only what can become evidence: the rare destinations of each
+host that show data sent, odd ports, regular timing or a payload, and the feed matches. Rarity
+(prevalence) is judged over all selected days, after the relays are known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+
+from kakuri.hunt.beaconing import STATS_SQL, BeaconStats, score_row
+from kakuri.hunt.config import HuntConfig
+from kakuri.hunt.daily import DAILY, _LITERAL, summary_glob
+from kakuri.hunt.feeds import Feeds
+from kakuri.hunt.infrastructure import InfraEvidence, find_relays
+from kakuri.hunt.store import HuntStore
+
+SMTP_PORTS = (25, 465, 587)
+PAYLOAD_MIMES = (
+    "application/octet-stream", "application/x-msdownload", "application/x-dosexec", "application/x-msdos-program",
+    "application/msword", "application/vnd.ms-", "application/vnd.openxmlformats", "application/x-ms",
+    "application/java-archive", "application/hta", "application/x-sh",
+)
+PAYLOAD_EXTENSIONS = (".exe", ".dll", ".scr", ".doc", ".docm", ".xls", ".xlsm", ".vbs", ".hta", ".ps1", ".msi", ".jar")
+# Web page resources: a .js or .html answer is a page being rendered, not a file being dropped
+PAGE_MIMES = ("text/", "application/javascript", "application/x-javascript", "application/json", "image/")
+
+
+@dataclass
+class Pair:
+    """One host's traffic with one rare destination, over the selected days."""
+
+    literal: bool
+    direct: bool
+    contacts: int
+    posts: int
+    failures: int
+    blocked: int
+    first: float
+    ports: list[int]
+    paths: int
+    excluded: bool  # NTP/DNS/ICMP: time sync and lookups are periodic by nature
+    posting: bool  # data sent to an IP literal the host never resolved (its lookups being visible)
+    beacon: BeaconStats | None = None
+
+
+@dataclass
+class HitSummary:
+    count: int
+    first: float
+    distinct: int
+    examples: list[str]
+
+
+@dataclass
+class HostView:
+    first_seen: float
+    last_seen: float
+    dns_queries: int = 0
+    pairs: dict[str, Pair] = field(default_factory=dict)
+    hits: dict[str, HitSummary] = field(default_factory=dict)
+    payloads: list[tuple[float, str]] = field(default_factory=list)  # (ts, url)
+    smtp_destinations: dict[str, float] = field(default_factory=dict)
+    mx_domains: list[str] = field(default_factory=list)
+    mx_count: int = 0
+    rotation: BeaconStats | None = None
+
+
+@dataclass
+class NetworkView:
+    hosts: dict[str, HostView]
+    relays: dict[str, str]
+    names: dict[str, str]  # internal ip -> PTR name
+    forward: dict[str, str]  # internal ip -> a name that resolves to it
+    smtp_inbound: dict[str, list[float]]
+    window_seconds: float
+
+
+def analyse_network(con: duckdb.DuckDBPyConnection, store: HuntStore, days: list[str], feeds: Feeds,
+                    cfg: HuntConfig, mail_server_names: set[str]) -> NetworkView:
+    for name in DAILY:
+        files = summary_glob(store, name, days)
+        source = f"read_parquet({files!r})" if files else _empty(con, name)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name}_all AS SELECT * FROM {source}")
+    hosts = {ip: HostView(first_seen=first, last_seen=last, dns_queries=int(dns)) for ip, first, last, dns in con.execute(
+        "SELECT host, min(first), max(last), sum(dns_queries) FROM hosts_all GROUP BY host").fetchall()}
+    evidence = _infra_evidence(con)
+    relays = find_relays(cfg, evidence, mail_server_names)
+    con.register("_relays", pa.table({"ip": pa.array(list(relays), pa.string())}))
+    con.execute("CREATE OR REPLACE TEMP TABLE relays AS SELECT * FROM _relays")
+    population = sum(1 for ip in hosts if ip not in relays)
+    limit = max(cfg.rare_max_hosts, int(population * cfg.rare_max_fraction))
+    span = con.execute("SELECT min(first), max(last) FROM hosts_all").fetchone()
+    window = (span[1] - span[0]) if span and span[0] is not None else 0.0
+
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE rare AS
+        SELECT dst FROM pairs_all WHERE host NOT IN (SELECT ip FROM relays) GROUP BY dst
+        HAVING count(DISTINCT host) <= {limit}""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE rare_pairs AS
+        SELECT p.host, p.dst, bool_or(literal) AS literal, bool_or(direct) AS direct, sum(contacts) AS contacts,
+               sum(posts) AS posts, sum(failures) AS failures, sum(blocked) AS blocked, min(first) AS first,
+               list_sort(list_distinct(flatten(list(ports)))) AS ports,
+               len(list_distinct(flatten(list(paths)))) AS paths, bool_or(excluded) AS excluded
+        FROM pairs_all p JOIN rare USING (dst) WHERE p.host NOT IN (SELECT ip FROM relays) GROUP BY p.host, p.dst""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE candidates AS
+        SELECT r.*, (r.literal AND r.posts > 0 AND NOT r.excluded AND s.ip IS NULL
+                     AND (h.dns_queries > 0 OR NOT r.direct)) AS posting
+        FROM rare_pairs r
+        JOIN (SELECT host, sum(dns_queries) AS dns_queries FROM hosts_all GROUP BY host) h USING (host)
+        LEFT JOIN (SELECT DISTINCT host, ip FROM resolved_all) s ON s.host = r.host AND s.ip = r.dst""")
+    _load_pairs(con, hosts, cfg)
+    _load_beacons(con, hosts, cfg, window)
+    _load_hits(con, store, days, feeds, cfg, hosts)
+    _load_payloads(con, store, days, cfg, hosts)
+    for host, count, examples in con.execute(
+            "SELECT host, count(DISTINCT domain), list_slice(list_sort(list(DISTINCT domain)), 1, 5) FROM mx_all "
+            "WHERE host NOT IN (SELECT ip FROM relays) GROUP BY host").fetchall():
+        if host in hosts:
+            hosts[host].mx_count, hosts[host].mx_domains = count, examples
+    names, forward = {}, {}
+    for kind, ip, name in con.execute("SELECT kind, ip, min(name) FROM names_all GROUP BY kind, ip").fetchall():
+        (names if kind == "ptr" else forward)[ip] = name
+    inbound = dict(con.execute("SELECT ip, list_slice(list_sort(list(ts)), 1, 50) FROM smtp_in_all GROUP BY ip").fetchall())
+    return NetworkView(hosts=hosts, relays=relays, names=names, forward=forward, smtp_inbound=inbound,
+                       window_seconds=window)
+
+
+def _empty(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """A summary with no day yet: the query's columns, no rows (an empty store still answers)."""
+    return f"(SELECT * FROM ({DAILY_EMPTY[name]}) WHERE FALSE)"
+
+
+DAILY_EMPTY = {
+    "pairs": "SELECT ''::VARCHAR AS host, ''::VARCHAR AS dst, FALSE AS literal, FALSE AS direct, 0 AS contacts, "
+             "0 AS posts, 0 AS failures, 0 AS blocked, 0.0 AS first, 0.0 AS last, []::INT[] AS ports, "
+             "[]::VARCHAR[] AS paths, FALSE AS excluded",
+    "bursts": "SELECT ''::VARCHAR AS host, ''::VARCHAR AS dst, 0.0 AS start, 0 AS bytes, 0 AS contacts, 0.0 AS duration",
+    "hosts": "SELECT ''::VARCHAR AS host, 0.0 AS first, 0.0 AS last, 0 AS dns_queries, 0 AS web_requests",
+    "resolved": "SELECT ''::VARCHAR AS host, ''::VARCHAR AS ip",
+    "mx": "SELECT ''::VARCHAR AS host, ''::VARCHAR AS domain",
+    "names": "SELECT ''::VARCHAR AS kind, ''::VARCHAR AS ip, ''::VARCHAR AS name",
+    "infra": "SELECT ''::VARCHAR AS role, ''::VARCHAR AS ip, 0 AS n, 0 AS matched, 0 AS total",
+    "smtp_in": "SELECT ''::VARCHAR AS ip, 0.0 AS ts",
+}
+
+
+def _infra_evidence(con: duckdb.DuckDBPyConnection) -> InfraEvidence:
+    evidence = InfraEvidence()
+    for role, ip, n, matched, total in con.execute(
+            "SELECT role, ip, sum(n), sum(matched), sum(total) FROM infra_all GROUP BY role, ip").fetchall():
+        if role == "resolver":
+            pass  # counted per day below
+        elif role == "smtp_server":
+            evidence.smtp_servers[ip] = int(n)
+        else:
+            evidence.outside[ip] = (int(n), int(matched), int(total))
+    # distinct clients or destinations summed over days overstate them; the busiest day is the fair measure
+    for role, ip, most in con.execute(
+            "SELECT role, ip, max(n) FROM infra_all WHERE role <> 'smtp_server' GROUP BY role, ip").fetchall():
+        if role == "resolver":
+            evidence.resolvers[ip] = int(most)
+        else:
+            _, matched, total = evidence.outside[ip]
+            evidence.outside[ip] = (int(most), matched, total)
+    evidence.proxy_requests = dict(con.execute(
+        "SELECT host, sum(web_requests) FROM hosts_all GROUP BY host HAVING sum(web_requests) > 0").fetchall())
+    for ip, name in con.execute("SELECT DISTINCT ip, name FROM names_all WHERE kind = 'forward'").fetchall():
+        evidence.forward_names.setdefault(name, set()).add(ip)
+    return evidence
+
+
+def _load_pairs(con: duckdb.DuckDBPyConnection, hosts: dict[str, HostView], cfg: HuntConfig) -> None:
+    """Only the rare pairs that can become evidence cross into Python: data sent, odd ports, SMTP."""
+    rows = con.execute("""
+        SELECT host, dst, literal, direct, contacts, posts, failures, blocked, first, ports, paths, excluded, posting
+        FROM candidates
+        WHERE posting OR NOT list_has_all([80, 443], ports) OR list_has_any([25, 465, 587], ports)""").fetchall()
+    for host, dst, literal, direct, contacts, posts, failures, blocked, first, ports, paths, excluded, posting in rows:
+        view = hosts.get(host)
+        if view is None:
+            continue
+        view.pairs[dst] = Pair(literal, direct, contacts, posts, failures, blocked, first, ports, paths, excluded, posting)
+        if direct and set(ports) & set(SMTP_PORTS):
+            view.smtp_destinations[dst] = first
+
+
+def _load_beacons(con: duckdb.DuckDBPyConnection, hosts: dict[str, HostView], cfg: HuntConfig, window: float) -> None:
+    pair_rows = """SELECT b.host || '|' || b.dst AS grp, b.start AS ts, b.bytes
+        FROM bursts_all b JOIN candidates c ON c.host = b.host AND c.dst = b.dst
+        WHERE NOT c.excluded AND c.blocked < c.contacts"""
+    for row in con.execute(STATS_SQL.format(rows=pair_rows, min_events=cfg.beacon_min_events)).fetchall():
+        grp, stats = score_row(row, window)
+        host, _, dst = grp.partition("|")
+        if stats is None or host not in hosts:
+            continue
+        pair = hosts[host].pairs.get(dst)
+        if pair is None:  # a regular pair with nothing else to show still needs its numbers
+            pair = hosts[host].pairs[dst] = _pair_of(con, host, dst)
+        pair.beacon = stats
+    rotation_rows = f"""SELECT b.host AS grp, b.start AS ts, b.bytes
+        FROM bursts_all b JOIN candidates c ON c.host = b.host AND c.dst = b.dst
+        WHERE c.posting AND c.host IN (SELECT host FROM candidates WHERE posting GROUP BY host
+                                       HAVING count(*) >= {cfg.rotation_min_destinations})"""
+    for row in con.execute(STATS_SQL.format(rows=rotation_rows, min_events=cfg.beacon_min_events)).fetchall():
+        host, stats = score_row(row, window)
+        if host in hosts:
+            hosts[host].rotation = stats
+
+
+def _pair_of(con: duckdb.DuckDBPyConnection, host: str, dst: str) -> Pair:
+    row = con.execute("""SELECT literal, direct, contacts, posts, failures, blocked, first, ports, paths, excluded,
+                                posting FROM candidates WHERE host = ? AND dst = ?""", [host, dst]).fetchone()
+    return Pair(*row)
+
+
+def _events(store: HuntStore, table: str, days: list[str]) -> str:
+    files = [str(p) for day in days for p in store.day_files(table, day)]
+    if not files:
+        return "(SELECT NULL WHERE FALSE)"
+    return f"read_parquet({files!r})"
+
+
+def _load_hits(con, store: HuntStore, days: list[str], feeds: Feeds, cfg: HuntConfig, hosts: dict[str, HostView]) -> None:
+    """Feed matches, straight from the events (feeds change between runs; the summaries do not)."""
+    c2 = [(e.ip, e.port, e.status, e.last_online) for entries in feeds.c2_by_ip.values() for e in entries]
+    con.register("_feed_c2", pa.table({
+        "ip": pa.array([c[0] for c in c2], pa.string()), "port": pa.array([c[1] for c in c2], pa.int32()),
+        "status": pa.array([c[2] for c in c2], pa.string()), "last_online": pa.array([c[3] for c in c2], pa.float64())}))
+    con.register("_feed_urls", pa.table({"url": pa.array(sorted(feeds.urls), pa.string())}))
+    con.register("_feed_hosts", pa.table({"host": pa.array(sorted(feeds.url_hosts), pa.string())}))
+    con.register("_feed_sha", pa.table({"sha256": pa.array(sorted(feeds.sha256), pa.string())}))
+    stale = cfg.feed_stale_days * 86400
+    is_stale = f"(f.status <> 'online' AND f.last_online IS NOT NULL AND {{ts}} - f.last_online > {stale})"
+    parts = []
+    if store.has_table("web"):
+        web = f"""(SELECT w.*, CASE WHEN {_LITERAL} THEN w.host ELSE w.server_ip END AS upstream,
+                   (w.code LIKE '%DENIED%' OR (w.server_ip IS NULL AND w.status IN (0, 403, 407))) AS denied,
+                   w.host || CASE WHEN w.port IN (80, 443) THEN '' ELSE ':' || w.port END || w.path AS key
+                   FROM {_events(store, 'web', days)} w)"""
+        parts += [
+            f"""SELECT w.client AS host, CASE WHEN {is_stale.format(ts='w.ts')} THEN 'c2_stale' ELSE 'c2' END AS kind,
+                       w.ts, f.ip || ':' || f.port AS detail
+                FROM {web} w JOIN _feed_c2 f ON f.ip = w.upstream AND f.port = w.port""",
+            f"""SELECT w.client, CASE WHEN w.denied THEN 'url_blocked' ELSE 'url' END, w.ts, w.url
+                FROM {web} w JOIN _feed_urls u ON u.url = w.key WHERE w.method <> 'CONNECT'""",
+            f"""SELECT w.client, 'url_host', w.ts, w.url FROM {web} w JOIN _feed_hosts h ON h.host = w.host
+                WHERE NOT w.denied AND (w.method = 'CONNECT' OR w.key NOT IN (SELECT url FROM _feed_urls))""",
+        ]
+    if store.has_table("conn"):
+        parts.append(f"""SELECT c.orig, CASE WHEN {is_stale.format(ts='c.ts')} THEN 'c2_stale' ELSE 'c2' END, c.ts,
+                                f.ip || ':' || f.port
+                         FROM {_events(store, 'conn', days)} c JOIN _feed_c2 f ON f.ip = c.resp AND f.port = c.resp_port""")
+    if store.has_table("dns"):
+        parts.append(f"""SELECT d.client, 'dns_url_host', d.ts, d.query FROM {_events(store, 'dns', days)} d
+                         JOIN _feed_hosts h ON h.host = d.query WHERE d.qtype IN ('A', 'AAAA')""")
+    if store.has_table("files"):
+        parts.append(f"""SELECT f.host, 'hash', f.ts, f.sha256 FROM {_events(store, 'files', days)} f
+                         JOIN _feed_sha s ON s.sha256 = f.sha256""")
+    if not parts:
+        return
+    union = " UNION ALL ".join(parts)
+    rows = con.execute(f"""SELECT host, kind, count(*), min(ts), count(DISTINCT detail),
+                                  list_slice(list_sort(list(DISTINCT detail)), 1, 5)
+                           FROM ({union}) AS h(host, kind, ts, detail) GROUP BY host, kind""").fetchall()
+    for host, kind, count, first, distinct, examples in rows:
+        if host in hosts:
+            hosts[host].hits[kind] = HitSummary(count, first, distinct, examples)
+
+
+def _load_payloads(con, store: HuntStore, days: list[str], cfg: HuntConfig, hosts: dict[str, HostView]) -> None:
+    """One-off downloads of a real file (not a version check) from a rare host."""
+    if not store.has_table("web"):
+        return
+    mimes = " OR ".join(f"starts_with(w.mime, '{m}')" for m in PAYLOAD_MIMES)
+    exts = " OR ".join(f"ends_with(lower(w.path), '{e}')" for e in PAYLOAD_EXTENSIONS)
+    pages = " OR ".join(f"starts_with(w.mime, '{m}')" for m in PAGE_MIMES)
+    rows = con.execute(f"""
+        SELECT w.client, w.ts, w.url FROM {_events(store, 'web', days)} w
+        JOIN rare_pairs r ON r.host = w.client AND r.dst = w.host
+        WHERE w.method = 'GET' AND w.status = 200 AND w.size >= {cfg.payload_min_bytes}
+          AND NOT (w.code LIKE '%DENIED%') AND r.contacts <= {cfg.payload_max_contacts}
+          AND (({mimes}) OR (({exts}) AND NOT ({pages})))
+        ORDER BY w.ts""").fetchall()
+    for host, ts, url in rows:
+        if host in hosts:
+            hosts[host].payloads.append((ts, url))
