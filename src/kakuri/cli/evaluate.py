@@ -14,7 +14,7 @@ from rich.table import Table
 
 from kakuri.cli import state
 from kakuri.cli.progress import progress_bar
-from kakuri.cli.scan import scan_record
+from kakuri.cli.scan import mailbox_scan, scan_record
 from kakuri.report.evaluation import Evaluation, carrier_of, group_misses, per_carrier_rows, per_family_rows, read_labels
 
 
@@ -40,15 +40,17 @@ def evaluate(
     evaluation = Evaluation()
     out = jsonl.open("w", encoding="utf-8") if jsonl else None
     started = time.perf_counter()
+    batch = mailbox_scan(scanner)  # PPAP pairs across the corpus, judged as the gateway judges them
+    carriers = []
     with progress_bar("evaluating", len(items)) as advance:
         for item in items:
-            result = scanner.scan(item.path.read_bytes(), item.envelope)
-            carrier = carrier_of(result.message)
-            evaluation.add(item, result.verdict, carrier)
-            if out:
-                record = {**scan_record(item.file, result.verdict), "label": item.label, "family": item.family, "carrier": carrier}
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            carriers.append(carrier_of(batch.add(item.file, item.path.read_bytes(), item.envelope).message))
             advance()
+    for item, verdict, carrier in zip(items, batch.verdicts(), carriers):
+        evaluation.add(item, verdict, carrier)
+        if out:
+            record = {**scan_record(item.file, verdict), "label": item.label, "family": item.family, "carrier": carrier}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
     seconds = time.perf_counter() - started
     if out:
         out.close()

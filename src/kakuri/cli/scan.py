@@ -38,17 +38,20 @@ def scan(
     out = _open_out(jsonl)
     counts: dict[str, int] = {}
     rows = []
+    batch = mailbox_scan(scanner)  # PPAP pairs across the messages read, judged as the gateway judges them
+    names = []
     try:
         with progress_bar("scanning", count_messages(paths)) as advance:
             for item in iter_messages(paths):
-                envelope = envelope_from_headers(item.raw, scanner.knowledge)
-                verdict = scanner.scan(item.raw, envelope).verdict
-                counts[verdict.action.value] = counts.get(verdict.action.value, 0) + 1
-                if out:
-                    out.write(json.dumps(scan_record(item.name, verdict), ensure_ascii=False) + "\n")
-                if show == "all" or (show == "flagged" and verdict.action is not Action.DELIVER):
-                    rows.append((item.name, verdict))
+                batch.add(item.name, item.raw, envelope_from_headers(item.raw, scanner.knowledge))
+                names.append(item.name)
                 advance()
+        for name, verdict in zip(names, batch.verdicts()):
+            counts[verdict.action.value] = counts.get(verdict.action.value, 0) + 1
+            if out:
+                out.write(json.dumps(scan_record(name, verdict), ensure_ascii=False) + "\n")
+            if show == "all" or (show == "flagged" and verdict.action is not Action.DELIVER):
+                rows.append((name, verdict))
     except InputError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -56,6 +59,13 @@ def scan(
         if out and out is not _STDOUT:
             out.close()
     _print_table(rows, counts)
+
+
+def mailbox_scan(scanner):
+    from kakuri.mailbox_scan import MailboxScan
+    from kakuri.receive.ppap import PpapConfig
+
+    return MailboxScan(scanner, hold_seconds=PpapConfig.from_settings(scanner.settings).hold_seconds)
 
 
 def scan_record(name: str, verdict) -> dict:

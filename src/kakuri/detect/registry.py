@@ -18,7 +18,8 @@ def _factories() -> list[Callable[[Settings], Detector]]:
     from kakuri.detect import file_types, iocs, pdf, text_obfuscation
     from kakuri.detect import impersonation, outbound_spread, thread_hijack
     from kakuri.detect import calendar, html_attachment, pdf_links, qr_codes  # lure files: links before the URL detectors
-    from kakuri.detect import office_dde, office_encryption, office_flat, office_links, office_macros, office_objects, office_xlm
+    from kakuri.detect import office_dde, office_encryption, office_flat, office_links, office_macros, office_objects, office_stomping
+    from kakuri.detect import office_xlm
 
     return [
         lambda s: mime_structure.MimeStructure(),  # malformed MIME, parser defects
@@ -39,6 +40,7 @@ def _factories() -> list[Callable[[Settings], Detector]]:
         lambda s: office_flat.OfficeFlat(),  # Word 2003 XML / Flat OPC / MHT: base64 parts into children
         lambda s: office_objects.OfficeObjects(),  # embedded packages/exploit objects; extracts them as children
         lambda s: office_macros.OfficeMacros(),  # VBA present / autoexec / dropper behaviour
+        lambda s: office_stomping.OfficeStomping(),  # p-code that the VBA source does not match
         lambda s: office_xlm.OfficeXlm(),  # Excel 4.0 macro sheets (xls, xlsm, xlsb, SYLK)
         lambda s: office_dde.OfficeDde(),  # DDE fields, links and formulas
         lambda s: office_links.OfficeLinks(),  # remote template injection, external OLE links
