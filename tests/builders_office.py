@@ -602,3 +602,30 @@ BUSINESS_MODULES = {
         "End Sub\n"
     ),
 }
+
+
+# ---------------------------------------------------------------- VBA stomping (what EvilClippy does)
+
+
+def stomp_vba(ole_data: bytes, source: str = "") -> bytes:
+    """The same compound file with every VBA module's source replaced by `source` (after its
+    Attribute VB_Name line) while the compiled p-code before the module's text offset stays: the
+    document runs the old code in the Office version that compiled it. Needs a file with p-code, i.e.
+    one Office saved (our builders write source only)."""
+    import olefile
+    from oletools import olevba
+
+    ole = olefile.OleFileIO(ole_data)
+    streams = {"/".join(path): ole.openstream(path).read() for path in ole.listdir()}
+    clsids = {"": bytes(uuid.UUID(ole.root.clsid).bytes_le) if ole.root.clsid else b"\0" * 16}
+    parser = olevba.VBA_Parser("stomp", data=ole_data)
+    for vba_root, project_path, dir_path in parser.find_vba_projects():
+        project = olevba.VBA_Project(ole, vba_root, project_path, dir_path)
+        for _ in project.parse_modules():
+            pass
+        for module in project.modules:
+            path = f"{vba_root}VBA/{module.streamname}"
+            text = f'Attribute VB_Name = "{module.name}"\r\n{source}'
+            streams[path] = streams[path][: module.textoffset] + ovba_compress(text.encode("latin-1"))
+    parser.close()
+    return ole_file(streams, clsids)

@@ -13,7 +13,7 @@ Policy choice: MACRO_PRESENT alone only tags. Business workbooks from partners d
 inbound macro documents were Emotet's main vector, so MACRO_AUTOEXEC alone quarantines and PRESENT +
 SUSPICIOUS does too; operators who want "any macro from outside" quarantined raise MACRO_PRESENT.
 Also read: Word 2003 XML, Flat OPC and MHT documents carrying an ActiveMime VBA project (olevba opens them).
-Blind spots: p-code-only projects whose source was stomped (VBA stomping), and triggers reached only
+Blind spots: p-code-only projects whose source was stomped (office_stomping compares them), and triggers reached only
 through obfuscated names.
 """
 
@@ -58,7 +58,7 @@ _USER_DRIVEN_EVENTS = ("_Click", "_Change", "_MouseMove", "_MouseEnter", "_Mouse
                        "_ContentControlOnEnter", "_PropertyChange")
 
 
-def _autoexec_regex() -> re.Pattern[str]:
+def autoexec_regex() -> re.Pattern[str]:
     """olevba's autoexec keyword table, compiled once (olevba compiles one regex per keyword per call).
 
     The ActiveX event names ("\\w+_Painted") share one "\\w+_(...)" branch: as separate alternatives each
@@ -82,13 +82,13 @@ class OfficeMacros:
     def __init__(self, max_code_chars: int = 2_000_000, max_part_bytes: int = 40_000_000) -> None:
         self.max_code_chars = max_code_chars
         self.max_part_bytes = max_part_bytes  # olevba holds the whole file (and its streams) in memory
-        self._autoexec = _autoexec_regex()
+        self._autoexec = autoexec_regex()
         self._suspicious = re.compile(
             r"(?i)(?<!\w)(?:" + "|".join(f"(?P<{k}>{v})" for k, v in _SUSPICIOUS.items()) + r")\b")
 
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
         for part, kind in office_parts(message):
-            if kind in (OfficeKind.OLE, OfficeKind.OOXML, OfficeKind.FLAT) and _may_hold_vba(part, kind):
+            if kind in (OfficeKind.OLE, OfficeKind.OOXML, OfficeKind.FLAT) and may_hold_vba(part, kind):
                 yield from self._scan(part)
 
     def _scan(self, part: Part) -> Iterable[Finding]:
@@ -134,7 +134,7 @@ class OfficeMacros:
         return list(found)[:30]
 
 
-def _may_hold_vba(part: Part, kind: OfficeKind) -> bool:
+def may_hold_vba(part: Part, kind: OfficeKind) -> bool:
     """Cheap gate before olevba: a package must contain an OLE member (vbaProject.bin or renamed)."""
     if kind is OfficeKind.OLE:
         return True
