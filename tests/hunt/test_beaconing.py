@@ -6,7 +6,7 @@ import random
 
 from kakuri.hunt.beaconing import beacon_stats, is_beacon
 
-RULE = dict(min_events=6, min_interval=30, max_jitter=0.3, min_score=0.6)
+RULE = dict(min_events=6, min_interval=30, max_jitter=0.3, min_score=0.5)
 
 
 def _beacon(seed: int = 3, beats: int = 60, period: float = 900, jitter: float = 120):

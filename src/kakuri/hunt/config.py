@@ -39,7 +39,7 @@ class HuntConfig(BaseModel):
     beacon_min_events: int = 6
     beacon_min_interval_seconds: float = 30.0
     beacon_max_jitter: float = 0.3
-    beacon_min_score: float = 0.6  # RITA-style score 0..1 (beaconing.py) a regular pair must also reach
+    beacon_min_score: float = 0.5  # RITA-style score 0..1 (beaconing.py) a regular pair must also reach
 
     # C2 lists: at least this many distinct rare IP literals before "rotation" is claimed (a VPN has two)
     rotation_min_destinations: int = 3
