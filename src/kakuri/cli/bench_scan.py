@@ -8,9 +8,8 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from kakuri.cli import state
+from kakuri.cli import output, state
 from kakuri.cli.inputs import iter_messages
 from kakuri.cli.scan import envelope_from_headers
 from kakuri.model.knowledge import StaticKnowledge
@@ -29,7 +28,7 @@ def scan(
     items = [(m.raw, envelope_from_headers(m.raw, knowledge)) for m in iter_messages(paths)]
     if not items:
         raise typer.BadParameter("no messages found")
-    console = Console()
+    console = output.console()
     with ScanPool(settings.home, workers) as pool:
         list(pool.map(items[: workers * 4]))  # start the workers and warm their caches
         done, started, cpu_before = 0, time.perf_counter(), os.times()
@@ -40,7 +39,7 @@ def scan(
     cpu = os.times()  # after the pool is shut down: children's CPU time counts once they are reaped
     child_cpu = (cpu.children_user + cpu.children_system) - (cpu_before.children_user + cpu_before.children_system)
     console.print(
-        f"{done} messages in {elapsed:.1f} s: [bold]{done / elapsed:.0f} msg/s[/bold] with {workers} worker(s) "
+        f"{done} messages in {elapsed:.1f} s: {done / elapsed:.0f} msg/s with {workers} worker(s) "
         f"({len(items)} distinct messages, {sum(len(r) for r, _ in items) / len(items) / 1024:.0f} KiB average) "
         f"on {platform.machine()} {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
         + (f"; {child_cpu / done * 1000:.2f} ms CPU per message" if child_cpu > 0 else "")

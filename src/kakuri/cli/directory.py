@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from kakuri.cli import state
+from kakuri.cli import output, state
 
 app = typer.Typer(help="Our staff and known partner contacts (used against impersonation).", no_args_is_help=True)
 
@@ -38,13 +38,12 @@ def import_(
             return
         read = read_people(file, kind.value)
     except DirectoryError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
+        raise output.fail(exc, 2) from exc
     count = knowledge.import_people(read.people, replace_kind=None if append else kind.value)
     domains = knowledge.import_domains(read.domains, kind="ours" if kind is Kind.STAFF else "partner")
     typer.echo(f"imported {count} {kind.value} record(s); {len(domains)} new domain(s)")
     for problem in read.skipped[:20]:
-        typer.secho(f"skipped {problem}", fg="yellow", err=True)
+        output.echo(f"skipped {problem}", err=True)
 
 
 @app.command("show")
@@ -54,8 +53,8 @@ def show() -> None:
 
     knowledge = load_knowledge(state.settings())
     people = knowledge.people()
-    typer.echo(f"our domains:     {', '.join(sorted(knowledge.our_domains)) or '-'}")
-    typer.echo(f"partner domains: {', '.join(sorted(knowledge.partner_domains)) or '-'}")
+    output.echo(f"our domains:     {', '.join(sorted(knowledge.our_domains)) or '-'}")
+    output.echo(f"partner domains: {', '.join(sorted(knowledge.partner_domains)) or '-'}")
     typer.echo(f"staff: {sum(p.kind == 'staff' for p in people)}  partners: {sum(p.kind == 'partner' for p in people)}")
 
 

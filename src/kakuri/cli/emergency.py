@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from kakuri.cli import state
+from kakuri.cli import output, state
 from kakuri.cli.actor import current_actor
 from kakuri.respond.emergency import EmergencyError, ModeKind, active_modes, disable_mode, enable_mode
 
 app = typer.Typer(help="Emergency policies: quarantine all archives, hold outbound mail, hold one account or host.", no_args_is_help=True)
-console = Console()
+console = output.console()
 
 MODE_HELP = "archives | hold_outbound | hold_sender | hold_host"
 
@@ -36,7 +34,7 @@ def switch_on(
         except EmergencyError as exc:
             raise _fail(str(exc)) from exc
         session.commit()
-        console.print(f"[bold red]ON[/bold red] {row.kind} {row.value} (since {row.enabled_at:%Y-%m-%d %H:%M:%S} UTC, by {row.enabled_by})")
+        console.print(output.styled(("ON", "bold red"), f" {row.kind} {row.value} (since {row.enabled_at:%Y-%m-%d %H:%M:%S} UTC, by {row.enabled_by})"))
 
 
 @app.command("off")
@@ -65,7 +63,7 @@ def status() -> None:
         if not modes:
             console.print("no emergency policy in force")
             return
-        table = Table("mode", "value", "since (UTC)", "by", "reason", title="emergency policies in force")
+        table = output.table("mode", "value", "since (UTC)", "by", "reason", title="emergency policies in force")
         for m in modes:
             table.add_row(m.kind, m.value, f"{m.enabled_at:%Y-%m-%d %H:%M:%S}", m.enabled_by, m.reason)
         console.print(table)
@@ -79,5 +77,4 @@ def _session():
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", fg="red", err=True)
-    return typer.Exit(2)
+    return output.fail(message, 2)

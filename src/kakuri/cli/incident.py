@@ -9,15 +9,13 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from kakuri.cli import state
+from kakuri.cli import output, state
 from kakuri.cli.actor import current_actor
 from kakuri.respond import incidents as svc
 
 app = typer.Typer(help="Incidents: hosts, accounts, messages and indicators of one outbreak, with a timeline.", no_args_is_help=True)
-console = Console()
+console = output.console()
 
 
 def register(root: typer.Typer) -> None:
@@ -32,8 +30,7 @@ def _stores() -> Iterator:
     try:
         yield stores
     except (svc.IncidentError, ValueError) as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
+        raise output.fail(exc, 2) from exc
     finally:
         stores.close()
 
@@ -55,7 +52,7 @@ def open_(
 def list_(status: Optional[str] = typer.Option(None, "--status", help="open | closed")) -> None:
     """List incidents, newest first."""
     with _stores() as stores, stores.sessions() as session:
-        table = Table("id", "status", "severity", "opened (UTC)", "title", "hosts", "accounts", "contacts")
+        table = output.table("id", "status", "severity", "opened (UTC)", "title", "hosts", "accounts", "contacts")
         for inc in svc.list_incidents(session, status=status):
             count = lambda kind: str(sum(l.kind == kind for l in inc.links))  # noqa: E731
             table.add_row(str(inc.id), inc.status, inc.severity, f"{inc.opened_at:%Y-%m-%d %H:%M}", inc.title, count("host"), count("account"), count("contact"))
@@ -67,12 +64,12 @@ def show(incident_id: int) -> None:
     """Show an incident: links and timeline."""
     with _stores() as stores, stores.sessions() as session:
         inc = svc.get_incident(session, incident_id)
-        console.print(f"[bold]incident {inc.id}[/bold] {inc.title} — {inc.status}, {inc.severity}")
-        links = Table("kind", "value", "note", title="linked")
+        console.print(output.styled((f"incident {inc.id}", "bold"), f" {inc.title} — {inc.status}, {inc.severity}"))
+        links = output.table("kind", "value", "note", title="linked")
         for l in inc.links:
             links.add_row(l.kind, l.value, l.note)
         console.print(links)
-        timeline = Table("time (UTC)", "who", "what", title="timeline")
+        timeline = output.table("time (UTC)", "who", "what", title="timeline")
         for e in inc.events:
             timeline.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, f"{e.kind}: {e.text}")
         console.print(timeline)
@@ -106,8 +103,7 @@ def import_hunt(incident_id: int, hunt_json: Path = typer.Argument(..., help="Ou
     try:
         results = json.loads(hunt_json.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        typer.secho(f"error: cannot read {hunt_json}: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
+        raise output.fail(f"cannot read {hunt_json}: {exc}", 2) from exc
     with _stores() as stores, stores.sessions() as session:
         counts = svc.import_hunt(session, incident_id, results, actor=current_actor())
         session.commit()
@@ -135,7 +131,7 @@ def iocs(
         console.print(f"{len(found.as_links())} indicator(s) from {len(ids)} message(s)")
         if retro:
             matches = retro_search(session, stores.blobs, found, since=since)
-            table = Table("queue id", "received (UTC)", "from", "subject", "recipients", "matched", title="delivered mail with these indicators")
+            table = output.table("queue id", "received (UTC)", "from", "subject", "recipients", "matched", title="delivered mail with these indicators")
             for m in matches:
                 table.add_row(m.queue_id, f"{m.received_at:%Y-%m-%d %H:%M}", m.mail_from, m.subject, ", ".join(m.recipients), ", ".join(m.matched))
                 svc.link(session, incident_id, kind="message", value=m.queue_id, actor=current_actor(), note="retro-search: " + ", ".join(m.matched)[:300])
@@ -161,8 +157,8 @@ def isolate(
         results = isolate_host(session, incident_id, host, actions, actor=current_actor(), reason=reason, dry_run=dry_run)
         session.commit()
     for r in results:
-        mark = "[yellow]dry run[/yellow]" if r.dry_run else ("[green]ok[/green]" if r.ok else "[red]FAILED[/red]")
-        console.print(f"{r.action}: {mark} {r.detail}")
+        mark = ("dry run", "yellow") if r.dry_run else (("ok", "green") if r.ok else ("FAILED", "red"))
+        console.print(output.styled(f"{r.action}: ", mark, f" {r.detail}"))
     if not all(r.ok for r in results):
         raise typer.Exit(1)
 
@@ -183,21 +179,20 @@ def warn(
     try:
         config = WarningConfig.model_validate({**warning_config(settings).model_dump(), **update})
     except ValueError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
+        raise output.fail(exc, 2) from exc
     with _stores() as stores, stores.sessions() as session:
         targets = svc.contacts(svc.get_incident(session, incident_id))
         if not targets:
             raise svc.IncidentError("no contacts to warn: link some (`link N contact ADDR`) or import a hunt")
         if preview:
             text = render_text(config, our_domains=settings.org.our_domains, incident_ref=f"INC-{incident_id}", home=settings.home)
-            console.print(f"[bold]{len(targets)} recipient(s)[/bold]: {', '.join(targets[:20])}{' ...' if len(targets) > 20 else ''}")
+            console.print(output.styled((f"{len(targets)} recipient(s)", "bold"), f": {', '.join(targets[:20])}{' ...' if len(targets) > 20 else ''}"))
             if config.from_address:
                 size = len(compose_warning(config, targets[0], text))
                 console.print(f"from {config.from_address}, {config.charset}, {size} bytes; the text as recipients will read it:\n")
             else:
-                console.print("[yellow]set \\[respond.warning] from_address in kakuri.toml before sending[/yellow]\n")
-            typer.echo(text)
+                console.print("set [respond.warning] from_address in kakuri.toml before sending\n", style="yellow")
+            output.echo(text)
             return
         if not config.from_address:
             raise svc.IncidentError("set [respond.warning] from_address in kakuri.toml before sending warnings")
@@ -246,7 +241,7 @@ def report(
         out.write_text(text, encoding="utf-8")
         console.print(f"wrote {out}")
     else:
-        typer.echo(text)
+        typer.echo(text)  # rendered by respond.report, which escapes every value for its format
 
 
 @app.command("close")

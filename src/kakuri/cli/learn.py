@@ -7,7 +7,7 @@ from typing import List
 
 import typer
 
-from kakuri.cli import state
+from kakuri.cli import output, state
 
 BATCH = 500
 
@@ -33,8 +33,7 @@ def learn(paths: List[Path] = typer.Argument(..., help="Mail files, folders (Mai
                     batch.clear()
             new += knowledge.record_many(batch)
     except InputError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
+        raise output.fail(exc, 2) from exc
     threads = knowledge.thread_count()
     typer.echo(f"read {seen} message(s), {new} new; ledger: {threads} thread(s)")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from kakuri.cli import output
 
 
 @contextmanager
@@ -16,7 +17,7 @@ def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=output.console(stderr=True),
         transient=True,
     )
     with progress:

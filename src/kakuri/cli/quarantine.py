@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from kakuri.cli import state
+from kakuri.cli import output, state
 from kakuri.cli.actor import current_actor
 
 quarantine_app = typer.Typer(help="Review, release or delete quarantined and held mail.", no_args_is_help=True)
@@ -23,8 +20,7 @@ def _stores():
 
 
 def _fail(exc: Exception) -> None:
-    typer.secho(f"error: {exc}", fg="red", err=True)
-    raise typer.Exit(1)
+    raise output.fail(exc)
 
 
 @quarantine_app.command("list")
@@ -43,9 +39,9 @@ def list_(
         messages = quarantine.list_messages(session, states=states, limit=limit)
     if jsonl:
         for m in messages:
-            typer.echo(json.dumps(_summary(m), ensure_ascii=False))
+            typer.echo(output.json_text(_summary(m)))
         return
-    table = Table("queue id", "received (UTC)", "state", "from", "to", "subject", "score", "symbols")
+    table = output.table("queue id", "received (UTC)", "state", "from", "to", "subject", "score", "symbols")
     for m in messages:
         table.add_row(
             m.queue_id,
@@ -57,7 +53,7 @@ def list_(
             f"{m.score or 0:.1f}",
             ", ".join(m.symbols[:4]) + (" ..." if len(m.symbols) > 4 else ""),
         )
-    Console().print(table)
+    output.console().print(table)
 
 
 @quarantine_app.command("show")
@@ -94,7 +90,7 @@ def show(
             {"at": a.at.isoformat(), "actor": a.actor, "event": a.event, "reason": a.reason} for a in message.audit
         ],
     }
-    typer.echo(json.dumps(detail, ensure_ascii=False, indent=2))
+    typer.echo(output.json_text(detail, indent=2))
 
 
 @quarantine_app.command("release")
@@ -116,7 +112,7 @@ def release(
         )
     except QuarantineError as exc:
         _fail(exc)
-    typer.echo(f"{message.queue_id}: released; the running gateway delivers it within seconds")
+    output.echo(f"{message.queue_id}: released; the running gateway delivers it within seconds")
 
 
 @quarantine_app.command("delete")
@@ -133,7 +129,7 @@ def delete(
             quarantine.delete(session, queue_id=queue_id, actor=current_actor(), reason=reason, blobs=stores.blobs)
         except quarantine.QuarantineError as exc:
             _fail(exc)
-    typer.echo(f"{queue_id}: deleted")
+    output.echo(f"{queue_id}: deleted")
 
 
 def _summary(m) -> dict:

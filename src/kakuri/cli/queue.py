@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from kakuri.cli import state
+from kakuri.cli import output, state
 
 
 def queue(jsonl: bool = typer.Option(False, "--jsonl")) -> None:
@@ -45,10 +42,10 @@ def queue(jsonl: bool = typer.Option(False, "--jsonl")) -> None:
                     )
     if jsonl:
         for row in rows:
-            typer.echo(json.dumps(row, ensure_ascii=False))
+            typer.echo(output.json_text(row))
         return
     typer.echo(f"{len(spool.queue_ids())} spool entries, {spool.total_bytes} bytes")
-    table = Table("queue id", "recipient", "status", "attempts", "next attempt (UTC)", "why")
+    table = output.table("queue id", "recipient", "status", "attempts", "next attempt (UTC)", "why")
     for row in rows:
         table.add_row(
             row["queue_id"],
@@ -58,7 +55,7 @@ def queue(jsonl: bool = typer.Option(False, "--jsonl")) -> None:
             (row.get("next_attempt_at") or "")[:19],
             row["why"][:80],
         )
-    Console().print(table)
+    output.console().print(table)
 
 
 def register(app: typer.Typer) -> None:

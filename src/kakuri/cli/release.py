@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from kakuri.cli import state
+from kakuri.cli import output, state
 from kakuri.cli.actor import current_actor
+from kakuri.display import visible
 
-console = Console()
+console = output.console()
 
 
 def register(root: typer.Typer) -> None:
@@ -61,21 +61,21 @@ def release(
         else:
             result = release_matching(stores, spool, flt, actor=current_actor(), reason=reason)
     except (ReleaseError, IncidentError) as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
+        raise output.fail(exc, 2) from exc
     finally:
         stores.close()
     verb = "bounced" if bounce else "released"
     console.print(f"{len(result.done)} message(s) {verb}; the running gateway delivers them within seconds")
     for queue_id, why in result.failed.items():
-        typer.secho(f"{queue_id}: not {verb}: {why}", fg="yellow", err=True)
+        output.echo(f"{queue_id}: not {verb}: {why}", err=True)
     if result.failed:
         raise typer.Exit(1)
 
 
 def _show(messages, verb: str) -> None:
     # One plain line per message: easy to read, grep and count, and never wrapped by a table.
-    typer.echo(f"would {verb} {len(messages)} message(s):")
+    output.echo(f"would {verb} {len(messages)} message(s):")
     for m in messages:
         rcpts = ",".join(r.address for r in m.recipients)
-        typer.echo(f"{m.queue_id}\t{m.received_at:%Y-%m-%d %H:%M:%S}\t{m.state}\t{m.mail_from or '<>'} -> {rcpts}\t{m.subject[:80]}")
+        fields = (m.queue_id, f"{m.received_at:%Y-%m-%d %H:%M:%S}", m.state, f"{m.mail_from or '<>'} -> {rcpts}", m.subject[:80])
+        output.echo("\t".join(visible(f) for f in fields))

@@ -9,16 +9,14 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from kakuri.cli import state
+from kakuri.cli import output, state
 from kakuri.cli.inputs import InputError, count_messages, iter_messages
 from kakuri.cli.progress import progress_bar
 from kakuri.model import Action, Direction, Envelope
 from kakuri.model.knowledge import Knowledge
 
-console = Console(stderr=True)
+console = output.console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -53,8 +51,7 @@ def scan(
             if show == "all" or (show == "flagged" and verdict.action is not Action.DELIVER):
                 rows.append((name, verdict))
     except InputError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        raise output.fail(exc, 2) from exc
     finally:
         if out and out is not _STDOUT:
             out.close()
@@ -110,9 +107,9 @@ def _open_out(path: Optional[Path]):
 
 
 def _print_table(rows, counts: dict[str, int]) -> None:
-    out = Console()
+    out = output.console()
     if rows:
-        table = Table("message", "action", "score", "symbols", title="verdicts")
+        table = output.table("message", "action", "score", "symbols", title="verdicts")
         for name, verdict in rows:
             table.add_row(name, verdict.action.value, f"{verdict.score:.1f}", " ".join(verdict.symbols))
         out.print(table)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime, timedelta
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from kakuri.cli import state
+from kakuri.cli import output, state
 
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -61,9 +58,9 @@ def trace(
         rows = list(trace_store.trace_rows(messages))
     if jsonl:
         for row in rows:
-            typer.echo(json.dumps(row, ensure_ascii=False))
+            typer.echo(output.json_text(row))
         return
-    table = Table("received (UTC)", "queue id", "from", "to", "subject", "action", "state", "recipient", "last reply")
+    table = output.table("received (UTC)", "queue id", "from", "to", "subject", "action", "state", "recipient", "last reply")
     for row in rows:
         table.add_row(
             (row["received_at"] or "")[:19],
@@ -76,7 +73,7 @@ def trace(
             row["recipient_status"],
             (row["last_reply"] or "")[:60],
         )
-    Console().print(table)
+    output.console().print(table)
 
 
 def register(app: typer.Typer) -> None:

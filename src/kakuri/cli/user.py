@@ -6,7 +6,8 @@ import sys
 
 import typer
 
-from kakuri.cli import state
+from kakuri.cli import output, state
+from kakuri.display import visible
 
 user_app = typer.Typer(help="Web console accounts and API tokens.", no_args_is_help=True)
 
@@ -28,8 +29,7 @@ def _read_password(confirm: bool = True) -> str:
 
 
 def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg="red", err=True)
-    raise typer.Exit(1)
+    raise output.fail(message)
 
 
 @user_app.command("add")
@@ -49,7 +49,7 @@ def add(
             accounts.add_user(db, name=name, role=role, password=password, time_zone=time_zone)
         except accounts.AccountError as exc:
             _fail(str(exc))
-    typer.echo(f"user {name} added ({role})")
+    output.echo(f"user {name} added ({role})")
 
 
 @user_app.command("passwd")
@@ -64,7 +64,7 @@ def passwd(name: str = typer.Argument(...)) -> None:
             accounts.set_password(db, user, password)
         except accounts.AccountError as exc:
             _fail(str(exc))
-    typer.echo(f"password of {name} changed")
+    output.echo(f"password of {name} changed")
 
 
 @user_app.command("token")
@@ -92,7 +92,7 @@ def list_() -> None:
     with _db().begin() as db:
         for user in accounts.list_users(db):
             state_ = "disabled" if user.disabled else "active"
-            typer.echo(f"{user.name}\t{user.role}\t{state_}\t{user.time_zone or '-'}")
+            output.echo("\t".join(visible(v) for v in (user.name, user.role, state_, user.time_zone or "-")))
 
 
 @user_app.command("disable")
@@ -103,4 +103,4 @@ def disable(name: str = typer.Argument(...), enable: bool = typer.Option(False, 
     with _db().begin() as db:
         user = accounts.get_user(db, name) or _fail(f"no user {name!r}")
         user.disabled = not enable
-    typer.echo(f"user {name} {'enabled' if enable else 'disabled'}")
+    output.echo(f"user {name} {'enabled' if enable else 'disabled'}")

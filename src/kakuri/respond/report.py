@@ -15,6 +15,7 @@ import jinja2
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kakuri.display import html_value, markdown_text
 from kakuri.respond.incidents import get_incident
 from kakuri.respond.warnings import delivery_status
 from kakuri.store.incidents import Incident, WarningMail
@@ -90,6 +91,7 @@ def render_report(report: IncidentReport, fmt: str = "md") -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
         autoescape=fmt == "html",
+        finalize=html_value if fmt == "html" else markdown_text,  # values come from mail and logs
         trim_blocks=True,
         lstrip_blocks=True,
     )

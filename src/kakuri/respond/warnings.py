@@ -8,6 +8,7 @@ recipient at a time with a rate limit; each (incident, recipient) is sent at mos
 
 from __future__ import annotations
 
+import re
 import time
 from email.header import Header
 from email.mime.text import MIMEText
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kakuri.display import visible
 from kakuri.respond.incidents import add_event, contacts, get_incident
 from kakuri.store.incidents import WarningMail
 from kakuri.store.messages import Recipient, utcnow
@@ -50,6 +52,7 @@ def render_text(config: WarningConfig, *, our_domains: list[str], incident_ref: 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(p) for p in ((home / "templates") if home else None, _STOCK_TEMPLATES) if p]),
         autoescape=False,  # plain-text mail
+        finalize=lambda value: visible(value, newlines=True),
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
@@ -70,6 +73,8 @@ def compose_warning(config: WarningConfig, recipient: str, text: str) -> bytes:
     if not config.from_address:
         raise ValueError("set [respond.warning] from_address in kakuri.toml before sending warnings")
     subject = {"ja": config.subject_ja, "en": config.subject_en}.get(config.language, f"{config.subject_ja} / {config.subject_en}")
+    if not is_plain_address(recipient):
+        raise ValueError(f"not a plain mail address: {visible(recipient, limit=200)}")
     charset = config.charset
     msg = MIMEText(text, "plain", charset)
     msg["Subject"] = Header(subject, charset).encode()
@@ -79,6 +84,15 @@ def compose_warning(config: WarningConfig, recipient: str, text: str) -> bytes:
     msg["Message-ID"] = make_msgid(domain=config.from_address.rpartition("@")[2] or None)
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders must not answer it
     return msg.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+_ADDRESS = re.compile(r"[^\s@<>(),;:\\\"\[\]]{1,64}@[A-Za-z0-9.-]{1,253}")
+
+
+def is_plain_address(value: str) -> bool:
+    """local@domain and nothing else: contacts come from logs and mail, and a line break or a second
+    address in one would add headers or recipients to the warning."""
+    return bool(_ADDRESS.fullmatch(value)) and value.isascii() and value.isprintable()
 
 
 def send_warnings(
@@ -109,7 +123,12 @@ def send_warnings(
             session.add(row)
         if index and interval:
             sleep(interval)
-        ok, reply, queue_id = sender.send(compose_warning(config, rcpt, text), config.from_address, rcpt)
+        try:
+            raw = compose_warning(config, rcpt, text)
+        except ValueError as exc:
+            ok, reply, queue_id = False, str(exc), None
+        else:
+            ok, reply, queue_id = sender.send(raw, config.from_address, rcpt)
         row.status, row.last_reply, row.queue_id = ("sent" if ok else "failed"), reply[:500], queue_id
         row.sent_at = utcnow() if ok else None
         counts["sent" if ok else "failed"] += 1

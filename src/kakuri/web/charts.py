@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
+from kakuri.display import visible
+
 ACTIONS = ("deliver", "tag", "hold", "quarantine", "reject")  # stacking order, bottom to top
 
 
@@ -55,6 +57,7 @@ def top_bars(items: list[tuple[str, int]], title: str) -> Markup:
     for i, (label, count) in enumerate(items):
         y = 4 + i * row
         bar = (width - label_w - 60) * count / peak
+        label = visible(label, limit=300)  # names and recipients from mail
         text = escape(label if len(label) <= 40 else label[:39] + "…")
         out.append(f'<text class="label" x="{label_w - 6}" y="{y + 15}" text-anchor="end">{text}</text>')
         out.append(f'<rect class="bar top" x="{label_w}" y="{y + 3}" width="{max(bar, 1):.1f}" height="{row - 6}">'

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from kakuri.display import html_value
 from kakuri.web import i18n
 from kakuri.web.deps import Principal
 
@@ -16,6 +17,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.autoescape = True  # every value is escaped; mail text is shown, never interpreted
+    templates.env.finalize = html_value  # and control or bidi characters in it are shown as escapes
     templates.env.filters["filesize"] = _filesize
     return templates
 
