@@ -18,6 +18,7 @@ def _factories() -> list[Callable[[Settings], Detector]]:
     from kakuri.detect import file_types, iocs, pdf, text_obfuscation
     from kakuri.detect import impersonation, outbound_spread, thread_hijack
     from kakuri.detect import calendar, html_attachment, pdf_links, qr_codes  # lure files: links before the URL detectors
+    from kakuri.detect import config_profiles, office_lures
     from kakuri.detect import office_dde, office_encryption, office_flat, office_links, office_macros, office_objects, office_stomping
     from kakuri.detect import office_xlm
 
@@ -33,6 +34,8 @@ def _factories() -> list[Callable[[Settings], Detector]]:
         lambda s: pdf_links.PdfLinks(),  # PDF link annotations, buttons, bare lure pages, passwords from the body
         lambda s: qr_codes.QrCodes(),  # QR codes in images and PDF pages, decoded into links
         lambda s: calendar.Calendar(),  # invitations: links in the event, organisers other than the sender
+        lambda s: office_lures.OfficeLures(),  # macro-free Office files that are a picture and a link
+        lambda s: config_profiles.ConfigProfiles(),  # Apple .mobileconfig: MDM, root certificates, VPN, web clips
         lambda s: urls.UrlLures(s.path("rules", "urlhaus")),  # lure links; URLhaus dumps loaded once
         lambda s: text_obfuscation.TextObfuscation(),  # look-alike letters, spaced or invisible-split words
         lambda s: containers.Containers(),  # archive inventory, for emergency overrides
