@@ -7,8 +7,8 @@ Technique: sniff every part by content, open containers with in-process librarie
 into `Part.children` (the detectors walk them like any MIME part), try the message's candidate
 passwords on encrypted ones, and turn every limit that is reached into a finding.
 Emits: the ARCHIVE_* symbols of `SYMBOLS`.
-Blind spots: Office OOXML/ODF are zips but are left whole (the Office detectors read them); RAR cannot
-be decrypted in-process; UDF-only and FAT/VHD images are reported unscannable; a password that is
+Blind spots: Office OOXML/ODF are zips but are left whole (the Office detectors read them); encrypted RAR
+needs Debian's unar (run boxed, formats/external.py); UDF-only and FAT/VHD images are reported unscannable; a password that is
 neither in the message nor offered by another PasswordSource.
 """
 
