@@ -243,17 +243,18 @@ def vba_project_bin(modules: dict[str, str]) -> bytes:
     return ole_file(vba_storage(modules))
 
 
-def _word_document_stream(text: str = "Invoice attached.\r") -> bytes:
+def _word_document_stream(text: str = "Invoice attached.\r", encoding: str = "cp1252") -> bytes:
     # A FIB of the right size whose wIdent says "Word 8"; readers that look at the magic see Word. The text
     # follows as 8-bit characters; fields are \x13 instruction \x14 result \x15, as Word stores them.
     fib = bytearray(1472)
     struct.pack_into("<HH", fib, 0, 0xA5EC, 0x00C1)
-    return bytes(fib) + text.encode("cp1252").ljust(512, b"\0")
+    return bytes(fib) + text.encode(encoding).ljust(512, b"\0")
 
 
-def doc_with_text(text: str) -> bytes:
-    """A .doc whose WordDocument text is `text` (use \x13/\x14/\x15 for field begin/separator/end)."""
-    return ole_file({"WordDocument": _word_document_stream(text), "1Table": b"\0" * 256}, {"": WORD_CLSID})
+def doc_with_text(text: str, encoding: str = "cp1252") -> bytes:
+    """A .doc whose WordDocument text is `text` (use \x13/\x14/\x15 for field begin/separator/end);
+    "utf-16-le" stores it as Word does for text outside the code page (Korean, Japanese)."""
+    return ole_file({"WordDocument": _word_document_stream(text, encoding), "1Table": b"\0" * 256}, {"": WORD_CLSID})
 
 
 def doc_with_vba(modules: dict[str, str]) -> bytes:
@@ -298,7 +299,7 @@ def xlm_formula(function: str, argument: str | None = None) -> bytes:
 
 
 def biff8_workbook(sheets: list[tuple[str, int]], auto_open: bool | str = False,
-                   macro_cells: list[tuple[str, str | None]] = ()) -> bytes:
+                   macro_cells: list[tuple[str, str | None]] = (), extra_globals: bytes = b"") -> bytes:
     """A Workbook stream: BOF, BOUNDSHEET per (name, dt) with dt 0 worksheet / 1 macro sheet, optional
     built-in Auto_Open name, EOF; then one substream per sheet, the first macro sheet holding FORMULA
     records for `macro_cells` (function, argument) down column A."""
@@ -316,7 +317,7 @@ def biff8_workbook(sheets: list[tuple[str, int]], auto_open: bool | str = False,
         grbit, name = (0, auto_open.encode("latin-1")) if isinstance(auto_open, str) else (0x0020, b"\x01")
         label = struct.pack("<HBBHHHBBBB", grbit, 0, len(name), len(ref), 0, macro_index, 0, 0, 0, 0) + b"\x00" + name + ref
         globals_ += _biff(0x0018, label)
-    globals_ += _biff(0x000A, b"")
+    globals_ += extra_globals + _biff(0x000A, b"")
     substreams = bytearray()
     starts = []
     offset = len(globals_)
@@ -342,20 +343,95 @@ def xls_with_xlm(macro_cells: list[tuple[str, str | None]], auto_open: bool | st
     return ole_file({"Workbook": workbook}, {"": EXCEL_CLSID} if clsid else None)
 
 
+def supbook_link(virt_path: str, ctab: int = 0, items: tuple[str, ...] = ()) -> bytes:
+    """SUPBOOK (MS-XLS 2.4.271) and its EXTERNNAME records: ctab 0 with "app\x03topic" is a DDE source;
+    ctab > 0 with a path is an external workbook."""
+    out = _biff(0x01AE, struct.pack("<HH", ctab, len(virt_path)) + _xl_string(virt_path))
+    for item in items:
+        out += _biff(0x0023, struct.pack("<HIB", 0x7FE2, 0, len(item)) + _xl_string(item))
+    return out
+
+
+def xls_with_links(*records: bytes) -> bytes:
+    return ole_file({"Workbook": biff8_workbook([("Sheet1", 0)], extra_globals=b"".join(records))}, {"": EXCEL_CLSID})
+
+
 def plain_xls() -> bytes:
     return ole_file({"Workbook": biff8_workbook([("Sheet1", 0)])}, {"": EXCEL_CLSID})
+
+
+def activemime(data: bytes) -> bytes:
+    """Office's "MSO" wrapper: "ActiveMime" header, data offset at 0x1E (+46), then zlib-compressed `data`."""
+    import zlib
+
+    header = bytearray(0x32)
+    header[0:10] = b"ActiveMime"
+    struct.pack_into("<H", header, 0x1E, 0x32 - 46)
+    return bytes(header) + zlib.compress(data)
+
+
+def word2003_xml(body: str) -> bytes:
+    """A Word 2003 XML (WordprocessingML) document; `body` is w:p elements in the 2003 namespace."""
+    ns = "http://schemas.microsoft.com/office/word/2003/wordml"
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<?mso-application progid="Word.Document"?>\n'
+            f'<w:wordDocument xmlns:w="{ns}"><w:body>{body}</w:body></w:wordDocument>').encode()
+
+
+def spreadsheetml(cells: list[str]) -> bytes:
+    """An Excel 2003 XML workbook (no processing instruction: Excel opens it by its namespace) whose
+    cells carry the given ss:Formula values (XML-escaped here)."""
+    import html
+
+    row = "".join(f'<Cell ss:Formula="{html.escape(f, quote=True)}"><Data ss:Type="Number">0</Data></Cell>' for f in cells)
+    return ('<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" '
+            'xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet ss:Name="Sheet1"><Table>'
+            f"<Row>{row}</Row></Table></Worksheet></Workbook>").encode()
+
+
+def flat_opc(package: bytes) -> bytes:
+    """The Flat OPC form (<pkg:package>, Word's "Word XML Document") of an OOXML package: XML parts
+    inline as pkg:xmlData, the others base64 in pkg:binaryData."""
+    import base64
+    import re as _re
+
+    parts = []
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        for name in archive.namelist():
+            if name == "[Content_Types].xml":
+                continue
+            data = archive.read(name)
+            ctype = ("application/vnd.openxmlformats-package.relationships+xml" if name.endswith(".rels")
+                     else "application/xml" if name.endswith(".xml") else "application/vnd.ms-office.vbaProject")
+            if name.endswith((".xml", ".rels")):
+                xml = _re.sub(rb"^<\?xml[^>]*\?>\s*", b"", data).decode()
+                inner = f"<pkg:xmlData>{xml}</pkg:xmlData>"
+            else:
+                inner = f"<pkg:binaryData>{base64.encodebytes(data).decode()}</pkg:binaryData>"
+            parts.append(f'<pkg:part pkg:name="/{name}" pkg:contentType="{ctype}">{inner}</pkg:part>')
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<?mso-application progid="Word.Document"?>\n'
+            '<pkg:package xmlns:pkg="http://schemas.microsoft.com/office/2006/xmlPackage">'
+            + "".join(parts) + "</pkg:package>").encode()
+
+
+def mht_document(modules: dict[str, str]) -> bytes:
+    """A Word "Single File Web Page" (.mht) whose editdata.mso part is the ActiveMime-wrapped VBA project."""
+    import base64
+
+    blob = base64.encodebytes(activemime(vba_project_bin(modules))).decode()
+    return ("MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=\"----=_NextPart_01D\"\r\n\r\n"
+            "------=_NextPart_01D\r\nContent-Location: file:///C:/D/doc.htm\r\nContent-Type: text/html; charset=\"utf-8\"\r\n\r\n"
+            "<html><body><p>Invoice</p></body></html>\r\n"
+            "------=_NextPart_01D\r\nContent-Location: file:///C:/D/doc_files/editdata.mso\r\n"
+            "Content-Transfer-Encoding: base64\r\nContent-Type: application/x-mso\r\n\r\n"
+            f"{blob}\r\n------=_NextPart_01D--\r\n").encode()
 
 
 def word2003_xml_with_vba(modules: dict[str, str]) -> bytes:
     """A Word 2003 XML document whose w:binData holds the VBA project as an ActiveMime blob: "ActiveMime"
     header, data offset at 0x1E (+46), then the zlib-compressed vbaProject OLE file."""
     import base64
-    import zlib
 
-    header = bytearray(0x32)
-    header[0:10] = b"ActiveMime"
-    struct.pack_into("<H", header, 0x1E, 0x32 - 46)
-    blob = base64.b64encode(bytes(header) + zlib.compress(vba_project_bin(modules))).decode()
+    blob = base64.b64encode(activemime(vba_project_bin(modules))).decode()
     ns = "http://schemas.microsoft.com/office/word/2003/wordml"
     return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<?mso-application progid="Word.Document"?>\n'
             f'<w:wordDocument xmlns:w="{ns}"><w:docSuppData><w:binData w:name="editdata.mso">{blob}</w:binData>'
@@ -378,6 +454,24 @@ def ole_package_object(filename: str, payload: bytes) -> bytes:
     """An embedded OLE object file (oleObject1.bin): a CFB with the \\x01Ole10Native stream."""
     package_clsid = uuid.UUID("0003000C-0000-0000-C000-000000000046").bytes_le
     return ole_file({"\x01Ole10Native": ole10native(filename, payload)}, {"": package_clsid})
+
+
+def _ppt_record(rec_type: int, payload: bytes, instance: int = 0, version: int = 0) -> bytes:
+    return struct.pack("<HHI", (instance << 4) | version, rec_type, len(payload)) + payload
+
+
+def ppt_with_objects(objects: list[bytes], compressed: bool = True) -> bytes:
+    """A PowerPoint 97-2003 file whose embedded objects (compound files) sit in ExOleObjStg records
+    (MS-PPT 2.10.34) inside the "PowerPoint Document" stream, zlib-compressed as PowerPoint writes them."""
+    import zlib
+
+    stored = b""
+    for data in objects:
+        payload = struct.pack("<I", len(data)) + zlib.compress(data) if compressed else data
+        stored += _ppt_record(0x1011, payload, instance=1 if compressed else 0)
+    document = _ppt_record(0x03E8, _ppt_record(0x03E9, b"\0" * 40, version=1) + stored, version=0xF)  # DocumentContainer
+    current_user = _ppt_record(0x0FF6, struct.pack("<IIIHHBBH", 20, 0xE391C05F, 0, 0, 0x03F4, 3, 0, 0))
+    return ole_file({"PowerPoint Document": document, "Current User": current_user})
 
 
 def exe_stub() -> bytes:

