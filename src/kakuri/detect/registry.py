@@ -21,6 +21,7 @@ def _factories() -> list[Callable[[Settings], Detector]]:
     from kakuri.detect import config_profiles, office_lures
     from kakuri.detect import office_dde, office_encryption, office_flat, office_links, office_macros, office_objects, office_stomping
     from kakuri.detect import office_xlm
+    from kakuri.detect import lure_text
 
     return [
         lambda s: mime_structure.MimeStructure(),  # malformed MIME, parser defects
@@ -38,6 +39,7 @@ def _factories() -> list[Callable[[Settings], Detector]]:
         lambda s: config_profiles.ConfigProfiles(),  # Apple .mobileconfig: MDM, root certificates, VPN, web clips
         lambda s: urls.UrlLures(s.path("rules", "urlhaus")),  # lure links; URLhaus dumps loaded once
         lambda s: text_obfuscation.TextObfuscation(),  # look-alike letters, spaced or invisible-split words
+        lambda s: lure_text.LureText.from_folder(s.path("rules")),  # lure wording: credentials, suspension, payment, parcel, callback, fraud
         lambda s: containers.Containers(),  # archive inventory, for emergency overrides
         lambda s: office_encryption.OfficeEncryption(),  # decrypts VelvetSweatshop/body-password docs into children
         lambda s: office_flat.OfficeFlat(),  # Word 2003 XML / Flat OPC / MHT: base64 parts into children
