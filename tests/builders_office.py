@@ -257,6 +257,18 @@ def doc_with_text(text: str, encoding: str = "cp1252") -> bytes:
     return ole_file({"WordDocument": _word_document_stream(text, encoding), "1Table": b"\0" * 256}, {"": WORD_CLSID})
 
 
+def doc_with_template(template: str) -> bytes:
+    """A .doc attached to `template`: SttbfAssoc (18 UTF-16 strings, string 1 = the template) in 1Table,
+    located by the FIB's fcSttbfAssoc/lcbSttbfAssoc (offset 410), fWhichTblStm set, as Word writes it."""
+    strings = ["", template, "Invoice"] + [""] * 15
+    sttb = b"\xff\xff" + struct.pack("<HH", len(strings), 0)
+    sttb += b"".join(struct.pack("<H", len(t)) + t.encode("utf-16-le") for t in strings)
+    stream = bytearray(_word_document_stream())
+    struct.pack_into("<H", stream, 10, 0x0200)
+    struct.pack_into("<II", stream, 410, 64, len(sttb))
+    return ole_file({"WordDocument": bytes(stream), "1Table": b"\0" * 64 + sttb + b"\0" * 64}, {"": WORD_CLSID})
+
+
 def doc_with_vba(modules: dict[str, str]) -> bytes:
     """A Word 97-2003 .doc with a VBA project in Macros/."""
     streams = {"WordDocument": _word_document_stream(), "1Table": b"\0" * 256}

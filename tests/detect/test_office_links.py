@@ -61,3 +61,23 @@ def test_remote_target_rules():
     assert not is_remote_target("file:///C:/Users/a/Normal.dotm")
     assert not is_remote_target("file://C:/Users/a/Normal.dotm")
     assert not is_remote_target("../media/image1.png")
+
+
+def test_word2003_xml_remote_template_is_flagged_and_local_one_is_not():
+    from tests.builders_office import word2003_xml
+
+    def doc(target: str) -> bytes:
+        return word2003_xml("<w:p/>").replace(b"<w:body>", f'<w:docPr><w:attachedTemplate w:val="{target}"/></w:docPr><w:body>'.encode())
+
+    findings = office_findings([OfficeLinks()], [("a.doc", doc("http://198.51.100.8/t.dotm"))])
+    assert symbols_of(findings) == {"OFFICE_EXTERNAL_TEMPLATE"} and findings[0].evidence["via"] == "word 2003 xml"
+    assert office_findings([OfficeLinks()], [("a.doc", doc("C:\\Users\\a\\Normal.dotm"))]) == []
+
+
+def test_doc_binary_remote_template_is_flagged_and_local_one_is_not():
+    from tests.builders_office import doc_with_template, plain_doc
+
+    findings = office_findings([OfficeLinks()], [("a.doc", doc_with_template("\\\\198.51.100.8\\share\\t.dotm"))])
+    assert symbols_of(findings) == {"OFFICE_EXTERNAL_TEMPLATE"} and findings[0].evidence["via"] == "doc template"
+    assert office_findings([OfficeLinks()], [("a.doc", doc_with_template("C:\\Users\\a\\Templates\\Normal.dotm"))]) == []
+    assert office_findings([OfficeLinks()], [("a.doc", plain_doc())]) == []
