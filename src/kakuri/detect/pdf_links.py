@@ -27,8 +27,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import ClassVar, Iterable
 
+from PIL import Image
 from pypdf import PdfReader
-from pypdf.generic import ArrayObject, ContentStream, DictionaryObject, IndirectObject, TextStringObject, ByteStringObject
+from pypdf.generic import ArrayObject, ByteStringObject, ContentStream, DictionaryObject, IndirectObject, TextStringObject
 
 from kakuri.detect.attachment_links import is_foreign_link, publish_urls
 from kakuri.detect.base import ScanContext
@@ -44,6 +45,7 @@ MAX_PDF_BYTES = 20 * 1024 * 1024
 MAX_PAGES = 3  # pages read for links, text and images; lures make their point on the first
 MAX_CONTENT_BYTES = 2 * 1024 * 1024  # content stream of one page parsed for text
 MAX_IMAGES = 4  # page images decoded for QR codes, per PDF
+QR_MAX_PAGES = 3
 MAX_PASSWORDS = 20
 LURE_MAX_PAGES = 2
 LURE_MAX_TEXT_CHARS = 200  # a real letter or invoice draws far more than this
@@ -149,6 +151,12 @@ def _read(pdf: PdfReader) -> _Reading:
             _read_page(page, reading)
         except Exception:  # one malformed page must not hide the others
             continue
+    if reading.links and reading.pages <= LURE_MAX_PAGES:  # text only matters to tell a bare lure page
+        for page in pages:
+            try:
+                reading.text_chars += _text_chars(page)
+            except Exception:  # an unparseable content stream draws nothing we can count
+                continue
     return reading
 
 
@@ -162,26 +170,50 @@ def _read_page(page, reading: _Reading) -> None:
         url = make_url(target, "pdf") if target else None
         if url is not None:
             reading.links.append((url, min(_area(annotation.get("/Rect")) / area, 1.0)))
-    reading.text_chars += _text_chars(page)
-    images = page.images
-    for name in list(images.keys())[:MAX_IMAGES]:
+    if reading.pages > QR_MAX_PAGES:
+        return  # QR lures are a page or two; long documents' pictures are figures and logos
+    for xobject in _image_xobjects(page)[:MAX_IMAGES]:
         reading.images += 1
-        if reading.decoded < MAX_IMAGES and _plausible(page, name):
+        if reading.decoded >= MAX_IMAGES:
+            continue
+        image = _image_of(xobject)
+        if image is not None:
             reading.decoded += 1
             try:
-                reading.qr.extend(decode_qr(images[name].image))
-            except Exception:  # filters PIL cannot decode (JBIG2...) or damaged image data
+                reading.qr.extend(decode_qr(image))
+            except Exception:  # damaged image data
                 continue
 
 
-def _plausible(page, name: str) -> bool:
-    """An image XObject of the page whose declared size could hold a readable code (checked before decoding)."""
+def _image_xobjects(page) -> list:
     try:
-        xobject = _resolve(_resolve(_resolve(page.get("/Resources")).get("/XObject")).get(name))
+        xobjects = _resolve(_resolve(page.get("/Resources")).get("/XObject")) or {}
+        return [x for x in (_resolve(v) for v in xobjects.values()) if x.get("/Subtype") == "/Image"]
+    except Exception:  # no or malformed resources: no pictures to read
+        return []
+
+
+def _image_of(xobject) -> Image.Image | None:
+    """The picture of an image XObject of plausible size, decoded directly: JPEG (DCT) data as is, Flate data
+    of 8-bit gray or RGB samples as raw pixels. Other encodings (JBIG2, CCITT, indexed, CMYK) are skipped;
+    pypdf's own image extraction re-encodes every picture to PNG, which costs more than the QR decoding."""
+    try:
         width, height = int(xobject.get("/Width", 0)), int(xobject.get("/Height", 0))
-    except Exception:  # inline images, images of nested forms: let decode_qr's own size check decide
-        return True
-    return min(width, height) >= MIN_SIDE and width * height <= MAX_PIXELS
+    except (TypeError, ValueError):
+        return None
+    if min(width, height) < MIN_SIDE or width * height > MAX_PIXELS:
+        return None
+    filters = _resolve(xobject.get("/Filter"))
+    filters = [str(f) for f in filters] if isinstance(filters, ArrayObject) else [str(filters)] if filters else []
+    try:
+        if filters == ["/DCTDecode"]:
+            return Image.open(io.BytesIO(xobject._data))
+        mode = {"/DeviceGray": "L", "/DeviceRGB": "RGB"}.get(str(_resolve(xobject.get("/ColorSpace"))))
+        if filters in ([], ["/FlateDecode"]) and mode and int(xobject.get("/BitsPerComponent", 8)) == 8:
+            return Image.frombytes(mode, (width, height), xobject.get_data())
+    except Exception:  # truncated or inconsistent image data
+        return None
+    return None
 
 
 def _resolve(value):
