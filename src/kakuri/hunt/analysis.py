@@ -95,7 +95,7 @@ def analyse_network(con: duckdb.DuckDBPyConnection, store: HuntStore, days: list
     con.execute("CREATE OR REPLACE TEMP TABLE relays AS SELECT * FROM _relays")
     population = sum(1 for ip in hosts if ip not in relays)
     limit = max(cfg.rare_max_hosts, int(population * cfg.rare_max_fraction))
-    span = con.execute("SELECT min(first), max(last) FROM hosts_all").fetchone()
+    span = con.execute("SELECT min(first), max(last) FROM hosts_all").fetchall()[0]
     window = (span[1] - span[0]) if span and span[0] is not None else 0.0
 
     con.execute(f"""CREATE OR REPLACE TEMP TABLE rare AS
@@ -214,7 +214,7 @@ def _load_beacons(con: duckdb.DuckDBPyConnection, hosts: dict[str, HostView], cf
 
 def _pair_of(con: duckdb.DuckDBPyConnection, host: str, dst: str) -> Pair:
     row = con.execute("""SELECT literal, direct, contacts, posts, failures, blocked, first, ports, paths, excluded,
-                                posting FROM candidates WHERE host = ? AND dst = ?""", [host, dst]).fetchone()
+                                posting FROM candidates WHERE host = ? AND dst = ?""", [host, dst]).fetchall()[0]
     return Pair(*row)
 
 

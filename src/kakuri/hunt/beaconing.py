@@ -112,10 +112,11 @@ def beacon_stats(times: list[float], sizes: list[int] | None = None, *, window_s
     try:
         con.register("series", pa.table({"grp": ["x"] * len(times), "ts": pa.array(times, pa.float64()),
                                          "bytes": pa.array(sizes, pa.int64())}))
-        row = con.execute(STATS_SQL.format(rows="SELECT * FROM series", min_events=min_events)).fetchone()
+        rows = con.execute(STATS_SQL.format(rows="SELECT * FROM series", min_events=min_events)).fetchall()
     finally:
         con.close()
-    if row is None:
+    if not rows:
         return None
+    row = rows[0]
     window = window_seconds if window_seconds is not None else (max(times) - min(times) if times else 0.0)
     return score_row(row, window)[1]

@@ -19,7 +19,7 @@ from statistics import median
 from kakuri.hunt.analysis import HostView, Pair
 from kakuri.hunt.beaconing import is_beacon
 from kakuri.hunt.config import HuntConfig
-from kakuri.hunt.mail import MailAggregate, SenderStats
+from kakuri.hunt.mail import MailView, SenderStats
 from kakuri.hunt.symbols import DETECTOR
 from kakuri.model import Finding
 
@@ -93,7 +93,7 @@ def _literal_findings(host: HostView, cfg: HuntConfig) -> list[tuple[Finding, fl
 
 
 # --- mail ---------------------------------------------------------------------------------------
-def mail_baselines(mail: MailAggregate) -> tuple[float, float]:
+def mail_baselines(mail: MailView) -> tuple[float, float]:
     """Median per-account peak burst and peak new-recipient messages: what 'usual' means here."""
     senders = [s for s in mail.accounts.values() if s.messages]
     if not senders:
@@ -102,7 +102,7 @@ def mail_baselines(mail: MailAggregate) -> tuple[float, float]:
 
 
 def sender_findings(
-    stats: SenderStats, mail: MailAggregate, baselines: tuple[float, float], cfg: HuntConfig, *, is_account: bool
+    stats: SenderStats, baselines: tuple[float, float], cfg: HuntConfig, *, is_account: bool
 ) -> list[tuple[Finding, float | None]]:
     burst_base, fanout_base = baselines
     out = []
@@ -114,7 +114,7 @@ def sender_findings(
     if stats.peak_new_messages >= fanout_needed and stats.new_recipients >= cfg.fanout_min_new_recipients:
         out.append(_finding("HUNT_MAIL_FANOUT", stats.peak_new_start, messages_per_day=stats.peak_new_messages,
                             new_recipients=stats.new_recipients, usual=f"{fanout_base:g}"))
-    strangers = mail.stranger_replies(stats)
+    strangers = stats.stranger_replies
     if strangers >= cfg.stranger_reply_min:
         out.append(_finding("HUNT_MAIL_REPLY_TO_STRANGERS", None, messages=strangers, replies=stats.replies))
     if stats.hard_bounces >= cfg.hard_bounce_min and \

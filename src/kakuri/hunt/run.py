@@ -1,9 +1,9 @@
 """`run()`: analyse what the store holds; `hunt()`: the one-shot form (ingest into a throwaway store, then run).
 
 Order of a run: summarise the days that changed (`daily.py`), decide the relays and the rare
-destinations and score the network evidence in SQL (`analysis.py`), read the mail transactions in
-sequence (`mail.py`, the one per-record Python step left: its sliding windows and "first contact"
-state follow the order of the log), correct the maillog clock against the edge sensor, then score.
+destinations and score the network evidence in SQL (`analysis.py`), correct the maillog clock against
+the edge sensor, aggregate the mail senders (`mail.py`, SQL too), then score in Python over the
+aggregates (a few rows per host and account).
 """
 
 from __future__ import annotations
@@ -11,19 +11,19 @@ from __future__ import annotations
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable
 
 from kakuri.decide.policy import PolicyConfig
+from kakuri.hunt import mail
 from kakuri.hunt.addresses import InternalNetworks
 from kakuri.hunt.analysis import analyse_network
 from kakuri.hunt.clock_skew import estimate_offset
 from kakuri.hunt.config import HuntConfig
 from kakuri.hunt.daily import connect, network_days, refresh
-from kakuri.hunt.events import MailRecipient, MailTransaction
 from kakuri.hunt.feeds import Feeds
 from kakuri.hunt.formats import ParseStats, log
-from kakuri.hunt.mail import MailAggregate
 from kakuri.hunt.sources import LogFile
 from kakuri.hunt.store import HuntStore
 from kakuri.hunt.verdicts import HuntRecord, build_records
@@ -81,38 +81,25 @@ def run(
     try:
         days = network_days(store, since)
         redone = refresh(store, con, cfg, days)
-        mail = _read_mail(con, store, cfg, since, knowledge)
-        view = analyse_network(con, store, days, feeds, cfg, mail.server_names)
+        mail_files = [str(p) for d in store.days("mail") if since is None or d >= since for p in store.day_files("mail", d)]
+        if mail_files:
+            mail.prepare(con, mail_files, InternalNetworks(cfg.internal_networks))
+        view = analyse_network(con, store, days, feeds, cfg, mail.server_names(con) if mail_files else set())
+        offset = 0.0
+        if mail_files and "maillog" not in cfg.timezones:
+            offset = estimate_offset(mail.clock_samples(con), view.smtp_inbound) or 0.0
+            if offset:
+                log.warning("maillog clock is %+.2f h off the network logs; corrected (set [hunt] timezones.maillog "
+                            "to silence this)", offset / 3600)
+        if mail_files:
+            mail_view = mail.aggregate(con, offset=offset, window_seconds=cfg.burst_window_seconds, knowledge=knowledge)
+            correspondents = partial(mail.correspondents, con)
+        else:
+            mail_view, correspondents = mail.MailView(knowledge=knowledge), lambda accounts: {}
+        for ip, name in mail_view.host_names.items():
+            view.names.setdefault(ip, name)
+        records = build_records(view, mail_view, policy, cfg, correspondents)
     finally:
         con.close()
-    if "maillog" not in cfg.timezones and mail.transactions:
-        offset = estimate_offset(mail.clock_samples, view.smtp_inbound)
-        if offset:
-            log.warning("maillog clock is %+.2f h off the network logs; corrected (set [hunt] timezones.maillog "
-                        "to silence this)", offset / 3600)
-            mail.shift(-offset)
-    for ip, name in mail.host_names.items():
-        view.names.setdefault(ip, name)
-    records = build_records(view, mail, policy, cfg)
     return HuntReport(records=records, stats=ParseStats(), seconds=time.perf_counter() - started,
                       lines=store.lines, summarised_days=redone, relays=view.relays)
-
-
-def _read_mail(con, store: HuntStore, cfg: HuntConfig, since: str | None, knowledge) -> MailAggregate:
-    mail = MailAggregate(InternalNetworks(cfg.internal_networks), burst_window_seconds=cfg.burst_window_seconds,
-                         knowledge=knowledge)
-    days = [d for d in store.days("mail") if since is None or d >= since]
-    files = [str(p) for d in days for p in store.day_files("mail", d)]
-    if not files:
-        return mail
-    cursor = con.execute(f"""
-        SELECT queue_id, ts, client_ip, client_name, sasl_username, sender, subject, helo, is_bounce_notice, server,
-               recipients
-        FROM read_parquet({files!r}) ORDER BY seq""")
-    while batch := cursor.fetchmany(10_000):
-        for qid, ts, client_ip, client_name, sasl, sender, subject, helo, bounce, server, rcpts in batch:
-            mail.add(MailTransaction(
-                queue_id=qid, ts=ts, client_ip=client_ip, client_name=client_name, sasl_username=sasl, sender=sender,
-                subject=subject, helo=helo, is_bounce_notice=bounce, server=server,
-                recipients=[MailRecipient(r["address"], r["status"], r["dsn"], r["local"], r["relay"]) for r in rcpts]))
-    return mail

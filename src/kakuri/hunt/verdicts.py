@@ -8,13 +8,14 @@ A host's list is the union over the accounts used from it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 from datetime import datetime, timezone
 
 from kakuri.decide.policy import PolicyConfig
 from kakuri.hunt.config import HuntConfig
 from kakuri.hunt.analysis import NetworkView
 from kakuri.hunt.findings import host_findings, mail_baselines, sender_findings
-from kakuri.hunt.mail import MailAggregate
+from kakuri.hunt.mail import MailView
 from kakuri.hunt.symbols import DETECTOR
 from kakuri.model import Finding
 
@@ -46,7 +47,9 @@ class HuntRecord:
         return out
 
 
-def build_records(net: NetworkView, mail: MailAggregate, policy: PolicyConfig, cfg: HuntConfig) -> list[HuntRecord]:
+def build_records(net: NetworkView, mail: MailView, policy: PolicyConfig, cfg: HuntConfig,
+                  correspondents: Callable[[list[str]], dict[str, tuple[set[str], set[str]]]]) -> list[HuntRecord]:
+    """`correspondents(accounts)` gives each account's outside recipients and senders (asked once, for the infected)."""
     relays = net.relays
     baselines = mail_baselines(mail)
     accounts_of: dict[str, list[str]] = {}
@@ -62,30 +65,35 @@ def build_records(net: NetworkView, mail: MailAggregate, policy: PolicyConfig, c
         else:
             found = host_findings(traffic, cfg) if traffic else []
             if ip in mail.hosts:
-                found += sender_findings(mail.hosts[ip], mail, baselines, cfg, is_account=False)
+                found += sender_findings(mail.hosts[ip], baselines, cfg, is_account=False)
         seen = [t for t in (traffic.first_seen if traffic else None,
                             mail.hosts[ip].first_seen if ip in mail.hosts else None) if t is not None]
         record = _record("host", ip, found, min(seen) if seen else 0.0, policy, cfg)
         record.hostname = net.names.get(ip) or mail.host_names.get(ip) or forward.get(ip)
         record.linked = sorted(accounts_of.get(ip, []))
-        if record.verdict == "infected":
-            record.notify = sorted(set().union(*(contacts(mail, a, cfg) for a in record.linked)) if record.linked else set())
         records.append(record)
     infected_hosts = {r.key for r in records if r.verdict == "infected"}
-    mailboxes = set(mail.accounts) | {a for a in mail.inbound_senders if mail.is_ours(a)}
-    for account in sorted(mailboxes):
+    for account in sorted(set(mail.accounts) | set(mail.mailboxes)):
         stats = mail.accounts.get(account)
-        found = sender_findings(stats, mail, baselines, cfg, is_account=True) if stats else []
+        found = sender_findings(stats, baselines, cfg, is_account=True) if stats else []
         on_infected = sorted(stats.clients & infected_hosts) if stats else []
         if on_infected:
             found.append((Finding("HUNT_ACCOUNT_ON_INFECTED_HOST", DETECTOR, evidence={"hosts": " ".join(on_infected)}), None))
-        first = stats.first_seen if stats else mail.mailbox_first_seen.get(account, 0.0)
+        first = stats.first_seen if stats else mail.mailboxes.get(account, 0.0)
         record = _record("account", account, found, first, policy, cfg)
         record.linked = sorted(stats.clients) if stats else []
-        if record.verdict == "infected":
-            record.notify = sorted(contacts(mail, account, cfg))
         records.append(record)
+    _warning_lists(records, mail, cfg, correspondents)
     return records
+
+
+def _warning_lists(records: list[HuntRecord], mail: MailView, cfg: HuntConfig, correspondents) -> None:
+    infected = [r for r in records if r.verdict == "infected"]
+    accounts = sorted({a for r in infected for a in ([r.key] if r.kind == "account" else r.linked)})
+    known = correspondents(accounts) if accounts else {}
+    for record in infected:
+        linked = [record.key] if record.kind == "account" else record.linked
+        record.notify = sorted(set().union(*(contacts(mail, a, cfg, known) for a in linked))) if linked else []
 
 
 def _record(kind: str, key: str, found, first_seen: float, policy: PolicyConfig, cfg: HuntConfig) -> HuntRecord:
@@ -98,11 +106,11 @@ def _record(kind: str, key: str, found, first_seen: float, policy: PolicyConfig,
     return HuntRecord(kind, key, score, "infected" if infected else "clean", findings, first_seen)
 
 
-def contacts(mail: MailAggregate, account: str, cfg: HuntConfig) -> set[str]:
-    stats = mail.accounts.get(account)
-    out = {addr for addr, delivered in stats.recipients.items() if delivered} if stats else set()
+def contacts(mail: MailView, account: str, cfg: HuntConfig, known: dict) -> set[str]:
+    recipients, senders = known.get(account, (set(), set()))
+    out = set(recipients)
     automated = set(cfg.automated_localparts)
-    for sender in mail.inbound_senders.get(account, ()):
+    for sender in senders:
         local = sender.partition("@")[0]
         if sender and local not in automated and not mail.is_ours(sender):
             out.add(sender)
