@@ -71,6 +71,21 @@ def load_settings(home: Path | str | None = None) -> Settings:
             raise SettingsError(f"{config_file}: {exc}. Fix the syntax (or move the file away) and retry.") from exc
     try:
         policy = load_policy(home_path / POLICY_NAME)
-        return Settings.model_validate({**data, "home": home_path, "policy": policy})
+        settings = Settings.model_validate({**data, "home": home_path, "policy": policy})
     except (ValidationError, ValueError) as exc:
         raise SettingsError(f"{config_file} or {home_path / POLICY_NAME}: {exc}") from exc
+    _check_sections(settings, config_file)
+    return settings
+
+
+def _check_sections(settings: Settings, config_file: Path) -> None:
+    """Sections read only in an emergency are checked now, so a typo shows at start-up, not mid-outbreak."""
+    from kakuri.respond.isolation import IsolationError, check_actions
+
+    respond = settings.section("respond")
+    try:
+        if not isinstance(respond, dict):
+            raise IsolationError("[respond] must be a table")
+        check_actions(respond.get("isolation", []))
+    except IsolationError as exc:
+        raise SettingsError(f"{config_file}: {exc}. Fix it and retry.") from exc

@@ -147,11 +147,15 @@ def isolate(
     reason: str = typer.Option("", "--reason", "-r"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be called, call nothing"),
 ) -> None:
-    """Isolate a host through the configured actions ([[respond.isolation]] in kakuri.toml)."""
-    from kakuri.respond.isolation import IsolationAction, isolate_host
+    """Isolate a host (an IP address or a host name) through the configured actions ([[respond.isolation]] in kakuri.toml)."""
+    from kakuri.respond.isolation import IsolationError, check_actions, check_host, isolate_host
 
     settings = state.settings()
-    actions = [IsolationAction.model_validate(a) for a in settings.section("respond").get("isolation", [])]
+    try:
+        actions = check_actions(settings.section("respond").get("isolation", []))
+        host = check_host(host)
+    except IsolationError as exc:
+        raise output.fail(exc, 2) from exc
     with _stores() as stores, stores.sessions() as session:
         svc.link(session, incident_id, kind="host", value=host, actor=current_actor())
         results = isolate_host(session, incident_id, host, actions, actor=current_actor(), reason=reason, dry_run=dry_run)

@@ -1,12 +1,22 @@
 """Pluggable isolation of an incident host: a webhook (JSON POST) or a configured command.
 
 kakuri does not isolate PCs itself; it calls what the company already has (NAC, EDR, firewall API).
-Every call, and every dry run, lands on the incident timeline with its result.
+Every call, and every dry run, lands on the incident timeline with its result, also when the request
+could not even be built.
+
+The host is an argument to someone else's tool, and host values reach incidents from logs: it must be
+an IP address or a host name (`check_host`), so it can never start with `-`, hold a newline or a shell
+metacharacter. Put `--` before "{host}" in `argv` when the tool takes an end-of-options marker.
+Webhooks never follow redirects: a 3xx would turn the POST into a GET and hand the Authorization
+header to whatever host the answer names; it is a failure with its Location, as are non-2xx answers
+and timeouts.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 import subprocess
 import urllib.error
 import urllib.request
@@ -37,6 +47,36 @@ class IsolationAction(BaseModel):
         return self
 
 
+_HOST_NAME = re.compile(r"(?=.{1,253}$)(?!-)[A-Za-z0-9_-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9_-]{1,63}(?<!-))*\.?")
+
+
+class IsolationError(ValueError):
+    """The host or the configuration cannot be used; nothing was called."""
+
+
+def check_host(host: str) -> str:
+    """The host as an IP address (normalised) or a host name; anything else is refused."""
+    value = host.strip()
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if _HOST_NAME.fullmatch(value) and not value.replace(".", "").isdigit():
+        return value.lower()
+    shown = json.dumps(host[:100])
+    raise IsolationError(f"host {shown} is not an IP address or a host name (letters, digits, '-', '_' and '.'): give the PC's address or name")
+
+
+def check_actions(section: list) -> list[IsolationAction]:
+    """[[respond.isolation]] of kakuri.toml, validated (at start-up, so a typo shows before an outbreak)."""
+    if not isinstance(section, list):
+        raise IsolationError("[[respond.isolation]] must be a list of tables (one [[respond.isolation]] per action)")
+    try:
+        return [IsolationAction.model_validate(entry) for entry in section]
+    except ValueError as exc:
+        raise IsolationError(f"[[respond.isolation]] in kakuri.toml: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class IsolationResult:
     action: str
@@ -58,12 +98,16 @@ def isolate_host(
 ) -> list[IsolationResult]:
     get_incident(session, incident_id)
     if not actions:
-        raise ValueError("no isolation action is configured: add [[respond.isolation]] entries to kakuri.toml")
+        raise IsolationError("no isolation action is configured: add [[respond.isolation]] entries to kakuri.toml")
+    host = check_host(host)
     results = []
     for action in actions:
-        result = _run(action, host, incident_id, reason, dry_run)
+        try:
+            result = _run(action, host, incident_id, reason, dry_run)
+        except Exception as exc:  # noqa: BLE001 - a bad template must still leave its trace on the timeline
+            result = IsolationResult(action.name, host, False, dry_run, f"request not built: {type(exc).__name__}: {exc}")
         results.append(result)
-        state = "dry run" if dry_run else ("ok" if result.ok else "FAILED")
+        state = ("dry run" if dry_run else "ok") if result.ok else f"FAILED: {result.detail[:300]}"
         add_event(
             session, incident_id, actor=actor, kind="isolation",
             text=f"isolate {host} via {action.name} ({action.kind}): {state}",
@@ -89,6 +133,14 @@ def _run(action: IsolationAction, host: str, incident_id: int, reason: str, dry_
     return IsolationResult(action.name, host, done.returncode == 0, False, f"exit {done.returncode}: {output}"[:1000])
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError with the 3xx code
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def _post(action: IsolationAction, host: str, payload: dict) -> IsolationResult:
     request = urllib.request.Request(
         action.url,
@@ -97,10 +149,15 @@ def _post(action: IsolationAction, host: str, payload: dict) -> IsolationResult:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=action.timeout_seconds) as response:
+        with _OPENER.open(request, timeout=action.timeout_seconds) as response:
             body = response.read(2000).decode("utf-8", "replace")
             return IsolationResult(action.name, host, 200 <= response.status < 300, False, f"HTTP {response.status}: {body}")
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            where = exc.headers.get("Location", "?") if exc.headers else "?"
+            return IsolationResult(action.name, host, False, False, f"HTTP {exc.code}: redirect to {where} not followed; set url to the final address")
         return IsolationResult(action.name, host, False, False, f"HTTP {exc.code}: {exc.reason}")
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError) as exc:  # TimeoutError is an OSError; urllib wraps connect timeouts
+        if isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError):
+            return IsolationResult(action.name, host, False, False, f"timeout: no answer within {action.timeout_seconds:g} s")
         return IsolationResult(action.name, host, False, False, f"{type(exc).__name__}: {exc}")

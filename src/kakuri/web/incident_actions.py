@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kakuri.respond import incidents as svc
-from kakuri.respond.isolation import IsolationAction, IsolationResult, isolate_host
+from kakuri.respond.isolation import IsolationResult, check_actions, check_host, isolate_host
 from kakuri.respond.outbox import spool_sender, warning_config
 from kakuri.respond.release import ReleaseFilter, release_matching, select_messages
 from kakuri.respond.report import build_report, render_report
@@ -43,9 +43,13 @@ def isolate(db: Session, request: Request, incident_id: int, body: IsolateIn, us
         raise HTTPException(403, "isolating a host needs the admin role (a dry run does not)")
     settings = request.app.state.settings
     try:
-        actions = [IsolationAction.model_validate(a) for a in settings.section("respond").get("isolation", [])]
-        svc.link(db, incident_id, kind="host", value=body.host, actor=f"web:{user.name}")
-        results = isolate_host(db, incident_id, body.host, actions, actor=f"web:{user.name}", reason=body.reason,
+        actions = check_actions(settings.section("respond").get("isolation", []))
+        try:
+            host = check_host(body.host)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        svc.link(db, incident_id, kind="host", value=host, actor=f"web:{user.name}")
+        results = isolate_host(db, incident_id, host, actions, actor=f"web:{user.name}", reason=body.reason,
                                dry_run=body.dry_run)
     except ValueError as exc:  # no action configured, or a bad one
         raise HTTPException(409, str(exc)) from exc
