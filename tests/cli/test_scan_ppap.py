@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from kakuri.cli.main import app
 from kakuri.store.config import open_stores
 from tests.builders import make_message
-from tests.builders_archive import encrypted_zip
+from tests.builders_archive import encrypted_zip, seven_zip
 from tests.builders_office import doc_with_vba
 from tests.receive.test_ppap import DROPPER, archive_mail, password_mail
 
@@ -82,3 +82,18 @@ def test_a_password_mail_that_opens_nothing_keeps_its_own_verdict(settings, tmp_
     verdicts = scan_jsonl(settings, folder)
     assert "ARCHIVE_ENCRYPTED_UNOPENED" in verdicts["a.eml"]["symbols"]
     assert verdicts["b.eml"]["action"] == "deliver"
+
+
+def test_encrypted_7z_pair_in_a_maildir_is_judged_like_live_traffic(settings, tmp_path):
+    maildir = mailbox.Maildir(tmp_path / "Maildir")
+    script = b'CreateObject("WScript.Shell").Run "powershell -w hidden -enc SQBFAFgA"'
+    archive = make_message(from_="Taro Yamada <taro@partner.example>", subject="請求書",
+                           attachments=[("請求書.7z", seven_zip({"請求書.js": script}, password="Hm3-889"))],
+                           message_id="<inv-7@partner.example>")
+    password = make_message(from_="Taro Yamada <taro@partner.example>", subject="Re: 請求書",
+                            body="パスワード：Hm3-889\n", headers={"In-Reply-To": "<inv-7@partner.example>"})
+    keys = {maildir.add(archive): "archive", maildir.add(dated(password, 300)): "password"}
+    verdicts = {keys[name.rsplit("/", 1)[-1].split(":")[0]]: v
+                for name, v in scan_jsonl(settings, tmp_path / "Maildir").items()}
+    assert verdicts["archive"]["action"] == "quarantine" and "ARCHIVE_ENCRYPTED" in verdicts["archive"]["symbols"]
+    assert verdicts["password"]["action"] == "quarantine"

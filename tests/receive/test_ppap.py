@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from email.header import decode_header, make_header
 
 import pytest
@@ -12,7 +13,7 @@ from kakuri.receive.server import Gateway
 from kakuri.store.messages import MessageState, RecipientStatus
 from kakuri.store.trace import search as trace_search, trace_rows
 from tests.builders import make_message
-from tests.builders_archive import encrypted_zip
+from tests.builders_archive import encrypted_zip, rar5_encrypted
 from tests.builders_office import doc_with_vba
 from tests.receive.conftest import gateway_settings, message_state, wait_until
 from tests.receive.test_smtp_handler import send
@@ -188,3 +189,21 @@ async def test_a_password_mail_whose_password_does_not_open_the_archive_is_deliv
     assert sink.message_ids() == ["<pw-quote-83@partner.example>"]
     assert (await wait_until(state_is(gateway, pw_id, MessageState.DELIVERED))).action == "deliver"
     assert message_state(gateway, zip_id).state == MessageState.HELD  # still waiting for the right one
+
+
+@pytest.mark.skipif(shutil.which("unar") is None, reason="needs Debian's unar (scripts/install-system.sh)")
+async def test_encrypted_rar_is_opened_by_the_thread_password_and_both_mails_are_quarantined(ppap_gateway, sink):
+    gateway = await ppap_gateway(hold_seconds=60)
+    # a .doc by name (a .vbs member name alone would quarantine it unopened)
+    locked = rar5_encrypted({"見積書.doc": doc_with_vba({"NewMacros": DROPPER})}, "Rq55Tz")
+    raw = make_message(from_=PARTNER, subject="見積書の送付", body="見積書をお送りします。パスワードは別途お送りします。\n",
+                       attachments=[("見積書.rar", locked, "application/x-rar")], message_id="<quote-90@partner.example>")
+    rar_id = await send(gateway, raw)
+    await wait_until(lambda: (m := message_state(gateway, rar_id)) and any(e.actor == "ppap" for e in m.audit))
+    pw_id = await send(gateway, password_mail("Rq55Tz", replying_to="<quote-90@partner.example>"))
+    kept = await wait_until(state_is(gateway, rar_id, MessageState.QUARANTINED), timeout=15)
+    assert "ARCHIVE_ENCRYPTED" in kept.symbols and "ARCHIVE_ENCRYPTED_UNOPENED" not in kept.symbols
+    assert "MACRO_AUTOEXEC" in kept.symbols  # the document inside was read
+    assert (await wait_until(state_is(gateway, pw_id, MessageState.QUARANTINED))).action == "quarantine"
+    await asyncio.sleep(0.3)
+    assert sink.received == []
