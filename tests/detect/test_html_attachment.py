@@ -160,3 +160,21 @@ def test_credential_page_in_the_pipeline_is_quarantined(settings):
                                                                 "text/html")])
     verdict = Scanner(settings).scan(raw).verdict
     assert verdict.action is Action.QUARANTINE, verdict.reasons
+
+
+def test_page_that_only_pulls_its_content_from_the_web_is_a_loader():
+    findings, _, ctx = scan(f'<html><head><script>var e = "{VICTIM}";</script>'
+                            '<script src="https://cdn.lure-host.example/p.js"></script></head><body></body></html>')
+    assert findings["HTML_REMOTE_LOADER"]["src"] == "https://cdn.lure-host.example/p.js"
+    assert "HTML_RECIPIENT_EMBEDDED" in findings
+    framed, _, _ = scan('<html><body style="margin:0"><iframe src="https://view.lure-host.example/doc" '
+                        'style="width:100%;height:100%"></iframe></body></html>')
+    assert framed["HTML_REMOTE_LOADER"]["src"] == "https://view.lure-host.example/doc"
+
+
+def test_svg_links_are_published():
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
+           '<a xlink:href="https://pay.lure-host.example/x"><rect width="100" height="40"/></a></svg>')
+    findings, _, ctx = scan(svg, "Invoice.svg", "image/svg+xml")
+    assert findings == {}
+    assert [u.host for u in attachment_urls(ctx)] == ["pay.lure-host.example"]

@@ -75,3 +75,12 @@ def test_qr_lure_with_little_text_is_at_least_tagged(settings):
     verdict = Scanner(settings).scan(raw).verdict
     assert verdict.action in (Action.TAG, Action.QUARANTINE), verdict.reasons
     assert "QR_CODE_LINK" in {f.symbol for f in verdict.findings}
+
+
+def test_qr_code_written_into_the_html_body_as_a_data_uri_is_decoded():
+    import base64
+    png = base64.b64encode(qr_png("https://sign.lure-host.example/d")).decode()
+    raw = make_message(body="Scan", html=f'<html><body><p>Scan to sign</p><img src="data:image/png;base64,{png}">'
+                                         "</body></html>", from_="Docs <docs@mailer.example>")
+    findings, _ = scan(raw)
+    assert findings["QR_CODE_LINK"]["host"] == "sign.lure-host.example"

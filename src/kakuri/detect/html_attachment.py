@@ -13,7 +13,7 @@ that decode to HTML are analysed again (up to MAX_LAYERS), and decoded blobs tha
 scans the smuggled file like an attachment. The page's web links are published for the URL detectors
 (source "html-attachment") and its title for the brand detectors (fact TITLE_FACT).
 Emits: HTML_SMUGGLING, HTML_SMUGGLED_FILE, HTML_CREDENTIAL_FORM, HTML_FORM_POSTS_AWAY, HTML_OBFUSCATED_SCRIPT,
-HTML_REDIRECT_PAGE, HTML_RECIPIENT_EMBEDDED, HTML_REMOTE_SCRIPT, SVG_ACTIVE_CONTENT.
+HTML_REDIRECT_PAGE, HTML_RECIPIENT_EMBEDDED, HTML_REMOTE_SCRIPT, HTML_REMOTE_LOADER, SVG_ACTIVE_CONTENT.
 Blind spots: payloads decrypted with a key (XOR, AES via CryptoJS) or fetched at run time, pages assembled
 by script from fragments we cannot decode, and HTML mail bodies (the URL and text detectors read those).
 """
@@ -57,6 +57,9 @@ _PASSWORD_IN_SCRIPT = re.compile(r"""type\s*[=:]\s*\\?["']password|\.type\s*=\s*
 _SCRIPT_SENDS = re.compile(r"\$\.(?:ajax|post)\s*\(|\bfetch\s*\(|XMLHttpRequest|navigator\.sendBeacon", re.IGNORECASE)
 _DOWNLOAD_NAME = re.compile(r"""(?:\.download\s*=\s*|msSaveOrOpenBlob\s*\([^,]+,\s*|msSaveBlob\s*\([^,]+,\s*|"""
                             r"""\bdownload\s*=\s*)["']([^"'<>\r\n]{1,120})["']""")
+_OBFUSCATOR_NAMES = re.compile(r"\b_0x[0-9a-f]{4,6}\b")  # javascript-obfuscator's renamed identifiers
+_ENCRYPTED_LAYER = re.compile(r"CryptoJS\.(?:AES|TripleDES|Rabbit|RC4)\.decrypt|crypto\.subtle\.decrypt")
+_SVG_LINK = re.compile(r"""(?:xlink:)?href\s*=\s*["'](https?://[^"'<>\s]+)""", re.IGNORECASE)
 _SVG_ACTIVE = re.compile(r"<script\b|\son[a-z]+\s*=|<foreignObject\b|javascript:", re.IGNORECASE)
 
 
@@ -71,6 +74,7 @@ class _Page:
     script_sends: bool = False
     redirects: list[str] = field(default_factory=list)
     remote_scripts: list[str] = field(default_factory=list)
+    remote_frames: list[str] = field(default_factory=list)  # iframe/embed/object pulling a page from the web
     titles: list[str] = field(default_factory=list)
     links: list[Url] = field(default_factory=list)
     blobs: list[bytes] = field(default_factory=list)
@@ -96,6 +100,8 @@ class HtmlAttachment:
         SymbolSpec("HTML_RECIPIENT_EMBEDDED", "html", "An attached page contains the recipient's address (a pre-filled "
                    "sign-in form)"),
         SymbolSpec("HTML_REMOTE_SCRIPT", "html", "An attached page loads script from the web"),
+        SymbolSpec("HTML_REMOTE_LOADER", "html", "An attached page with next to no content of its own loads its "
+                   "script or a full-window frame from the web: the real page arrives when it is opened"),
         SymbolSpec("SVG_ACTIVE_CONTENT", "html", "An SVG image carries script, event handlers or embedded HTML"),
     )
 
@@ -135,6 +141,9 @@ class HtmlAttachment:
         if page.remote_scripts:
             yield Finding("HTML_REMOTE_SCRIPT", self.name, part.path,
                           {**ev, "src": page.remote_scripts[0][:300], "count": str(len(page.remote_scripts))})
+        if page.remote_frames + page.remote_scripts and page.visible_chars <= REDIRECT_MAX_TEXT:
+            source = (page.remote_frames + page.remote_scripts)[0]
+            yield Finding("HTML_REMOTE_LOADER", self.name, part.path, {**ev, "src": source[:300]})
         if page.svg_active:
             yield Finding("SVG_ACTIVE_CONTENT", self.name, part.path, {**ev, "content": ", ".join(sorted(page.svg_active))})
 
@@ -199,6 +208,8 @@ def _text_of(data: bytes) -> str:
 def _analyse(text: str, page: _Page, layer: int, svg: bool = False) -> None:
     page.texts.append(text)
     if svg:
+        for link in _SVG_LINK.findall(text[:MAX_PAGE_BYTES]):
+            _link(page, link, "a")
         page.svg_active.update(m.group(0).strip().lower().rstrip("=( ")[:20] for m in _SVG_ACTIVE.finditer(text[:MAX_PAGE_BYTES]))
     tree = LexborHTMLParser(text)
     scripts = [node.text() or "" for node in tree.css("script")]
@@ -240,6 +251,11 @@ def _read_markup(tree: LexborHTMLParser, page: _Page) -> None:
                 page.smuggling.add("download= anchor")
             if node.attributes.get("download"):
                 page.download_names.append(node.attributes["download"])
+    for node in tree.css("iframe[src], frame[src], embed[src], object[data]"):
+        src = (node.attributes.get("src") or node.attributes.get("data") or "").strip()
+        if src.lower().startswith(("http:", "https:", "//")):
+            page.remote_frames.append(src)
+            _link(page, src, "frame")
     for node in tree.css("script[src]"):
         src = (node.attributes.get("src") or "").strip()
         if src.lower().startswith(("http:", "https:", "//")):
@@ -268,6 +284,10 @@ def _read_script(script: str, page: _Page, layer: int) -> None:
             page.redirects.append(target or "automatic click")
     if _ESCAPE_WALL.search(script):
         page.obfuscation.add("escape wall")
+    if len(_OBFUSCATOR_NAMES.findall(script, 0, 200_000)) >= 20:
+        page.obfuscation.add("generated identifiers (_0x...)")
+    if _ENCRYPTED_LAYER.search(script):
+        page.obfuscation.add("encrypted layer")
     for codes in char_code_arrays(script):
         page.obfuscation.add("char-code list")
         _decoded(codes, page, layer)

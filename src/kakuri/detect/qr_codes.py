@@ -2,7 +2,8 @@
 
 Threat: mail whose lure is a QR code ("scan to keep your mailbox", "scan to sign the document"): the link is a
 picture, so URL filters and link rewriting never see it, and the victim opens it on an unmanaged phone.
-Technique: every image part of plausible size (attached or inline, and images inside archives) is decoded with
+Technique: every image part of plausible size (attached or inline, images inside archives and pages, and
+pictures written into the HTML body as data: URIs) is decoded with
 zxing-cpp (QR and Micro QR only); PDFs' page images are decoded by `detect.pdf_links`, which shares what it
 found through `ScanContext.facts` (QR_FACT). Decoded web addresses are published as links (source "qr") so the
 URL detectors judge them like body links.
@@ -25,6 +26,7 @@ from PIL import Image
 
 from kakuri.detect.attachment_links import is_foreign_link, publish_urls
 from kakuri.detect.base import ScanContext
+from kakuri.detect.script_literals import data_uris
 from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
 from kakuri.parse.urls import make_url
 
@@ -100,6 +102,17 @@ class QrCodes:
                 codes.extend((part.path, text) for text in decode_qr(image))
             except Exception:  # truncated or hostile image data: undecodable is not a finding
                 continue
+        for index, data in enumerate(_body_images(message)):
+            if tried >= MAX_IMAGES:
+                break
+            image = open_image(data)
+            if image is None:
+                continue
+            tried += 1
+            try:
+                codes.extend((f"[body image {index + 1}]", text) for text in decode_qr(image))
+            except Exception:  # undecodable inline picture
+                continue
         urls = [(path, url) for path, text in codes if (url := make_url(text.strip(), "qr")) is not None]
         if not urls:
             return
@@ -114,3 +127,10 @@ class QrCodes:
                     "url": url.url[:300], "host": url.host, "body_chars": str(text_chars)})
                 return
 
+
+
+def _body_images(message: ParsedMessage) -> Iterable[bytes]:
+    """Pictures written into the HTML body itself as data: URIs (no MIME part of their own)."""
+    for html in message.html:
+        if "data:image" in html:
+            yield from (data for kind, data in data_uris(html) if kind.startswith("image/") and kind != "image/svg+xml")
