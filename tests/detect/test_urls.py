@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from kakuri.detect.base import ScanContext
+from kakuri.detect.link_destinations import LinkDestinations
 from kakuri.detect.lookalike import LookalikeDomains
 from kakuri.detect.urls import UrlLures
 from kakuri.model.knowledge import StaticKnowledge
@@ -20,7 +21,7 @@ SENDER = "Sato <sato@shirane-seimitsu.co.jp>"
 
 def scanner(settings) -> Scanner:
     """The stock policy with only the detectors this test is about."""
-    return Scanner(settings, knowledge=KNOWLEDGE, detectors=[LookalikeDomains(), UrlLures()])
+    return Scanner(settings, knowledge=KNOWLEDGE, detectors=[LookalikeDomains(), UrlLures(), LinkDestinations()])
 
 
 CONTEXT = "URL_LINK_UNKNOWN_HOST"  # scored only in composites with impersonation
@@ -65,15 +66,14 @@ def test_lookalike_link_host():
     assert found["URL_LOOKALIKE_DOMAIN"].evidence["imitates"] == "shirane-seimitsu.co.jp"
 
 
-def test_userinfo_trick_idn_script_scheme_and_shortener():
+def test_userinfo_trick_idn_and_script_scheme():
     raw = make_message(html=(
         '<a href="https://kitakami-denso.example@203.0.113.9/login">x</a>'
         '<a href="https://xn--80ak6aa92e.example/">y</a>'
         '<a href="javascript:location=\'https://e.test\'">z</a>'
-        '<a href="https://bit.ly/3abcd">w</a>'
         '<img src="data:image/png;base64,iVBORw0KGgo=">'))
     found = check(raw)
-    assert {"URL_USERINFO", "URL_IP_HOST", "URL_IDN_HOST", "URL_SCRIPT_SCHEME", "URL_SHORTENER"} <= set(found)
+    assert {"URL_USERINFO", "URL_IP_HOST", "URL_IDN_HOST", "URL_SCRIPT_SCHEME"} <= set(found)
     assert found["URL_SCRIPT_SCHEME"].evidence["count"] == "1"  # the inline image is not a link
 
 
@@ -228,3 +228,25 @@ def test_partner_newsletter_through_a_click_tracker_is_not_quarantined(settings)
     raw = lure("https://click.mailer.example/ls/click?upn=a8f7", "https://shirane-seimitsu.co.jp/news/2020-09",
                from_="Shirane News <news@shirane-seimitsu.co.jp>")
     assert scanner(settings).scan(raw).verdict.action.value != "quarantine"
+
+
+@pytest.mark.parametrize("href", [
+    "http://mail.redirector.test//jump/http://www.conference.test",  # a redirector naming its target
+    "https://click.esp.test/track/click/3047/www.shop-news.test?p=eyJ",  # the target host as a path segment
+    "https://click.esp.test/track/click/3047/store.shop-news.com?p=eyJ",
+    "http://boingboing.test/redhotjazz.com",  # a blog's broken link to a site
+    "https://ads.network.test/event/nc=0/data=//example.com?id=28",
+    "http://cgi.auction.test/ws/eBayISAPI.dll?ViewItem&item=1234",  # an IIS ISAPI endpoint with a query
+])
+def test_a_host_name_or_server_endpoint_in_the_path_is_not_a_file_download(href):
+    found = check(lure(href, "details"))
+    assert not {"URL_EXECUTABLE_DOWNLOAD", "URL_FILE_DOWNLOAD", "URL_DOWNLOAD_UNRELATED_HOST"} & set(found)
+
+
+@pytest.mark.parametrize("href", [
+    "http://files.other.test/d/invoice.scr",
+    "http://files.other.test/d/setup.exe?v=2",
+    "http://files.other.test/d/loader.dll",
+])
+def test_executables_stay_downloads_beside_the_endpoint_rule(href):
+    assert "URL_EXECUTABLE_DOWNLOAD" in check(lure(href, "details"))

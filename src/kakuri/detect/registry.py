@@ -19,6 +19,7 @@ def _factories() -> list[Callable[[Settings], Detector]]:
     from kakuri.detect import impersonation, outbound_spread, thread_hijack
     from kakuri.detect import calendar, html_attachment, pdf_links, qr_codes  # lure files: links before the URL detectors
     from kakuri.detect import config_profiles, office_lures
+    from kakuri.detect import brand_impersonation, link_destinations
     from kakuri.detect import office_dde, office_encryption, office_flat, office_links, office_macros, office_objects, office_stomping
     from kakuri.detect import office_xlm
     from kakuri.detect import lure_text
@@ -38,6 +39,8 @@ def _factories() -> list[Callable[[Settings], Detector]]:
         lambda s: office_lures.OfficeLures(),  # macro-free Office files that are a picture and a link
         lambda s: config_profiles.ConfigProfiles(),  # Apple .mobileconfig: MDM, root certificates, VPN, web clips
         lambda s: urls.UrlLures(s.path("rules", "urlhaus")),  # lure links; URLhaus dumps loaded once
+        lambda s: link_destinations.LinkDestinations(s.path("rules", "link_destinations")),  # free hosts, forms, redirect targets
+        lambda s: brand_impersonation.BrandImpersonation(s.path("rules", "brands"), s.path("rules", "link_destinations")),
         lambda s: text_obfuscation.TextObfuscation(),  # look-alike letters, spaced or invisible-split words
         lambda s: lure_text.LureText.from_folder(s.path("rules")),  # lure wording: credentials, suspension, payment, parcel, callback, fraud
         lambda s: containers.Containers(),  # archive inventory, for emergency overrides

@@ -5,13 +5,13 @@ to a .doc/.zip on a hacked WordPress site or a bare IP, often behind anchor text
 domain or an innocent "請求書をダウンロード".
 Technique: each clickable URL (from `parse.urls.message_urls`) is checked for a file download by path
 extension (Office/archive vs executable/script), an IP-literal or odd-port host, `user@host`
-authority tricks, IDN hosts, data:/javascript: links, shorteners, a link into a CMS's own
+authority tricks, IDN hosts, data:/javascript: links, a link into a CMS's own
 directories on a site unrelated to the sender, a host made to look like ours or a partner's
 (`detect.lookalike`), anchor text naming another domain than the href's, and URLhaus feed entries (full URL, then host). Each symbol is a weak signal on its
 own: policy composites combine them (a download from an IP, a download behind a lookalike, ...), so a
 newsletter with a hundred tracking links or an invitation with a meeting link stays clean.
 Emits: URL_FILE_DOWNLOAD, URL_EXECUTABLE_DOWNLOAD, URL_DOWNLOAD_UNRELATED_HOST, URL_CMS_INTERNAL_PATH,
-URL_IP_HOST, URL_NONSTANDARD_PORT, URL_USERINFO, URL_IDN_HOST, URL_SCRIPT_SCHEME, URL_SHORTENER,
+URL_IP_HOST, URL_NONSTANDARD_PORT, URL_USERINFO, URL_IDN_HOST, URL_SCRIPT_SCHEME,
 URL_LOOKALIKE_DOMAIN, URL_TEXT_MISMATCH, URL_TEXT_MISMATCH_KNOWN_DOMAIN, URL_LINK_UNKNOWN_HOST (no score of
 its own: policy pairs it with display-name impersonation, whose lure link needs no tell-tale path), URL_FEED_MATCH,
 URL_FEED_HOST_MATCH. One finding per symbol (the first URL), with the count in evidence.
@@ -45,9 +45,6 @@ OFFICE_ARCHIVE = frozenset(
 EXECUTABLE = frozenset(
     "exe scr com pif bat cmd js jse vbs vbe wsf wsh hta ps1 psm1 lnk msi msp dll cpl sys reg chm "
     "iso img vhd vhdx apk dmg appx msix url inf".split())
-SHORTENERS = frozenset(
-    "bit.ly bitly.com tinyurl.com t.co goo.gl ow.ly is.gd buff.ly rebrand.ly cutt.ly shorturl.at rb.gy "
-    "tiny.cc s.id v.gd t.ly x.gd qr.paps.jp urx.nu urx2.nu urx3.nu x.gd amzn.to lnkd.in bl.ink".split())
 STANDARD_PORTS = frozenset({None, 80, 443, 21})
 _CMS_DIRS = ("/wp-content/", "/wp-admin/", "/wp-includes/", "/components/com_", "/sites/default/files/")
 _DOMAIN_IN_TEXT = re.compile(r"(?:https?://)?((?:[\w-]+\.)+[\w-]{2,})(?=[/:\s]|$)", re.IGNORECASE)
@@ -55,6 +52,9 @@ _FILE_LIKE_SUFFIXES = OFFICE_ARCHIVE | EXECUTABLE | frozenset("pdf mov mp4 png j
 _INTERNAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8",
     "::1/128", "fc00::/7", "fe80::/10"))
+_TLD_EXTENSIONS = frozenset({"com", "zip", "mov"})
+_HOST_NAME = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+")
+_SERVER_EXTENSIONS = frozenset({"dll"})  # IIS ISAPI endpoints (`eBayISAPI.dll?ViewItem`)
 _FEED_URL_COLUMN = 2  # id, dateadded, url, url_status, ...
 
 
@@ -87,11 +87,20 @@ def _host_of(key: str) -> str:
 
 
 def file_kind(url: Url) -> str | None:
-    """"executable", "document" (Office or archive) or None, by the path's extension."""
+    """"executable", "document" (Office or archive) or None, by the path's extension.
+
+    A last segment that is a host name (`/jump/www.example.com`, `/click/123/shop.example.com`: a
+    redirector naming its target) or a server extension called with a query (`/ws/eBayISAPI.dll?View`)
+    is an endpoint, not a file: `.com`, `.zip` and `.mov` are top-level domains too.
+    """
     name = url.path.rstrip("/").rsplit("/", 1)[-1]
     if "." not in name:
         return None
     ext = name.rsplit(".", 1)[-1].lower()
+    if ext in _TLD_EXTENSIONS and _is_host_name(name, url.path):
+        return None
+    if ext in _SERVER_EXTENSIONS and _has_query(url):
+        return None
     if ext in EXECUTABLE:
         return "executable"
     return "document" if ext in OFFICE_ARCHIVE else None
@@ -112,7 +121,6 @@ class UrlLures:
         SymbolSpec("URL_USERINFO", "url", "A link hides its real host behind 'something@' in the address"),
         SymbolSpec("URL_IDN_HOST", "url", "A link's host is an internationalised (punycode) name"),
         SymbolSpec("URL_SCRIPT_SCHEME", "url", "A link or form uses a data: or javascript: address"),
-        SymbolSpec("URL_SHORTENER", "url", "A link goes through a URL shortener that hides the destination"),
         SymbolSpec("URL_LOOKALIKE_DOMAIN", "url", "A link's domain imitates one of ours or a known partner's"),
         SymbolSpec("URL_TEXT_MISMATCH", "url", "A link's visible text names another domain than the one it opens"),
         SymbolSpec("URL_TEXT_MISMATCH_KNOWN_DOMAIN", "url",
@@ -159,8 +167,6 @@ class UrlLures:
             yield "URL_USERINFO", {"userinfo": url.userinfo[:100], "host": url.host}
         if "xn--" in url.host or not url.host.isascii():
             yield "URL_IDN_HOST", {"host": url.host}
-        if url.host.removeprefix("www.") in SHORTENERS:
-            yield "URL_SHORTENER", {"host": url.host}
         lookalike = None if ip_host else find_lookalike(url.host, ctx.knowledge)
         if lookalike:
             yield "URL_LOOKALIKE_DOMAIN", {
@@ -204,6 +210,20 @@ class UrlLures:
             yield "URL_TEXT_MISMATCH_KNOWN_DOMAIN", evidence
         else:
             yield "URL_TEXT_MISMATCH", evidence
+
+
+def _is_host_name(name: str, path: str) -> bool:
+    name = name.lower()
+    if not _HOST_NAME.fullmatch(name):
+        return False
+    written_as_url = "//" in path or ":/" in path
+    # MS-DOS `.com` programs are extinct on the web; `name.com` at the end of a path is a site's name.
+    return written_as_url or name.startswith("www.") or name.endswith(".com")
+
+
+def _has_query(url: Url) -> bool:
+    rest = url.url.partition("://")[2]
+    return "?" in rest or ";" in rest.partition("/")[2]
 
 
 def is_internal_host(host: str) -> bool:

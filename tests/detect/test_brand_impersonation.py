@@ -1,0 +1,166 @@
+"""A sender claiming a well-known brand it does not mail from; and the brands' own mail, which must pass."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from kakuri.detect.base import ScanContext
+from kakuri.detect.brand_catalogue import BrandDataError, load_brands
+from kakuri.detect.brand_impersonation import FACT, BrandImpersonation
+from kakuri.model import Envelope
+from kakuri.parse.mime import parse_message
+from kakuri.pipeline import Scanner
+from tests.builders import make_message
+
+DETECTOR = BrandImpersonation()
+
+
+def check(raw: bytes, envelope: Envelope | None = None, detector: BrandImpersonation = DETECTOR) -> dict:
+    ctx = ScanContext(envelope=envelope or Envelope())
+    found = {f.symbol: f for f in detector.check(parse_message(raw), ctx)}
+    return found
+
+
+def verdict(settings, raw: bytes, envelope: Envelope | None = None):
+    return Scanner(settings).scan(raw, envelope).verdict
+
+
+def lure(from_: str, href: str, subject: str = "Action required", html_extra: str = "") -> bytes:
+    return make_message(from_=from_, to="Hanako <hanako@tokai-keiki.example>", subject=subject,
+                        html=f"{html_extra}<p>Your mailbox will be closed.</p><a href=\"{href}\">Keep my mailbox</a>")
+
+
+@pytest.mark.parametrize("from_, brand", [
+    ("Microsoft 365 <no-reply@hacked-bakery.test>", "microsoft"),
+    ("\"ＰａｙＰａｌ\" <service@mailer-77.test>", "paypal"),
+    ("PayPaI Service <info@mailer-77.test>", "paypal"),  # capital I for l
+    ("=?utf-8?b?5LiJ5LqV5L2P5Y+L44Kr44O844OJ?= <info@card-info.test>", "smbc_card"),  # 三井住友カード
+    ("Office365 ,_<x7@hacked-bakery.test>", "microsoft"),  # name split from the address by a comma
+    ("<docusign@hacked-bakery.test>", "docusign"),  # the local part claims it
+    ("Support <help@paypal.com.account-check.test>", "paypal"),  # the brand's domain as a subdomain
+])
+def test_sender_identity_claiming_a_brand_from_elsewhere(from_, brand):
+    found = check(lure(from_, "https://account-check.test/login"))
+    assert found["BRAND_IMPERSONATION"].evidence["brand"] == brand
+
+
+def test_claim_publishes_the_brand_for_other_detectors():
+    ctx = ScanContext()
+    list(DETECTOR.check(parse_message(lure("DocuSign <sign@hacked-bakery.test>", "https://x.test/")), ctx))
+    assert ctx.facts[FACT] == ["docusign"]
+
+
+def test_brand_claim_with_a_link_to_a_free_page_is_quarantined(settings):
+    raw = lure("Microsoft 365 <no-reply@hacked-bakery.test>", "https://mailbox-keep-3f.web.app/")
+    result = verdict(settings, raw)
+    assert result.action.value == "quarantine", result.as_dict()
+    assert any("BRAND_IMPERSONATION_RISKY_LINK" in r for r in result.reasons)
+
+
+def test_page_title_claim_with_a_lookalike_link_host():
+    raw = lure("Customer Care <care@mailer-77.test>", "https://paypal-resolution-center.test/login",
+               html_extra="<html><head><title>PayPal</title></head>")
+    found = check(raw)
+    assert found["BRAND_CLAIM_IN_CONTENT"].evidence["claimed_in"] == "title"
+    assert found["BRAND_LOOKALIKE_LINK"].evidence["technique"] == "brand-name-in-host"
+
+
+def test_logo_alt_text_is_a_claim():
+    raw = lure("Notice <n@mailer-77.test>", "https://x.test/", html_extra='<img src="cid:logo" alt="DocuSign">')
+    assert check(raw)["BRAND_CLAIM_IN_CONTENT"].evidence["claimed_in"] == "logo"
+
+
+def test_free_mailbox_at_the_brands_own_service_counts_half():
+    found = check(lure("Microsoft account team <ms.security.team42@outlook.com>", "https://x.test/"))
+    assert found["BRAND_IMPERSONATION"].weight == 0.5
+
+
+# The false-positive traps: the brands' own mail, and mail about a brand from others.
+
+def test_docusign_envelope_from_docusign_passes(settings):
+    raw = make_message(from_="Tanaka via DocuSign <dse_na3@docusign.net>", subject="Please DocuSign: 契約書.pdf",
+                       html='<img alt="DocuSign" src="https://na3.docusign.net/logo.png">'
+                            '<a href="https://na3.docusign.net/Signing/EmailStart.aspx?a=1">REVIEW DOCUMENT</a>',
+                       to="hanako@tokai-keiki.example")
+    assert check(raw) == {}
+    assert verdict(settings, raw).action.value == "deliver"
+
+
+def test_microsoft_notice_from_microsoft_with_its_short_links_passes(settings):
+    raw = make_message(from_="Microsoft account team <account-security-noreply@accountprotection.microsoft.com>",
+                       subject="Microsoft account security info was added",
+                       html='<a href="https://go.microsoft.com/fwlink/?LinkID=1">review</a>'
+                            '<a href="https://aka.ms/mfasetup">set up</a>'
+                            '<a href="https://account.live.com/activity">activity</a>')
+    assert check(raw) == {}
+    assert verdict(settings, raw).action.value == "deliver"
+
+
+def test_card_statement_from_the_card_company_passes(settings):
+    raw = make_message(
+        from_="三井住友カード <statement@smbc-card.com>", subject="【三井住友カード】ご利用明細のお知らせ",
+        html='<title>三井住友カード</title><a href="https://www.smbc-card.com/mem/index.jsp">Vpassへログイン</a>'
+             '<a href="https://click.mail.test/c?u=' + quote("https://www.vpass.ne.jp/", safe="") + '">明細</a>')
+    envelope = Envelope(mail_from="bounce@mail.smbc-card.com")
+    assert check(raw, envelope) == {}
+    assert verdict(settings, raw, envelope).action.value == "deliver"
+
+
+def test_shop_newsletter_about_amazon_gift_cards_passes(settings):
+    """A third party naming a brand in the subject, linking to the brand: mail about it, not from it."""
+    raw = make_message(from_="Outdoor Shop <news@outdoor-shop.test>", subject="Amazonギフトカードが当たるキャンペーン",
+                       body="お支払いはPayPalもご利用いただけます。",
+                       html='<a href="https://www.outdoor-shop.test/campaign">キャンペーン</a>'
+                            '<a href="https://www.amazon.co.jp/gc">Amazonギフトカード</a>'
+                            '<p>お支払いはPayPalもご利用いただけます。</p>')
+    assert check(raw) == {}
+    assert verdict(settings, raw).action.value == "deliver"
+
+
+def test_mailing_list_digest_mentioning_brands_is_not_quarantined(settings):
+    links = "".join(f'<a href="https://lists.project.test/archives/msg{i}.html">msg {i}</a>' for i in range(20))
+    raw = make_message(from_="razor-users-request@lists.project.test",
+                       subject="razor-users digest, Vol 1 #42: Outlook and Microsoft Exchange filtering",
+                       html=links + '<a href="https://bit.ly/3listfaq">FAQ</a>')
+    assert "BRAND_IMPERSONATION" not in check(raw)
+    assert verdict(settings, raw).action.value != "quarantine"
+
+
+def test_person_named_like_a_brand_word_is_not_a_claim():
+    raw = lure("Chase Norton <chase@consulting.test>", "https://consulting.test/report")
+    assert check(raw) == {}
+
+
+def test_operator_adds_a_brand(tmp_path: Path):
+    folder = tmp_path / "brands"
+    folder.mkdir()
+    (folder / "local.toml").write_text(
+        '[brands.kitaboshi_bank]\nnames = ["北星銀行"]\nhost_tokens = ["kitaboshi"]\ndomains = ["kitaboshi-bank.example"]\n',
+        encoding="utf-8")
+    detector = BrandImpersonation(brand_folder=folder)
+    found = check(lure("北星銀行 <info@mailer-77.test>", "https://kitaboshi-login.test/"), detector=detector)
+    assert found["BRAND_IMPERSONATION"].evidence["brand"] == "kitaboshi_bank"
+    assert found["BRAND_LOOKALIKE_LINK"].evidence["host"] == "kitaboshi-login.test"
+
+
+def test_operator_brand_without_domains_says_what_to_do(tmp_path: Path):
+    (tmp_path / "bad.toml").write_text('[brands.x]\nnames = ["X Corp"]\n', encoding="utf-8")
+    with pytest.raises(BrandDataError, match="has no domains"):
+        load_brands(tmp_path)
+
+
+def test_stock_brand_file_is_valid_and_names_its_source():
+    text = (resources.files("kakuri") / "data" / "brands.toml").read_text(encoding="utf-8")
+    assert "Source:" in text and "Licence:" in text
+    brands = tomllib.loads(text)["brands"]
+    assert {"microsoft", "docusign", "smbc_card", "mufg", "yamato", "nta", "japan_post"} <= set(brands)
+    for key, body in brands.items():
+        assert body["domains"], key
+        for domain in body["domains"]:
+            assert domain == domain.lower() and "." in domain and "/" not in domain, (key, domain)
+    load_brands()
