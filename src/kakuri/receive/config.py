@@ -32,7 +32,7 @@ class SmtpConfig(BaseModel):
     scan_inline_timeout_seconds: float = 10.0  # longer scans answer 250 and finish from the spool
     scan_workers: int = 2
     scan_pool: Literal["process", "thread"] = "process"  # process: one scanner per core, no GIL contention
-    relay_check: bool = True  # refuse external recipients for untrusted clients (when our_domains is set)
+    relay_check: bool = True  # refuse external recipients for untrusted clients (every recipient before our_domains is set)
 
 
 class DeliveryConfig(BaseModel):

@@ -3,7 +3,7 @@
 The sender counts as one of us only when the client is trusted (internal network or authenticated)
 AND the envelope sender is in our domains: our own MTA relaying inbound mail connects from a trusted
 address too, with an outside sender. Recipients in our domains are internal (from us) or inbound;
-others are outbound. Relaying to outside recipients is allowed only to trusted clients.
+others are outbound. Relaying to outside recipients is allowed only to trusted clients, also before our domains are configured.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ class DirectionRules:
         return bool(address) and self._ours.is_our_domain(domain_of(address))
 
     def may_relay(self, rcpt: str, *, client_ip: str | None, auth_user: str | None) -> bool:
-        # Without configured domains (the embedded default) there is nothing to protect yet.
-        if not self._ours.our_domains or self.is_ours(rcpt):
+        # Before [org] our_domains is set no recipient is ours, so only trusted clients (loopback by
+        # default: `make run`) may send at all; anything else would be an open relay.
+        if self.is_ours(rcpt):
             return True
         return self.is_trusted_client(client_ip, auth_user)
 
