@@ -26,6 +26,7 @@ _MIXED = re.compile(r"\b(?=[\w]*[A-Za-z])(?=[\w]*[%s])[\w]{3,}\b" % _LOOKALIKES)
 _SPACED = re.compile(r"(?<!\S)(?:[A-Za-z] ){4,}[A-Za-z](?!\S)")
 _INVISIBLE = "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u034f\u180e"
 _INSIDE_WORD = re.compile(r"\S*[A-Za-z][%s]+[A-Za-z]\S*" % _INVISIBLE)  # the whole word around it
+_ANY_DISGUISE = re.compile("[%s%s]" % (_LOOKALIKES, _INVISIBLE))  # cheap pre-check: most mail has none
 _BODY_MIN = 2  # one odd word in a long body can be a typo or a pasted name; two are a method
 _SAMPLE = 3
 
@@ -43,16 +44,18 @@ class TextObfuscation:
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
         header = f"{message.from_name}\n{message.subject}"
         body = f"{message.text}\n{message.html_text}"
-        if words := _MIXED.findall(header):
-            yield self._finding("OBFUSCATED_MIXED_SCRIPT_HEADER", words)
-        if len(words := _MIXED.findall(body)) >= _BODY_MIN:
-            yield self._finding("OBFUSCATED_MIXED_SCRIPT_BODY", words)
         if spelled := _SPACED.findall(header):
             yield self._finding("OBFUSCATED_SPACED_LETTERS", spelled)
-        if words := _INSIDE_WORD.findall(header):
-            yield self._finding("OBFUSCATED_INVISIBLE_HEADER", words)
-        if len(words := _INSIDE_WORD.findall(body)) >= _BODY_MIN:
-            yield self._finding("OBFUSCATED_INVISIBLE_BODY", words)
+        if _ANY_DISGUISE.search(header):
+            yield from self._disguised(header, "HEADER", 1)
+        if _ANY_DISGUISE.search(body):
+            yield from self._disguised(body, "BODY", _BODY_MIN)
+
+    def _disguised(self, text: str, where: str, minimum: int) -> Iterable[Finding]:
+        if len(words := _MIXED.findall(text)) >= minimum:
+            yield self._finding(f"OBFUSCATED_MIXED_SCRIPT_{where}", words)
+        if len(words := _INSIDE_WORD.findall(text)) >= minimum:
+            yield self._finding(f"OBFUSCATED_INVISIBLE_{where}", words)
 
     def _finding(self, symbol: str, words: list[str]) -> Finding:
         shown = ", ".join(_visible(w) for w in dict.fromkeys(words[:_SAMPLE]))
