@@ -308,6 +308,40 @@ def rar5_encrypted(files: dict[str, bytes], password: str, *, kdf_log2: int = 15
     return out + _rar5_block(5, _vint(0))
 
 
+def udf_only_of(files: dict[str, bytes]) -> bytes:
+    """A UDF 2.60 disc without ISO 9660 descriptors (what pycdlib cannot open): pycdlib writes a UDF bridge
+    disc, then its volume recognition sequence is moved to sector 16 over the ISO 9660 descriptors."""
+    iso = pycdlib.PyCdlib()
+    iso.new(udf="2.60")
+    for index, (name, data) in enumerate(files.items()):
+        iso.add_fp(io.BytesIO(data), len(data), f"/F{index}.BIN;1", udf_path=f"/{name}")
+    out = io.BytesIO()
+    iso.write_fp(out)
+    iso.close()
+    disc, sector = bytearray(out.getvalue()), 2048
+    start = next(n for n in range(16, 32) if disc[n * sector + 1:n * sector + 6] == b"BEA01")
+    recognition = bytes(disc[start * sector:(start + 3) * sector])  # BEA01, NSR02/03, TEA01
+    disc[16 * sector:(start + 3) * sector] = recognition + bytes((start - 16) * sector)
+    return bytes(disc)
+
+
+def ntfs_volume(files: dict[str, bytes], *, megabytes: int = 8) -> bytes:
+    """A real NTFS volume made by Debian's ntfs-3g tools (mkntfs, then ntfscp per file; no mount, no root)."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        image = Path(folder, "volume.img")
+        image.write_bytes(b"\x00" * (megabytes << 20))
+        subprocess.run(["mkntfs", "-F", "-f", "-q", "-L", "SHARE", str(image)], check=True, capture_output=True)
+        for index, (name, data) in enumerate(files.items()):
+            source = Path(folder, f"src{index}")
+            source.write_bytes(data)
+            subprocess.run(["ntfscp", "-f", str(image), str(source), name], check=True, capture_output=True)
+        return image.read_bytes()
+
+
 def nested_zip_bomb(levels: int, copies: int, leaf_bytes: int) -> bytes:
     """42.zip style: `copies` zips of `copies` zips ... of a file of zeros."""
     layer = zip_of({"0.dat": b"\x00" * leaf_bytes})

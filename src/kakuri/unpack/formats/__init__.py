@@ -47,9 +47,9 @@ def format_for(kind: str) -> ArchiveFormat | None:
 
         return VirtualDiskFormat(kind)
     if kind in ("udf", "vmdk", "dmg", "wim"):
-        from kakuri.unpack.formats.disk_image import UnsupportedDiskImage
+        from kakuri.unpack.formats.image_tool import ToolImageFormat
 
-        return UnsupportedDiskImage(kind)
+        return ToolImageFormat(kind)
     if kind == "onenote":
         from kakuri.unpack.formats.onenote import OneNoteFormat
 

@@ -3,8 +3,9 @@ volumes in raw .img files and in VHD/VHDX disks (MBR or GPT partitions) via Fox-
 
 Threat: ISO/IMG/VHD attachments hide an .lnk/.exe/.dll from mail filters and, opened on Windows, drop
 the Mark-of-the-Web (Emotet/IcedID/Qakbot 2022). Every disk image gets ARCHIVE_DISK_IMAGE from the walker;
-contents are extracted here. NTFS volumes, UDF-only images, VMDK/DMG/WIM are not read:
-ARCHIVE_UNSUPPORTED (unscannable) says so.
+contents are extracted here. Images whose file system these do not read (NTFS, ext, HFS...) go to
+7-Zip in a box (`image_tool.py`) when nothing was read in-process; without 7zz they stay
+ARCHIVE_UNSUPPORTED (unscannable).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class FatImageFormat:
     name: ClassVar[str] = "img"
 
     def extract(self, data: bytes, job: Extraction) -> Iterator[Member]:
-        yield from _volume_members(io.BytesIO(data), job)
+        yield from _or_7zip(_volume_members(io.BytesIO(data), job), data, job, self.name)
 
 
 class VirtualDiskFormat:
@@ -75,7 +76,22 @@ class VirtualDiskFormat:
             disk = (VHD if self.name == "vhd" else VHDX)(io.BytesIO(data))
         except Exception as exc:  # dissect raises its own and struct errors on damaged headers
             raise CorruptArchive(f"{type(exc).__name__}: {exc}") from exc
-        yield from _volume_members(disk, job)
+        yield from _or_7zip(_volume_members(disk, job), data, job, self.name)
+
+
+def _or_7zip(members: Iterator[Member], data: bytes, job: Extraction, kind: str) -> Iterator[Member]:
+    """The FAT members; when the image holds no FAT volume at all, what 7-Zip reads of it."""
+    read = False
+    try:
+        for member in members:
+            read = True
+            yield member
+    except UnsupportedArchive:
+        if read:
+            raise  # FAT partitions were read; a second reader over the same disk would repeat them
+        from kakuri.unpack.formats.image_tool import ToolImageFormat
+
+        yield from ToolImageFormat(kind).extract(data, job)
 
 
 def _volume_members(stream, job: Extraction) -> Iterator[Member]:
