@@ -54,6 +54,8 @@ def _archives() -> list[bytes]:
         ar.rar5_stored({"a.vbs": b"CreateObject"}),
         ar.rar5_stored({"a.vbs": b"CreateObject"}, encrypted=True),
         ar.raw_zip([(b"a.exe", PE), (b"b.txt", b"x")]),
+        ar.rar5_encrypted({"a.vbs": b"CreateObject", "b.lnk": LNK}, "fuzz"),
+        ar.udf_only_of({"setup.lnk": LNK}),
     ]
 
 

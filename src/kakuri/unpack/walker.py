@@ -8,8 +8,9 @@ into `Part.children` (the detectors walk them like any MIME part), try the messa
 passwords on encrypted ones, and turn every limit that is reached into a finding.
 Emits: the ARCHIVE_* symbols of `SYMBOLS`.
 Blind spots: Office OOXML/ODF are zips but are left whole (the Office detectors read them); encrypted RAR
-needs Debian's unar (run boxed, formats/external.py); UDF-only and FAT/VHD images are reported unscannable; a password that is
-neither in the message nor offered by another PasswordSource.
+needs Debian's unar and NTFS/UDF-only/VMDK/DMG/WIM images Debian's 7zz (both run boxed,
+formats/external.py), else they are reported unscannable; a password that is neither in the message nor
+offered by another PasswordSource.
 """
 
 from __future__ import annotations
