@@ -141,9 +141,9 @@ class HtmlAttachment:
         if page.remote_scripts:
             yield Finding("HTML_REMOTE_SCRIPT", self.name, part.path,
                           {**ev, "src": page.remote_scripts[0][:300], "count": str(len(page.remote_scripts))})
-        if page.remote_frames + page.remote_scripts and page.visible_chars <= REDIRECT_MAX_TEXT:
-            source = (page.remote_frames + page.remote_scripts)[0]
-            yield Finding("HTML_REMOTE_LOADER", self.name, part.path, {**ev, "src": source[:300]})
+        loads = page.remote_frames + page.remote_scripts
+        if loads and page.visible_chars <= REDIRECT_MAX_TEXT and not (page.password_fields or page.smuggling):
+            yield Finding("HTML_REMOTE_LOADER", self.name, part.path, {**ev, "src": loads[0][:300]})
         if page.svg_active:
             yield Finding("SVG_ACTIVE_CONTENT", self.name, part.path, {**ev, "content": ", ".join(sorted(page.svg_active))})
 
