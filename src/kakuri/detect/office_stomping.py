@@ -53,7 +53,7 @@ class OfficeStomping:
         except Exception:  # unreadable: office_macros reports OFFICE_UNPARSEABLE
             return []
         try:
-            if not parser.detect_vba_macros():
+            if not parser.detect_vba_macros() or not _projects_with_pcode(parser):
                 return []
             source = "\n".join(code if isinstance(code, str) else code.decode("latin-1")
                                for _, stream, _, code in parser.extract_macros() if stream != "xlm_macro" and code)
@@ -77,13 +77,35 @@ class OfficeStomping:
         return found
 
 
+def _projects_with_pcode(parser: olevba.VBA_Parser) -> list[tuple[olevba.VBA_Parser, str, str]]:
+    """(parser, VBA root, dir stream) of every VBA project whose _VBA_PROJECT stream holds more than its
+    7-byte header, i.e. a p-code cache (MS-OVBA 2.3.4.1). Source-only projects (written by generators,
+    LibreOffice, our builders) have nothing to compare and cost no decompression or disassembly."""
+    found = []
+    for project in [parser] if parser.ole_file is not None else list(parser.ole_subfiles):
+        for vba_root, _, dir_path in project.find_vba_projects() or ():
+            path = vba_root + "VBA/_VBA_PROJECT"
+            if project.ole_file.exists(path) and project.ole_file.get_size(path) > 7:
+                found.append((project, vba_root, dir_path))
+    return found
+
+
 def _pcode_listing(parser: olevba.VBA_Parser) -> str:
-    from pcodedmp import pcodedmp  # imported on first macro document: most mail never needs it
+    """pcodedmp's disassembly of every project that carries p-code.
+
+    pcodedmp's own processProject prints its errors to stderr and returns; its steps are called here
+    so that an error reaches our caller as an exception instead."""
+    from pcodedmp import pcodedmp  # imported on the first document with p-code: most mail never needs it
 
     out = io.StringIO()
-    projects = [parser] if parser.ole_file is not None else list(parser.ole_subfiles)
-    for project in projects:
-        pcodedmp.processProject(project, _PCODEDMP_ARGS, output_file=out)
+    for project, vba_root, dir_path in _projects_with_pcode(parser):
+        dir_data, modules, is64bit = pcodedmp.processDir(project, dir_path, _PCODEDMP_ARGS, output_file=out)
+        project_data = pcodedmp.process_VBA_PROJECT(project, vba_root + "VBA/_VBA_PROJECT", _PCODEDMP_ARGS,
+                                                    output_file=out)
+        identifiers = pcodedmp.getTheIdentifiers(project_data)
+        for module in modules:
+            data = project.ole_file.openstream(vba_root + "VBA/" + module).read()
+            pcodedmp.pcodeDump(data, project_data, dir_data, identifiers, is64bit, _PCODEDMP_ARGS, output_file=out)
     return out.getvalue()
 
 
