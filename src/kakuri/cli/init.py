@@ -14,7 +14,7 @@ from typing import List, Optional
 import typer
 
 from kakuri.cli import state
-from kakuri.settings import CONFIG_NAME, POLICY_NAME
+from kakuri.settings import CONFIG_NAME, POLICY_NAME, make_private_dir, permission_warnings, write_private
 
 _ORG_AND_SCAN = """# kakuri configuration. Every key is optional; commented lines show the defaults.
 # Scores and thresholds are not here: see policy.toml.
@@ -76,18 +76,17 @@ def init(
     domain: Optional[List[str]] = typer.Option(None, "--domain", "-d", help="One of our mail domains (repeat)"),
 ) -> None:
     """Create the data folder (config, policy, database) and record our domains."""
-    home = state.HOME or Path("kakuri-data")
-    home.mkdir(parents=True, exist_ok=True)
+    home = make_private_dir(state.HOME or Path("kakuri-data"))
     domains = sorted({d.strip().lower().rstrip(".") for d in domain or [] if d.strip()})
     config = home / CONFIG_NAME
     if config.exists():
         typer.echo(f"{config} exists; left as it is")
     else:
-        config.write_text(_with_tls(home, default_config(domains)), encoding="utf-8")
+        write_private(config, _with_tls(home, default_config(domains)))
         typer.echo(f"wrote {config}")
     policy = home / POLICY_NAME
     if not policy.exists():
-        policy.write_text(_POLICY, encoding="utf-8")
+        write_private(policy, _POLICY)
         typer.echo(f"wrote {policy}")
     from kakuri.store.knowledge import load_knowledge
 
@@ -96,6 +95,8 @@ def init(
     typer.echo(f"our domains: {', '.join(sorted(knowledge.our_domains)) or '(none yet: use --domain)'}")
     if added:
         typer.echo(f"recorded {len(added)} new domain(s)")
+    for line in permission_warnings(home):
+        typer.secho(f"warning: {line}", fg="yellow", err=True)
 
 
 def _with_tls(home: Path, text: str) -> str:

@@ -113,10 +113,12 @@ def milter(
     ),
 ) -> None:
     """Run kakuri as a Postfix milter (plus the gateway's delivery of released mail), until stopped."""
-    from kakuri.cli.serve import _logging
+    from kakuri.cli.serve import _logging, warn_permissions
 
     _logging(False)
-    asyncio.run(_run_milter(state.settings(), listen=listen, smtp=smtp, next_hop=next_hop))
+    settings = state.settings()
+    warn_permissions(settings)
+    asyncio.run(_run_milter(settings, listen=listen, smtp=smtp, next_hop=next_hop))
 
 
 async def _run_milter(settings, *, listen: str | None, smtp: str | None, next_hop: str | None) -> None:

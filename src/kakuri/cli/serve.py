@@ -26,6 +26,7 @@ def serve(
     """Run the SMTP gateway: accept, scan, quarantine or deliver, until stopped (Ctrl-C or SIGTERM)."""
     _logging(verbose)
     settings = state.settings()
+    warn_permissions(settings)
     asyncio.run(_serve(settings, smtp=smtp, next_hop=next_hop, web=web))
 
 
@@ -40,6 +41,7 @@ def run_default() -> None:
         state.HOME = home
         init(domain=[])
     settings = state.settings()
+    warn_permissions(settings)
     maildir = (home / "maildir" / "new").resolve()
     typer.echo(
         f"""
@@ -107,6 +109,14 @@ def _console_quarantine(gateway):
                 raise ActionError(str(exc)) from exc
 
     return GatewayQuarantine(gateway.stores)
+
+
+def warn_permissions(settings) -> None:
+    """kakuri.toml, the database and the TLS key hold secrets and mail: say so when others can read them."""
+    from kakuri.settings import permission_warnings
+
+    for line in permission_warnings(Path(settings.home)):
+        logging.getLogger("kakuri").warning("%s", line)
 
 
 def _logging(verbose: bool) -> None:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from kakuri.settings import make_private_dir
 from kakuri.store.blobs import BlobStore, FileBlobStore
 from kakuri.store.db import make_engine, make_sessionmaker, migrate, sqlite_url
 
@@ -43,9 +44,12 @@ class Stores:
 def open_stores(settings, *, url: str | None = None, upgrade: bool = True) -> Stores:
     """Open (and by default migrate) the database and blob store configured in `settings`."""
     config = StoreConfig.model_validate(settings.section("store"))
-    home = Path(settings.home)
-    home.mkdir(parents=True, exist_ok=True)
+    home = make_private_dir(Path(settings.home))
+    database = home / "kakuri.db"
+    new_sqlite = not (url or config.url) and not database.exists()
     engine = make_engine(url or config.url or sqlite_url(home))
     if upgrade:
         migrate(engine)
+    if new_sqlite and database.exists():
+        database.chmod(0o600)  # mail and account hashes; SQLite gives its -wal and -shm files the same mode
     return Stores(engine=engine, sessions=make_sessionmaker(engine), blobs=FileBlobStore(home / config.blobs_dir))
