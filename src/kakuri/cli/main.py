@@ -57,6 +57,10 @@ def _register() -> None:
     from kakuri.cli import release
 
     release.register(app)
+    from kakuri.cli import clawback, retro
+
+    retro.register(app)  # retention, iocs, retro-scan
+    clawback.register(app)
 
 
 _register()

@@ -70,6 +70,7 @@ class DeliveryQueue:
         self._scan_failures: dict[str, int] = {}
         self._tasks: list[asyncio.Task] = []
         self.ppap = None  # PpapWatcher (receive/ppap.py), set by the gateway: holds archives for their password
+        self.retention = None  # store.retention.Retention, set by the gateway: copies of delivered mail
 
     # -- running ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -217,11 +218,19 @@ class DeliveryQueue:
         if outcome.verdict["action"] in KEEP_COPY:  # the copy is durable before the row that points to it
             blob = await asyncio.to_thread(self.stores.blobs.put, entry.raw)
         fields = self._fields(entry, outcome, blob=blob)
-        return await self.writer.run(
-            lambda session: mailflow.record_accepted(
-                session, **fields, results=results, commit=False, known_new=known_new
-            )
-        )
+        retained = None  # a copy of mail that reaches mailboxes, for the retro-scan (store/retention.py)
+        retention = self.retention
+        if (retention is not None and outcome.verdict["action"] in DELIVER_FIRST
+                and retention.wants(direction=str(entry.envelope.direction), size=len(entry.raw))):
+            retained = await asyncio.to_thread(retention.keep, entry.raw)
+
+        def write(session):
+            message = mailflow.record_accepted(session, **fields, results=results, commit=False, known_new=known_new)
+            if retained is not None:
+                retention.record(session, queue_id=entry.queue_id, key=retained, size=len(entry.raw))
+            return message
+
+        return await self.writer.run(write)
 
     def _fields(self, entry: SpoolEntry, outcome: ScanOutcome, *, blob: str | None) -> dict:
         return outcome.record_fields(

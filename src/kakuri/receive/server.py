@@ -26,6 +26,7 @@ from kakuri.receive.smtp_data import FastDataSMTP
 from kakuri.receive.smtp_handler import GatewayHandler
 from kakuri.receive.spool import Spool
 from kakuri.store.config import Stores, open_stores
+from kakuri.store.retention import Retention
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,11 @@ class Gateway:
         hop = self.config.delivery.next_hop
         if hop == "maildir":
             return MaildirRelay(self.home / self.config.delivery.maildir)
+        if hop.startswith("lmtp:"):  # straight into the mail store, e.g. Dovecot (receive/lmtp.py)
+            from kakuri.receive.lmtp import LmtpRelay
+
+            host, port = parse_host_port(hop[len("lmtp:"):], default_port=24)
+            return LmtpRelay(host, port, timeout_seconds=self.config.delivery.timeout_seconds, lhlo=self.hostname)
         host, port = parse_host_port(hop)
         return SmtpRelay(host, port, timeout_seconds=self.config.delivery.timeout_seconds, helo=self.hostname)
 
@@ -122,6 +128,7 @@ class Gateway:
         )
         self.ppap = PpapWatcher(settings=self.settings, stores=self.stores, spool=self.spool, submit=self.queue.submit)
         self.queue.ppap = self.ppap if self.ppap.enabled else None
+        self.queue.retention = Retention.from_settings(self.settings)  # None when [retention] enabled = false
         await self.ppap.start()
         await self.queue.start()
         self.rules = DirectionRules(  # also used by the milter listener (receive/milter) beside this gateway

@@ -6,3 +6,5 @@ import kakuri.store.accounts  # noqa: F401,E402  web console users, tokens, sess
 import kakuri.store.messages  # noqa: F401,E402  gateway messages, recipients, audit log
 import kakuri.store.incidents  # noqa: F401,E402  outbreak response: emergency modes, incidents, warnings
 import kakuri.store.knowledge_tables  # noqa: F401,E402  directory, thread ledger, contact graph
+import kakuri.store.retention  # noqa: F401,E402  retained delivered mail, retro-scan, clawback
+import kakuri.store.indicators  # noqa: F401,E402  imported indicators and feed state

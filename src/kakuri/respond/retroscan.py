@@ -1,0 +1,396 @@
+"""Retro-scan: judge retained delivered mail again with today's knowledge ("delivered before we knew").
+
+Two ways of knowing more, handled differently because they cost differently:
+- **Indicators** (imported STIX/MISP/abuse.ch, hash lists, URL feeds) are matched against each message's
+  features (file hashes at every depth, URLs, link and sender domains, sender addresses, client IP),
+  extracted once per message and kept in `rt_features`: a new indicator needs no parsing at all.
+- **Rules** (kakuri's version, stock and operator policy, YARA rules) can change any verdict, so the
+  message is scanned again by the full pipeline in the scan pool. The rule version is a digest of
+  those inputs. With `skip_judged`, a message is not scanned again when it was already scanned under
+  the same rule version, or when every attachment hash and URL it carries was judged clean under it
+  (in another message: mass mail repeats attachments and links). Blind spot of that shortcut: a rule
+  change that only concerns headers (sender, thread) is not re-applied to skipped messages; run with
+  `skip_judged=False` after such a change.
+
+A message whose new verdict is quarantine or reject, or that carries an indicator, becomes a
+`rt_findings` row linked to an incident (given, or opened for the run), with the recipients it
+reached, so that `kakuri clawback --incident N` can take it back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kakuri.model.envelope import Direction, Envelope
+from kakuri.model.message import ParsedMessage
+from kakuri.parse.urls import message_urls
+from kakuri.respond.incidents import add_event, link, open_incident
+from kakuri.store.config import Stores
+from kakuri.store.indicators import Indicator
+from kakuri.store.messages import Message, MessageState, RecipientStatus
+from kakuri.store.retention import (
+    JudgedItem,
+    MessageFeatures,
+    RetainedMessage,
+    RetentionConfig,
+    RetroFinding,
+    insert_ignoring,
+)
+
+REACHED = (MessageState.DELIVERED, MessageState.RELEASED)
+NOW_BAD = ("quarantine", "reject")
+CONTENT = ("sha256:", "url:")  # the items whose judgement a later message may reuse
+CHUNK = 16  # messages per worker round trip
+
+
+# -- what a message carries ----------------------------------------------------------------------
+def features_of(message: ParsedMessage, envelope: Envelope) -> list[str]:
+    """Everything an indicator can name, as "kind:value" items."""
+    items: set[str] = set()
+    for part in message.walk_parts():
+        if part.is_attachment or part.depth > 0:
+            items.add(f"sha256:{part.sha256}")
+            items.add(f"md5:{hashlib.md5(part.data, usedforsecurity=False).hexdigest()}")
+    for url in message_urls(message):
+        if not url.is_link:
+            continue
+        items.add(f"url:{normalise_url(url.url)}")
+        if url.host:
+            items.add(f"{'ip' if _is_ip(url.host) else 'domain'}:{url.host.lower().rstrip('.')}")
+    for address in (envelope.mail_from, message.from_addr, *message.reply_to):
+        if address and "@" in address:
+            items.add(f"email:{address.lower()}")
+            items.add(f"domain:{address.rpartition('@')[2].lower()}")
+    if envelope.client_ip:
+        items.add(f"ip:{envelope.client_ip}")
+    if message.subject:
+        items.add(f"subject:{message.subject.strip()}")
+    return sorted(items)
+
+
+def normalise_url(url: str) -> str:
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        return url.strip()
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{host.lower()}{slash}{path}".rstrip("/")
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+class IndicatorIndex:
+    """The imported indicators as sets, matched against a message's items."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+        self.values: dict[str, set[str]] = {}
+        for kind, value in pairs:
+            self.add(kind, value)
+
+    def add(self, kind: str, value: str) -> None:
+        value = value.strip()
+        if kind == "url":
+            value = normalise_url(value)
+        elif kind != "subject":
+            value = value.lower().rstrip(".")
+        self.values.setdefault(kind, set()).add(value)
+
+    @classmethod
+    def load(cls, session: Session) -> IndicatorIndex:
+        return cls(session.execute(select(Indicator.kind, Indicator.value).distinct()))
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.values.values())
+
+    def match(self, items: Iterable[str]) -> list[str]:
+        hits = []
+        domains = self.values.get("domain", set())
+        for item in items:
+            kind, _, value = item.partition(":")
+            if value in self.values.get(kind, ()):
+                hits.append(item)
+            elif kind == "domain" and domains:
+                labels = value.split(".")
+                if any(".".join(labels[i:]) in domains for i in range(1, len(labels) - 1)):
+                    hits.append(item)  # a subdomain of a listed domain
+        return hits
+
+
+# -- rule version --------------------------------------------------------------------------------
+def rule_version(settings) -> str:
+    """Digest of what can change a full scan's verdict: kakuri's version, policy, YARA rules, detector options."""
+    from kakuri import __version__
+
+    digest = hashlib.sha256(f"kakuri {__version__}\n".encode())
+    stock_policy = resources.files("kakuri.policy")
+    stock_yara = resources.files("kakuri.data") / "yara"
+    files = sorted(p for p in stock_policy.iterdir() if p.name.endswith(".toml"))
+    files += sorted(p for p in stock_yara.iterdir() if p.name.endswith((".yar", ".yara")))
+    home = Path(settings.home)
+    files += [home / "policy.toml"] + sorted((home / "rules" / "yara").glob("*.yar*"))
+    for path in files:
+        if Path(str(path)).is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(repr(sorted(settings.detectors.items())).encode())
+    return digest.hexdigest()[:32]
+
+
+# -- scanning in the pool ------------------------------------------------------------------------
+_worker = None
+
+
+def _init_worker(home: str) -> None:
+    global _worker
+    from kakuri.settings import load_settings
+    from kakuri.store.retention import Retention
+    from kakuri.wiring import build_scanner_from_home
+
+    settings = load_settings(home)
+    retention = Retention(RetentionConfig.model_validate(settings.section("retention")), Path(home))
+    _worker = (build_scanner_from_home(settings), retention.blobs)
+
+
+def _judge_batch(batch: list[tuple[str, str, Envelope]]) -> list[tuple[str, dict | None, list[str]]]:
+    scanner, blobs = _worker
+    out = []
+    for queue_id, key, envelope in batch:
+        try:
+            raw = blobs.get(key)
+        except KeyError:
+            out.append((queue_id, None, []))
+            continue
+        result = scanner.scan(raw, envelope)
+        verdict = result.verdict.as_dict()
+        out.append((queue_id, {k: verdict[k] for k in ("action", "score", "reasons", "symbols")},
+                    features_of(result.message, envelope)))
+    return out
+
+
+class RetroPool:
+    """Worker processes that each build the scanner once and read retained copies themselves (only keys
+    and envelopes cross the pipe). `workers=0` judges in this process (tests, tiny windows)."""
+
+    def __init__(self, home: Path, workers: int | None = None) -> None:
+        self.home = str(home)
+        self.workers = (os.cpu_count() or 1) if workers is None else workers
+        self._pool = None
+        if self.workers > 0:
+            self._pool = ProcessPoolExecutor(self.workers, initializer=_init_worker, initargs=(self.home,))
+        else:
+            _init_worker(self.home)
+
+    def map(self, jobs: Iterable[tuple[str, str, Envelope]]) -> Iterator[tuple[str, dict | None, list[str]]]:
+        if self._pool is None:
+            for job in jobs:
+                yield from _judge_batch([job])
+            return
+        batch, pending = [], []
+        for job in jobs:
+            batch.append(job)
+            if len(batch) >= CHUNK:
+                pending.append(self._pool.submit(_judge_batch, batch))
+                batch = []
+                if len(pending) >= 3 * self.workers:
+                    yield from pending.pop(0).result()
+        if batch:
+            pending.append(self._pool.submit(_judge_batch, batch))
+        for future in pending:
+            yield from future.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+
+# -- the run -------------------------------------------------------------------------------------
+@dataclass
+class RetroRun:
+    rule_version: str
+    examined: int = 0
+    skipped: int = 0  # judged before under this rule version: not scanned
+    scanned: int = 0
+    missing: int = 0  # retained row without its copy
+    seconds: float = 0.0
+    incident_id: int | None = None
+    findings: list[RetroFinding] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.examined / self.seconds if self.seconds else 0.0
+
+
+def retro_scan(
+    settings,
+    stores: Stores,
+    *,
+    since: datetime,
+    actor: str,
+    incident_id: int | None = None,
+    skip_judged: bool = True,
+    pool: RetroPool | None = None,
+    scan: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> RetroRun:
+    """Judge retained mail received since `since` again; returns the run with its new findings.
+
+    `scan=False` only matches indicators against messages whose features are known (what an IOC
+    import does first, in seconds); messages never parsed are scanned regardless, to learn them."""
+    started = time.perf_counter()
+    run = RetroRun(rule_version=rule_version(settings))
+    with stores.sessions() as session:
+        index = IndicatorIndex.load(session)
+        judged = set(session.scalars(select(JudgedItem.item).where(JudgedItem.rule_version == run.rule_version)))
+        rows = session.execute(
+            select(RetainedMessage.queue_id, RetainedMessage.blob_key, Message.mail_from, Message.direction,
+                   Message.client_ip, Message.helo, MessageFeatures.items)
+            .join(Message, Message.queue_id == RetainedMessage.queue_id)
+            .outerjoin(MessageFeatures, MessageFeatures.queue_id == RetainedMessage.queue_id)
+            .where(Message.received_at >= since, Message.state.in_([str(s) for s in REACHED]))
+            .order_by(Message.received_at)
+        ).all()
+    hits: dict[str, list[str]] = {}
+    verdicts: dict[str, dict] = {}
+    jobs, deferred = [], []
+    pending: set[str] = set()  # content items that messages already queued in this run will judge
+    for queue_id, key, mail_from, direction, client_ip, helo, items in rows:
+        run.examined += 1
+        job = (queue_id, key, _envelope(mail_from, direction, client_ip, helo))
+        if items is not None:
+            matched = index.match(items)
+            if matched:
+                hits[queue_id] = matched
+            if not scan or (skip_judged and _already_judged(queue_id, items, judged)):
+                run.skipped += 1
+                continue
+            content = {i for i in items if i.startswith(CONTENT)}
+            if skip_judged and content and content <= judged | pending:
+                deferred.append((job, content))  # another message of this run will judge the same content
+                continue
+            pending |= content
+        jobs.append(job)
+    own_pool = pool is None and (jobs or deferred)
+    if own_pool:
+        pool = RetroPool(Path(settings.home), workers=0 if len(jobs) < 50 else None)
+    try:
+        new_features, new_judged = [], []
+
+        def later():  # the deferred messages whose content the first pass did not judge clean
+            for job, content in deferred:
+                if content <= judged:
+                    run.skipped += 1
+                else:
+                    yield job
+
+        def all_jobs():
+            yield from pool.map(jobs)
+            if deferred:
+                yield from pool.map(later())
+
+        for count, (queue_id, verdict, items) in enumerate(all_jobs() if jobs or deferred else (), 1):
+            if verdict is None:
+                run.missing += 1
+                continue
+            run.scanned += 1
+            new_features.append({"queue_id": queue_id, "items": items})
+            matched = index.match(items)
+            if matched:
+                hits[queue_id] = matched
+            if verdict["action"] in NOW_BAD:
+                verdicts[queue_id] = verdict
+            else:
+                fresh = {i for i in items if i.startswith(CONTENT)} | {f"msg:{queue_id}"}
+                new_judged += [{"item": i, "rule_version": run.rule_version} for i in fresh - judged]
+                judged |= fresh
+            if len(new_features) >= 2000:
+                _save_learning(stores, new_features, new_judged)
+                new_features, new_judged = [], []
+            if progress and count % 1000 == 0:
+                progress(count)
+        _save_learning(stores, new_features, new_judged)
+    finally:
+        if own_pool:
+            pool.close()
+    run.incident_id, run.findings = _record_findings(stores, hits, verdicts, run.rule_version, actor, incident_id)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def _envelope(mail_from: str, direction: str, client_ip: str, helo: str) -> Envelope:
+    known = direction in Direction._value2member_map_
+    return Envelope(mail_from=mail_from, client_ip=client_ip or None, helo=helo or None,
+                    direction=Direction(direction) if known else Direction.INBOUND)
+
+
+def _already_judged(queue_id: str, items: list[str], judged: set[str]) -> bool:
+    if f"msg:{queue_id}" in judged:
+        return True
+    content = [i for i in items if i.startswith(CONTENT)]
+    return bool(content) and all(i in judged for i in content)
+
+
+def _save_learning(stores: Stores, features: list[dict], judged: list[dict]) -> None:
+    if not features and not judged:
+        return
+    from kakuri.store.messages import utcnow
+
+    now = utcnow()
+    with stores.sessions() as session:
+        insert_ignoring(session, MessageFeatures, [{**f, "extracted_at": now} for f in features])
+        if judged:
+            insert_ignoring(session, JudgedItem, [{**j, "judged_at": now} for j in judged])
+        session.commit()
+
+
+def _record_findings(
+    stores: Stores, hits: dict[str, list[str]], verdicts: dict[str, dict], version: str, actor: str,
+    incident_id: int | None,
+) -> tuple[int | None, list[RetroFinding]]:
+    bad = sorted(set(hits) | set(verdicts))
+    if not bad:
+        return incident_id, []
+    findings = []
+    with stores.sessions() as session:
+        known = {(q, i) for q, i in session.execute(select(RetroFinding.queue_id, RetroFinding.incident_id)
+                                                   .where(RetroFinding.queue_id.in_(bad)))}
+        if incident_id is None:
+            incident_id = open_incident(session, title=f"Delivered before we knew: {len(bad)} message(s) found by retro-scan",
+                                        actor=actor).id
+        for queue_id in bad:
+            if (queue_id, incident_id) in known:
+                continue  # found before for this incident: one finding per message and incident
+            message = session.get(Message, queue_id)
+            verdict = verdicts.get(queue_id, {})
+            matched = [f"indicator {h}" for h in hits.get(queue_id, [])] + list(verdict.get("symbols", []))
+            recipients = [r.address for r in message.recipients if r.status == RecipientStatus.DELIVERED]
+            finding = RetroFinding(
+                queue_id=queue_id, incident_id=incident_id, rule_version=version,
+                action=verdict.get("action", "quarantine"), score=float(verdict.get("score") or 0.0),
+                matched=matched, reasons=list(verdict.get("reasons", [])), recipients=recipients)
+            session.add(finding)
+            link(session, incident_id, kind="message", value=queue_id, actor=actor,
+                 note=f"delivered before we knew; reached {', '.join(recipients)}")
+            add_event(session, incident_id, actor=actor, kind="detection",
+                      text=f"retro-scan: {queue_id} <{message.message_id}> from {message.mail_from or '<>'} "
+                           f"reached {len(recipients)} mailbox(es); {'; '.join(matched)[:500]}",
+                      detail={"queue_id": queue_id, "recipients": recipients, "matched": matched})
+            findings.append(finding)
+        session.commit()
+    return incident_id, findings

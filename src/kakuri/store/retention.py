@@ -1,0 +1,222 @@
+"""Retention of delivered mail, so that it can be judged again when we learn more (retro-scan).
+
+`[retention]` in kakuri.toml: on by default for 14 days, inbound and internal mail, size-capped,
+optionally encrypted at rest (Fernet, key in a file the operator keeps). Copies are content-addressed
+in their own folder (`<home>/retained`), apart from the quarantine's blobs, so expiring one never
+deletes the other's copy.
+
+A retained copy is written atomically (temporary name, then rename) but not fsynced: it exists for
+re-examination, and a copy lost in a power cut costs one message's retro-scan, while an fsync per
+delivered message would cost the gateway's throughput every day.
+
+Tables (branch "retro" of the migrations):
+- `rt_retained`: one row per retained message (queue id -> blob key, size, when it expires);
+- `rt_features`: what a message carries that indicators name (file hashes, URLs, hosts, senders, client IP),
+  written by the first retro-scan that parsed it, so later indicator matches need no parsing;
+- `rt_judged`: attachment hashes and URLs judged clean under a rule version (the retro-scan skips
+  messages made only of such items);
+- `rt_findings`: delivered mail a retro-scan now judges malicious, with the incident it was linked to;
+- `rt_clawback`: each attempt to take such a message out of one recipient's mailbox, and its undo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text, delete, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from kakuri.store.db import Base
+from kakuri.store.messages import utcnow
+
+
+class RetentionConfig(BaseModel):
+    """`[retention]`."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    days: float = 14.0
+    directions: list[str] = ["inbound", "internal"]  # whose mailboxes a clawback can reach
+    max_total_bytes: int = 20 * 1024**3  # over this, the oldest copies expire first
+    max_message_bytes: int = 50 * 1024**2  # larger messages are not retained
+    dir: str = "retained"  # relative to the data folder
+    encryption_key_file: str = ""  # a Fernet key (`kakuri retention keygen`); "" = stored as received
+
+
+class RetainedMessage(Base):
+    __tablename__ = "rt_retained"
+
+    queue_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    blob_key: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    retained_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class MessageFeatures(Base):
+    __tablename__ = "rt_features"
+
+    queue_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    items: Mapped[list] = mapped_column(JSON, default=list)  # "sha256:..", "url:..", "domain:..", "email:..", "ip:.."
+    extracted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class JudgedItem(Base):
+    __tablename__ = "rt_judged"
+
+    item: Mapped[str] = mapped_column(String(2100), primary_key=True)  # "sha256:.." or "url:.."
+    rule_version: Mapped[str] = mapped_column(String(64), index=True)
+    judged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RetroFinding(Base):
+    __tablename__ = "rt_findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    queue_id: Mapped[str] = mapped_column(String(40), index=True)
+    incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    rule_version: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(16), default="quarantine")
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    matched: Mapped[list] = mapped_column(JSON, default=list)  # indicators and symbols that now fire
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    recipients: Mapped[list] = mapped_column(JSON, default=list)  # the mailboxes it reached
+
+
+class ClawbackRecord(Base):
+    __tablename__ = "rt_clawback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    queue_id: Mapped[str] = mapped_column(String(40), index=True)
+    message_id: Mapped[str] = mapped_column(String(998), default="")
+    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # move | delete | undo
+    result: Mapped[str] = mapped_column(String(24))  # respond.clawback.Outcome
+    folder: Mapped[str] = mapped_column(String(255), default="")  # where it was found
+    detail: Mapped[str] = mapped_column(Text, default="")
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    actor: Mapped[str] = mapped_column(String(255), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def insert_ignoring(session: Session, table, rows: list[dict]) -> None:
+    """INSERT that leaves an existing primary key alone (a replayed spool entry, a re-judged item)."""
+    if not rows:
+        return
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    for start in range(0, len(rows), 500):
+        session.execute(dialect_insert(table).on_conflict_do_nothing(), rows[start:start + 500])
+
+
+class RetainedBlobs:
+    """Content-addressed copies (key = SHA-256 of the plain message), optionally Fernet-encrypted."""
+
+    def __init__(self, root: Path, *, key_file: Path | None = None) -> None:
+        self.root = Path(root)
+        self.tmp = self.root / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self._fernet = None
+        if key_file is not None:
+            from cryptography.fernet import Fernet
+
+            try:
+                self._fernet = Fernet(Path(key_file).read_bytes().strip())
+            except (OSError, ValueError) as exc:
+                raise ValueError(
+                    f"[retention] encryption_key_file {key_file}: {exc}; make one with `kakuri retention keygen`"
+                ) from exc
+
+    def _path(self, key: str) -> Path:
+        if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
+            raise KeyError(key)
+        return self.root / key[:2] / key
+
+    def put(self, data: bytes) -> str:
+        key = hashlib.sha256(data).hexdigest()
+        path = self._path(key)
+        if not path.exists():
+            path.parent.mkdir(exist_ok=True)
+            tmp = self.tmp / f"{key}.{os.getpid()}.{id(data)}.tmp"
+            tmp.write_bytes(self._fernet.encrypt(data) if self._fernet else data)
+            os.replace(tmp, path)
+        return key
+
+    def get(self, key: str) -> bytes:
+        try:
+            data = self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise KeyError(key) from None
+        return self._fernet.decrypt(data) if self._fernet else data
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+
+class Retention:
+    """What the gateway calls for each delivered message, and the expiry job."""
+
+    def __init__(self, config: RetentionConfig, home: Path) -> None:
+        self.config = config
+        key_file = (Path(home) / config.encryption_key_file) if config.encryption_key_file else None
+        self.blobs = RetainedBlobs(Path(home) / config.dir, key_file=key_file)
+
+    @classmethod
+    def from_settings(cls, settings) -> Retention | None:
+        config = RetentionConfig.model_validate(settings.section("retention"))
+        return cls(config, Path(settings.home)) if config.enabled else None
+
+    def wants(self, *, direction: str, size: int) -> bool:
+        return direction in self.config.directions and size <= self.config.max_message_bytes
+
+    def keep(self, raw: bytes) -> str:
+        return self.blobs.put(raw)
+
+    def record(self, session: Session, *, queue_id: str, key: str, size: int, at: datetime | None = None) -> None:
+        """Insert the row in the caller's transaction (the gateway's group commit)."""
+        at = at or utcnow()
+        row = dict(queue_id=queue_id, blob_key=key, size=size, retained_at=at,
+                   expires_at=at + timedelta(days=self.config.days))
+        insert_ignoring(session, RetainedMessage, [row])
+
+    def expire(self, session: Session, *, now: datetime | None = None) -> tuple[int, int]:
+        """Drop copies past their time, then the oldest ones while over `max_total_bytes`.
+
+        Returns (messages expired, bytes freed). A blob shared by several rows (the same bytes retained
+        twice) is deleted with its last row."""
+        now = now or utcnow()
+        doomed = list(session.scalars(select(RetainedMessage).where(RetainedMessage.expires_at <= now)))
+        total = (session.scalar(select(func.coalesce(func.sum(RetainedMessage.size), 0))) or 0) - sum(
+            r.size for r in doomed
+        )
+        if total > self.config.max_total_bytes:
+            gone = {r.queue_id for r in doomed}
+            oldest = select(RetainedMessage).where(RetainedMessage.expires_at > now).order_by(RetainedMessage.retained_at)
+            for row in session.scalars(oldest.execution_options(yield_per=1000)):
+                if total <= self.config.max_total_bytes:
+                    break
+                if row.queue_id not in gone:
+                    doomed.append(row)
+                    total -= row.size
+        ids = [r.queue_id for r in doomed]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            session.execute(delete(RetainedMessage).where(RetainedMessage.queue_id.in_(chunk)))
+            session.execute(delete(MessageFeatures).where(MessageFeatures.queue_id.in_(chunk)))
+        keys = {r.blob_key for r in doomed}
+        still = set(session.scalars(select(RetainedMessage.blob_key).where(RetainedMessage.blob_key.in_(keys))))
+        session.commit()
+        for key in keys - still:
+            self.blobs.delete(key)
+        return len(ids), sum(r.size for r in doomed)
