@@ -17,6 +17,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 SNIFF_LINES = 30
 
 _SYSLOG = re.compile(r"^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*) \S+ postfix")
+_ZEEK_JSON_KEYS = ('"id.orig_h"', '"rx_hosts"', '"fuid"')  # conn/dns carry the 4-tuple; files.log its hosts
 _SQUID = re.compile(r"^\d{9,11}(?:\.\d+)?\s+-?\d+\s+\S+\s+[A-Z_]+/\d{3}\s+-?\d+\s+[A-Z_]+\s+\S+")
 
 
@@ -81,7 +82,7 @@ def sniff_lines(head: list[str]) -> str | None:
     for line in head:
         if line.startswith("#fields") or line.startswith("#path"):
             return "zeek"
-        if line.startswith("{") and '"id.orig_h"' in line:
+        if line.startswith("{") and '"ts"' in line and any(key in line for key in _ZEEK_JSON_KEYS):
             return "zeek"
     lines = [line for line in head if line.strip() and not line.startswith("#")]
     if not lines:
