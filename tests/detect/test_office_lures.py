@@ -56,3 +56,22 @@ def test_bare_slide_linking_to_the_senders_own_site_is_no_lure():
 
 def test_macro_documents_are_left_to_the_macro_detectors():
     assert scan(pptx("", "https://shared-doc.lure-host.example/", macros=True))[0] == {}
+
+
+def test_qr_code_pictured_in_a_document_reaches_the_qr_reader():
+    import segno
+    from kakuri.detect.qr_codes import QrCodes
+    code = io.BytesIO()
+    segno.make("https://mfa.lure-host.example/r").save(code, kind="png", scale=10, border=4)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as package:
+        package.writestr("[Content_Types].xml", CONTENT_TYPES)
+        package.writestr("word/document.xml", '<w:document xmlns:w="w"><w:t>Scan to re-enrol MFA</w:t></w:document>')
+        package.writestr("word/media/image1.png", code.getvalue())
+    message = parse_message(make_message(body="See attached.", from_="IT <it@mailer.example>",
+                                         attachments=[("MFA.docx", out.getvalue())]))
+    unpack_message(message, UnpackLimits(), lambda: [])
+    ctx = ScanContext()
+    list(OfficeLures().check(message, ctx))
+    found = {f.symbol: dict(f.evidence) for f in QrCodes().check(message, ctx)}
+    assert found["QR_CODE_LINK"]["host"] == "mfa.lure-host.example"

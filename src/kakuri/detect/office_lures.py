@@ -5,8 +5,9 @@ carriers of a link: one slide or page that is a picture of a "shared document" o
 whole picture or a button hyperlinked to a credential page. Scanners looking for macros see a clean document.
 Technique: the OOXML package's relationship parts (*.rels) give every external hyperlink; the text the
 document shows (w:t, a:t, shared strings) is measured; external hyperlinks are published for the URL
-detectors (source "office") and a document with next to no text whose link goes to a stranger's site is a
-lure. Documents with a VBA project are left to the macro detectors.
+detectors (source "office") and a document that is pictures, next to no text and a link to a stranger's
+site is a lure (a short text-only note with a link is not). Documents with a VBA project are left to the macro detectors. The first pictures of the document are
+appended to `Part.children` so that the QR code reader (registered after this detector) decodes them too.
 Emits: OFFICE_LINK_LURE.
 Blind spots: legacy binary formats (.doc/.ppt/.xls: the hyperlinks are in binary records), RTF, links in
 text boxes' fields (HYPERLINK field codes without a relationship), and text drawn in pictures ("enable
@@ -20,13 +21,18 @@ from typing import ClassVar, Iterable
 
 from kakuri.detect.attachment_links import is_foreign_link, publish_urls
 from kakuri.detect.base import ScanContext
-from kakuri.detect.office_format import OfficeKind, office_parts, open_package, read_member
+from kakuri.detect.office_format import OfficeKind, child_part, office_parts, open_package, read_member
 from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
 from kakuri.parse.urls import Url, make_url
+from kakuri.unpack.filetype import sniff
 
 LURE_MAX_TEXT_CHARS = 200
 MAX_RELS = 200
 MAX_TEXT_PARTS = 50
+MAX_PICTURES = 4
+MAX_PICTURE_BYTES = 5 * 1024 * 1024
+MEDIA_CONTAINER = "office-media"  # Part.container of a picture taken out of a document for the QR reader
+_PICTURE = re.compile(r"/media/[^/]+\.(png|jpe?g|gif|bmp)$")
 _RELATIONSHIP = re.compile(rb"<Relationship\b[^>]*>", re.IGNORECASE)
 _ATTRIBUTE = re.compile(rb'(\w+)\s*=\s*"([^"]*)"')
 _TEXT_PART = re.compile(r"^(word/document\.xml|ppt/slides/slide\d+\.xml|xl/sharedstrings\.xml)$")
@@ -36,8 +42,8 @@ _TEXT_RUN = re.compile(rb"<(?:w:t|a:t|t)(?:\s[^>]*)?>([^<]*)</")
 class OfficeLures:
     name: ClassVar[str] = "office_lures"
     symbols: ClassVar[tuple[SymbolSpec, ...]] = (
-        SymbolSpec("OFFICE_LINK_LURE", "office", "An Office document with next to no text of its own whose hyperlink "
-                   "goes to a stranger's site (a picture and a link, no macros)"),
+        SymbolSpec("OFFICE_LINK_LURE", "office", "An Office document of pictures and next to no text whose hyperlink "
+                   "goes to a stranger's site (no macros)"),
     )
 
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
@@ -53,6 +59,7 @@ class OfficeLures:
             names = package.namelist()
             if any(name.lower().endswith("vbaproject.bin") for name in names):
                 return  # a macro document: office_macros judges it
+            _extract_pictures(part, package, names)
             links = _hyperlinks(package, names)
             if not links:
                 return
@@ -60,10 +67,20 @@ class OfficeLures:
             images = sum(1 for name in names if "/media/" in name.lower() and not name.endswith("/"))
         publish_urls(ctx, links)
         foreign = [url for url in links if is_foreign_link(url, message, ctx)]
-        if foreign and text_chars <= LURE_MAX_TEXT_CHARS:
+        if foreign and images and text_chars <= LURE_MAX_TEXT_CHARS:
             yield Finding("OFFICE_LINK_LURE", self.name, part.path, {
                 "filename": part.filename or "", "url": foreign[0].url[:300], "host": foreign[0].host,
                 "text_chars": str(text_chars), "images": str(images), "links": str(len(links))})
+
+
+def _extract_pictures(part: Part, package, names: list[str]) -> None:
+    """The document's pictures as children, for the QR code reader (which runs after this detector)."""
+    pictures = [n for n in names if _PICTURE.search(n.lower())][:MAX_PICTURES]
+    for name in pictures:
+        data = read_member(package, name, MAX_PICTURE_BYTES)
+        child = child_part(part, name, data, MEDIA_CONTAINER) if len(data) >= 64 else None
+        if child is not None:
+            child.true_type = sniff(data)
 
 
 def _hyperlinks(package, names: list[str]) -> list[Url]:
