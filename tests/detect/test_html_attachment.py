@@ -88,7 +88,7 @@ def test_credential_page_posting_elsewhere_with_the_recipient_prefilled():
     assert {"HTML_CREDENTIAL_FORM", "HTML_FORM_POSTS_AWAY", "HTML_RECIPIENT_EMBEDDED", "HTML_REMOTE_SCRIPT"} <= set(findings)
     assert findings["HTML_FORM_POSTS_AWAY"]["target"] == "https://collect.lure-host.example/next.php"
     assert findings["HTML_CREDENTIAL_FORM"]["title"] == "Microsoft 365 - Sign in"
-    assert ctx.facts["html_attachment.titles"] == ["Microsoft 365 - Sign in"]
+    assert ctx.facts["html_attachment.brand_text"] == ["Microsoft 365 - Sign in", "Microsoft"]
     assert "collect.lure-host.example" in {u.host for u in attachment_urls(ctx)}
 
 

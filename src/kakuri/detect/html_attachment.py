@@ -11,7 +11,8 @@ refresh, titles, images and scripts; `detect.script_literals` pulls the strings 
 that decode to HTML are analysed again (up to MAX_LAYERS), and decoded blobs that are files are carved into
 `Part.children` and expanded by the unpack walker, so every other detector (file types, Office, PDF, QR, IOCs)
 scans the smuggled file like an attachment. The page's web links are published for the URL detectors
-(source "html-attachment") and its title for the brand detectors (fact TITLE_FACT).
+(source "html-attachment"), its title and the alt texts of logos it loads from the web for the brand
+detectors (fact BRAND_TEXT_FACT).
 Emits: HTML_SMUGGLING, HTML_SMUGGLED_FILE, HTML_CREDENTIAL_FORM, HTML_FORM_POSTS_AWAY, HTML_OBFUSCATED_SCRIPT,
 HTML_REDIRECT_PAGE, HTML_RECIPIENT_EMBEDDED, HTML_REMOTE_SCRIPT, HTML_REMOTE_LOADER, SVG_ACTIVE_CONTENT.
 Blind spots: payloads decrypted with a key (XOR, AES via CryptoJS) or fetched at run time, pages assembled
@@ -38,7 +39,7 @@ from kakuri.unpack.limits import UnpackLimits
 from kakuri.unpack.passwords import harvest_passwords
 from kakuri.unpack.walker import unpack_part
 
-TITLE_FACT = "html_attachment.titles"
+BRAND_TEXT_FACT = "html_attachment.brand_text"  # titles and alt texts of logos loaded from the web
 SMUGGLED_CONTAINER = "html-smuggled"  # Part.container of a file carved out of a page
 HTML_EXTENSIONS = frozenset({"htm", "html", "shtml", "xhtml", "xht", "svg", "svgz", "hta"})
 MAX_PAGE_BYTES = 8 * 1024 * 1024
@@ -76,6 +77,7 @@ class _Page:
     remote_scripts: list[str] = field(default_factory=list)
     remote_frames: list[str] = field(default_factory=list)  # iframe/embed/object pulling a page from the web
     titles: list[str] = field(default_factory=list)
+    logos: list[str] = field(default_factory=list)  # alt texts of images loaded from the web
     links: list[Url] = field(default_factory=list)
     blobs: list[bytes] = field(default_factory=list)
     download_names: list[str] = field(default_factory=list)
@@ -113,8 +115,8 @@ class HtmlAttachment:
             page = _Page()
             _analyse(_text_of(part.data[:MAX_PAGE_BYTES]), page, layer=0, svg=_is_svg(part))
             publish_urls(ctx, page.links)
-            if page.titles:
-                ctx.facts.setdefault(TITLE_FACT, []).extend(page.titles[:3])
+            if page.titles or page.logos:
+                ctx.facts.setdefault(BRAND_TEXT_FACT, []).extend(page.titles[:3] + page.logos[:5])
             yield from self._report(part, page, message, ctx)
             yield from self._carve(part, page, message)
 
@@ -251,6 +253,9 @@ def _read_markup(tree: LexborHTMLParser, page: _Page) -> None:
                 page.smuggling.add("download= anchor")
             if node.attributes.get("download"):
                 page.download_names.append(node.attributes["download"])
+    for node in tree.css("img[src][alt]"):
+        if (node.attributes.get("src") or "").lower().startswith(("http:", "https:", "//")) and node.attributes["alt"]:
+            page.logos.append(node.attributes["alt"].strip()[:120])
     for node in tree.css("iframe[src], frame[src], embed[src], object[data]"):
         src = (node.attributes.get("src") or node.attributes.get("data") or "").strip()
         if src.lower().startswith(("http:", "https:", "//")):
