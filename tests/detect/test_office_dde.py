@@ -151,3 +151,13 @@ def test_doc_field_with_nested_quote_result_is_flagged():
     text = '\x13DDEAUTO \x13QUOTE 99 109 100\x14cmd\x15 "/c calc"\x14\x15Invoice\r'
     findings = office_findings(DETECTOR, [("a.doc", doc_with_text(text))])
     assert symbols_of(findings) == {"OFFICE_DDE"} and "cmd" in findings[0].evidence["commands"]
+
+
+def test_rtf_field_split_over_groups_is_flagged_and_ordinary_fields_are_not():
+    rtf = (rb"{\rtf1\ansi{\field{\*\fldinst {\rtlch\fcs1 DD}{\rtlch EAUTO c:\\windows\\system32\\cmd.exe "
+           rb"\'22/c calc\'22}}{\fldrslt }}\par{\field{\*\fldinst PAGE}{\fldrslt 1}}}")
+    findings = office_findings(DETECTOR, [("a.rtf", rtf)])
+    assert symbols_of(findings) == {"OFFICE_DDE"}
+    assert findings[0].evidence["commands"] == 'DDEAUTO c:\\windows\\system32\\cmd.exe "/c calc"'
+    plain = rb"{\rtf1{\field{\*\fldinst HYPERLINK \\l _Toc1 \\o quote}{\fldrslt x}}}"
+    assert office_findings(DETECTOR, [("a.rtf", plain)]) == []
