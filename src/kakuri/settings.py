@@ -163,7 +163,10 @@ def permission_warnings(home: Path) -> list[str]:
 
 def _check_sections(settings: Settings, config_file: Path) -> None:
     """Sections read only in an emergency are checked now, so a typo shows at start-up, not mid-outbreak."""
+    from kakuri.receive.config import DeliveryConfig, SmtpConfig, SpoolConfig
     from kakuri.respond.isolation import IsolationError, check_actions
+    from kakuri.store.config import StoreConfig
+    from kakuri.web.config import WebConfig
 
     respond = settings.section("respond")
     try:
@@ -172,3 +175,20 @@ def _check_sections(settings: Settings, config_file: Path) -> None:
         check_actions(respond.get("isolation", []))
     except IsolationError as exc:
         raise SettingsError(f"{config_file}: {exc}. Fix it and retry.") from exc
+    models = {"store": StoreConfig, "web": WebConfig, "smtp": SmtpConfig, "delivery": DeliveryConfig, "spool": SpoolConfig}
+    for section, model in models.items():
+        try:
+            model.model_validate(settings.section(section))
+        except ValidationError as exc:
+            raise SettingsError(f"{config_file}: {describe_invalid(exc, section)}. Fix it and retry.") from exc
+
+
+def describe_invalid(exc: ValidationError, section: str) -> str:
+    """A pydantic error as one line: `[store] url: url scheme 'postgres' is not supported ...`."""
+    parts = []
+    for error in exc.errors():
+        key = ".".join(str(p) for p in error["loc"])
+        secret = any(word in key for word in ("url", "password", "secret", "token", "auth", "header"))
+        got = "" if secret or isinstance(error.get("input"), dict) else f" (got {error.get('input')!r})"
+        parts.append(f"{key}: {error['msg'].removeprefix('Value error, ')}{got}"[:400])
+    return f"[{section}] " + "; ".join(parts)

@@ -8,12 +8,14 @@ from typing import Optional
 import typer
 
 from kakuri.cli import state
+from kakuri.cli.errors import ClearErrors
 
 app = typer.Typer(
     name="kakuri",
     help="kakuri (隔離): mail-security gateway and outbreak-response toolkit.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    cls=ClearErrors,  # a database that is down or a bad config value: one line, not a traceback
 )
 
 

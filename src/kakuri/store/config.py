@@ -7,7 +7,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -20,6 +21,21 @@ class StoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = ""  # "" = SQLite file kakuri.db in the data folder; or postgresql+psycopg://user@host/db
     blobs_dir: str = "blobs"  # relative to the data folder
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = value.partition("://")[0]
+        if value and scheme not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg", "postgresql"):
+            raise ValueError(
+                f"url scheme {scheme!r} is not supported: use postgresql+psycopg://user:password@host/db "
+                "(or leave url empty for the SQLite file in the data folder)"
+            )
+        return value.replace("postgresql://", "postgresql+psycopg://", 1)  # psycopg 3 is the driver installed
+
+
+class StoreError(Exception):
+    """The database cannot be opened; the message says which one (password hidden) and what to check."""
 
 
 @dataclass
@@ -48,8 +64,17 @@ def open_stores(settings, *, url: str | None = None, upgrade: bool = True) -> St
     database = home / "kakuri.db"
     new_sqlite = not (url or config.url) and not database.exists()
     engine = make_engine(url or config.url or sqlite_url(home))
-    if upgrade:
-        migrate(engine)
+    try:
+        if upgrade:
+            migrate(engine)
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        engine.dispose()
+        where = engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else type(exc).__name__
+        raise StoreError(
+            f"database {where} cannot be opened: {reason}. Check [store] url in kakuri.toml, that the server runs "
+            "and accepts this role and password, and that the database exists"
+        ) from exc
     if new_sqlite and database.exists():
         database.chmod(0o600)  # mail and account hashes; SQLite gives its -wal and -shm files the same mode
     return Stores(engine=engine, sessions=make_sessionmaker(engine), blobs=FileBlobStore(home / config.blobs_dir))
