@@ -111,3 +111,18 @@ def test_shortcut_packaged_inside_the_powerpoint_document_stream_is_flagged(comp
 def test_harmless_file_packaged_in_a_presentation_is_only_noted():
     ppt = ppt_with_objects([ole_package_object("notes.txt", b"agenda\r\n")])
     assert symbols_of(office_findings([OfficeObjects()], [("a.ppt", ppt)])) == {"OFFICE_EMBEDDED_PACKAGE"}
+
+
+def test_macro_workbook_embedded_as_a_package_stream_is_scanned():
+    from kakuri.detect.office_macros import OfficeMacros
+    from tests.builders_office import EMOTET_LIKE_MODULES, xlsx
+
+    workbook = xlsx(macro=EMOTET_LIKE_MODULES)
+    object_storage = ole_file({"Package": workbook})
+    doc = ole_file({"WordDocument": _word_document_stream(), "1Table": b"\0" * 256, "ObjectPool/_1234/Package": workbook},
+                   {"": WORD_CLSID})
+    findings = office_findings([OfficeObjects(), OfficeMacros()], [("a.doc", doc)])
+    assert {"MACRO_AUTOEXEC", "MACRO_SUSPICIOUS"} <= symbols_of(findings)
+    assert any(f.part.endswith("ObjectPool/_1234/Package") for f in findings)
+    ppt = ppt_with_objects([object_storage])
+    assert "MACRO_AUTOEXEC" in symbols_of(office_findings([OfficeObjects(), OfficeMacros()], [("a.ppt", ppt)]))

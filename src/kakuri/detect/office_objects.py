@@ -6,8 +6,10 @@ an Equation Editor object (CVE-2017-11882/CVE-2018-0802); OOXML embeddings/*.bin
 Technique: olefile + oletools oleobj.OleNativeStream for every \\x01Ole10Native stream of an OLE file;
 storage CLSIDs checked against oletools' KNOWN_CLSIDS entries that name a CVE; rtfobj for RTF
 (only when the RTF contains "\\obj", rtfobj being a pure-Python parser). OOXML embeddings are appended
-to `Part.children` (container "ole") and analysed as OLE parts on the same walk; packaged files are
-appended too, so file-type, IOC and macro detectors see them.
+to `Part.children` (container "ole") and analysed as OLE parts on the same walk; packaged files, and
+the "Package"/"CONTENTS" streams in which OLE keeps an embedded document or file, are appended too, so
+file-type, IOC and macro detectors see them. PowerPoint 97-2003 keeps its objects compressed inside
+the "PowerPoint Document" stream (ExOleObjStg records): they are decompressed into children first.
 Emits: OFFICE_EMBEDDED_EXECUTABLE (packaged PE/script/shortcut), OFFICE_EMBEDDED_PACKAGE (a packaged
 file of a harmless type: scored near zero), OFFICE_EXPLOIT_OBJECT (object class known from Office exploits),
 OFFICE_RTF_OBJECT (RTF with an embedded object: rare in ordinary mail).
@@ -39,6 +41,7 @@ _DANGEROUS_EXTENSIONS = frozenset(
 _LNK_MAGIC = bytes.fromhex("4C0000000114020000000000C000000000000046")
 _EMBEDDING_MEMBER = re.compile(r"(^|/)embeddings/[^/]+$")
 _EX_OLE_OBJ_STG = 0x1011
+_EMBEDDED_FILE_STREAMS = ("package", "contents")
 _MAX_PPT_STREAM = 64 * 1024 * 1024
 _MAX_OBJECT_BYTES = 32 * 1024 * 1024
 
@@ -103,6 +106,11 @@ class OfficeObjects:
                               {"clsid": clsid, "class": EXPLOIT_CLSIDS[clsid][:120], "storage": "/".join(path) or "root"})
             if path and path[-1] == "\x01Ole10Native":
                 yield from self._package(part, _native_stream(ole, path))
+            elif path and path[-1].lower() in _EMBEDDED_FILE_STREAMS and ole.get_type(path) == olefile.STGTY_STREAM:
+                # An embedded document (an .xlsm inside a .doc) or a file object's bytes: scanned as its own part.
+                data = ole.openstream(path).read(_MAX_OBJECT_BYTES)
+                if data:
+                    child_part(part, "/".join(path), data, EMBEDDED_CONTAINER)
 
     def _extract_ppt_objects(self, part: Part, ole: olefile.OleFileIO) -> None:
         """PowerPoint 97-2003 keeps embedded objects (and its VBA project) inside the "PowerPoint Document"
