@@ -243,7 +243,7 @@ def _log_files(paths: list[Path]):
 
 def _malformed(stats) -> None:
     for line in stats.summary():
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _results(report, json_out, notify_csv, labels, show: str, fmt: str) -> None:
@@ -254,7 +254,8 @@ def _results(report, json_out, notify_csv, labels, show: str, fmt: str) -> None:
         write_notify_csv(notify_csv, records)
     print_records(records, fmt=fmt, show=show)
     console.print(f"{report.lines} lines in {report.seconds:.1f} s ({report.lines_per_second:,.0f} lines/s), "
-                  f"{report.stats.malformed_total} malformed skipped, {len(report.files)} files", highlight=False)
+                  f"{report.stats.malformed_total} malformed skipped, {len(report.files)} files", highlight=False,
+                  soft_wrap=True)
     if labels:
         from kakuri.hunt.evaluation import evaluate
 
