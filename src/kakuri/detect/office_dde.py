@@ -54,6 +54,8 @@ _WORD_FIELD_TOKEN = re.compile(
     rb'|<(?:\w+:)?fldSimple\b[^>]*?\binstr="([^"]*)"')
 _INSTRUCTION = re.compile(rb"<(?:\w+:)?instrText\b[^>]*>([^<]*)<|\b(?:\w+:)?instr\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _WORD_TEXT_MEMBER = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes|glossary/document)\.xml$")
+_SHEET_MEMBER = re.compile(r"^xl/(worksheets|macrosheets|intlmacrosheets)/[^/]+\.xml$")
+_CELL_FORMULA = re.compile(rb"<(?:\w+:)?f(?:\s[^>]*)?>([^<]{1,2000})</(?:\w+:)?f>")
 _DDE_LINK = re.compile(rb"<(?:\w+:)?ddeLink\b[^>]*")
 _ATTR = re.compile(rb'(ddeService|ddeTopic)="([^"]*)"')
 
@@ -82,8 +84,12 @@ def _dde_commands(part: Part, kind: OfficeKind) -> list[str]:
         return _doc_dde(part.data)
     if kind is OfficeKind.RTF:
         return _rtf_dde(part.data) if b"\\fldinst" in part.data else []
-    if kind in (OfficeKind.CSV, OfficeKind.SYLK):
+    if kind is OfficeKind.CSV:
         return _formula_dde(part.data[:4_000_000].decode("latin-1"))
+    if kind is OfficeKind.SYLK:  # cell formulas are ";E<formula>" fields, written without the "="
+        text = part.data[:4_000_000].decode("latin-1")
+        return _formula_dde("\n".join("=" + field[1:] for line in text.splitlines() if line.startswith("C;")
+                                       for field in line.split(";")[1:] if field.startswith("E")))
     if kind is OfficeKind.FLAT:
         return _flat_dde(part.data)
     return []
@@ -292,6 +298,11 @@ def _package_dde(data: bytes) -> list[str]:
         if any(_may_have_dde_field(read_member(package, name)) for name in word_parts):
             return _fields(msodde.process_docx(io.BytesIO(data), msodde.FIELD_FILTER_DDE))
         commands = []
+        for name in members_matching(package, _SHEET_MEMBER):  # a DDE formula typed into a cell's <f>
+            xml = read_member(package, name)
+            if b"|" in xml:
+                formulas = "\n".join("=" + html.unescape(f.decode("utf-8", "replace")) for f in _CELL_FORMULA.findall(xml))
+                commands += _formula_dde(formulas)
         for name in members_matching(package, re.compile(r"externallinks/[^/]+\.xml$")):
             for link in _DDE_LINK.findall(read_member(package, name)):
                 attrs = {k.decode(): v.decode("utf-8", "replace") for k, v in _ATTR.findall(link)}
