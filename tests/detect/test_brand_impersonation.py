@@ -80,6 +80,19 @@ def test_free_mailbox_at_the_brands_own_service_counts_half():
     assert found["BRAND_IMPERSONATION"].weight == 0.5
 
 
+def test_brand_domain_in_from_with_envelope_and_links_elsewhere_is_unaligned():
+    raw = lure("Cliente <pontos@bradesco.com.br>", "http://203-0-113-9.host.vps.test/001/")
+    found = check(raw, Envelope(mail_from="root@vps-1cpu.test"))
+    assert found["BRAND_FROM_UNALIGNED"].evidence == {
+        "brand": "bradesco", "from_domain": "bradesco.com.br", "envelope_domain": "vps-1cpu.test", "links": "1"}
+    assert "BRAND_IMPERSONATION" not in found  # the From itself is the brand's: forgery is sender_auth's finding
+    listed = make_message(from_="Ana <ana@bradesco.com.br>", html='<a href="https://lists.dev.test/x">x</a>',
+                          headers={"List-Id": "<devs.lists.dev.test>"})
+    assert "BRAND_FROM_UNALIGNED" not in check(listed, Envelope(mail_from="devs-bounces@lists.dev.test"))
+    to_brand = lure("Cliente <pontos@bradesco.com.br>", "https://banco.bradesco/pontos")
+    assert "BRAND_FROM_UNALIGNED" not in check(to_brand, Envelope(mail_from="bounce@esp-mailer.test"))
+
+
 # The false-positive traps: the brands' own mail, and mail about a brand from others.
 
 def test_docusign_envelope_from_docusign_passes(settings):

@@ -54,6 +54,12 @@ def test_destination_class_is_reported_with_the_url(href, symbol):
     assert found[symbol].evidence["url"].startswith(href[:40])
 
 
+def test_a_host_name_spelling_an_ip_address_is_a_rented_server():
+    found = check(linking("http://203.0.113.97.host.vps-provider.test/001/?h=x"))
+    assert found["URL_IP_IN_HOSTNAME"].evidence["host"] == "203.0.113.97.host.vps-provider.test"
+    assert "URL_IP_IN_HOSTNAME" not in check(linking("https://www.shop-2024.test/v1.2.3/notes"))
+
+
 def test_the_target_inside_a_tracker_link_is_judged_and_the_tracker_named():
     href = "https://click.mailer.test/c?u=" + quote("https://acct-check.firebaseapp.com/login", safe="")
     found = check(linking(href))

@@ -22,6 +22,7 @@ def targets(url: str) -> list[str]:
     ("https://tracker.test/r?to=www.lure.example/p", "www.lure.example"),
     ("http://mail.relay.test//jump/http://www.conference.example", "www.conference.example"),
     ("https://news.test/amp/s/lure.example/page", "lure.example"),
+    ("https://www.google.test/amp/lure.example/STZBcW5", "lure.example"),
     ("https://click.esp.test/track/click/3047/www.shop.example?p=eyJ", "www.shop.example"),
     ("https://urldefense.test/v2/url?u=https-3A__lure.example_login&d=x", "lure.example"),
     ("https://urldefense.test/v3/__https://lure.example/login__;!!abc", "lure.example"),
@@ -44,6 +45,7 @@ def test_nested_redirects_are_followed_outermost_first():
     "https://bit.ly/3xYzAbc",  # only the shortener's server knows
     "https://shop.example/a?next=/account/orders",  # a relative path on the same site
     "https://shop.example/a?id=aGVsbG8gd29ybGQ",  # base64 of something that is not a URL
+    "https://news.example/amp/story-2024.html",  # an AMP page of the site itself
 ])
 def test_urls_without_a_written_target_have_none(url):
     assert targets(url) == []

@@ -11,7 +11,10 @@ name or domain (`paypal.com.secure-login.example`, `paypal-verify.example`) are 
 Mail *about* a brand (a newsletter mentioning Amazon, a shop taking PayPal) names it in the text, not
 in the sender's identity, so only the content symbol can fire, and it needs no link to the brand at all.
 Emits: BRAND_IMPERSONATION (evidence: brand, claimed_in, name, sender_domain, links), BRAND_CLAIM_IN_CONTENT
-(subject / title / logo alt text), BRAND_LOOKALIKE_LINK (evidence: brand, host, technique).
+(subject / title / logo alt text), BRAND_LOOKALIKE_LINK (evidence: brand, host, technique), and
+BRAND_FROM_UNALIGNED: the From address is at a brand's own domain, but the envelope sender (else the
+Return-Path) is elsewhere and no link leads to the brand: a forged From, or a bulk mailer that tracks
+every link (weak; sender_auth's DMARC result is the real proof when DNS is available).
 Publishes `brand.claimed` (brand keys) for other detectors.
 Blind spots: brands missing from the data files; a spoofed From of the brand's own domain (sender_auth's
 job); brand claims drawn only in images.
@@ -30,7 +33,7 @@ from kakuri.detect.link_destinations import Destinations, load_destinations
 from kakuri.model import Finding, ParsedMessage, SymbolSpec
 from kakuri.parse.domains import registrable_domain
 from kakuri.parse.redirects import redirect_targets
-from kakuri.parse.urls import Url, message_urls
+from kakuri.parse.urls import message_urls
 
 FACT = "brand.claimed"
 MAX_LINKS = 60  # links judged per message for brand ownership; a lure has a few
@@ -49,6 +52,8 @@ class BrandImpersonation:
         SymbolSpec("BRAND_CLAIM_IN_CONTENT", "brand",
                    "The subject, page title or a logo names a well-known brand, the sender is not the brand "
                    "and no link goes to it"),
+        SymbolSpec("BRAND_FROM_UNALIGNED", "brand",
+                   "The From address is at a brand's domain, but the envelope sender and every link are elsewhere"),
         SymbolSpec("BRAND_LOOKALIKE_LINK", "brand",
                    "A link's host borrows a well-known brand's name or domain without belonging to it"),
     )
@@ -84,8 +89,26 @@ class BrandImpersonation:
                 "brand": brand, "claimed_in": where, "name": name[:100],
                 "sender_domain": ", ".join(senders)[:200], "links": str(len(links))})
             break
+        unaligned = self._unaligned_from(message, ctx, links)
+        if unaligned:
+            claimed.append(unaligned[0])
+            yield Finding("BRAND_FROM_UNALIGNED", self.name, evidence={
+                "brand": unaligned[0], "from_domain": unaligned[1], "envelope_domain": unaligned[2],
+                "links": str(len(links))})
         if claimed:
             ctx.facts[FACT] = claimed
+
+    def _unaligned_from(self, message: ParsedMessage, ctx: ScanContext, links: list[str]) -> tuple[str, str, str] | None:
+        from_domain = message.from_addr.rpartition("@")[2]
+        brand = self.catalogue.owner(from_domain) if from_domain else None
+        envelope = _envelope_domain(message, ctx)
+        if not brand or not envelope or not links or self.catalogue.owns(brand, envelope):
+            return None
+        if message.header("List-Id") or message.header("List-Post"):
+            return None  # a mailing list resends a member's post with its own envelope sender
+        if any(self._is_brand_link(brand, host) for host in links):
+            return None
+        return brand, from_domain, envelope
 
     def _link_hosts(self, message: ParsedMessage, ctx: ScanContext) -> list[str]:
         """Hosts of the clickable links, each link's innermost redirect target standing for it."""
@@ -149,7 +172,11 @@ def _sender_domains(message: ParsedMessage, ctx: ScanContext) -> list[str]:
     domains = [m.group(1).lower().rstrip(".") for m in _ADDRESS.finditer(message.header("From") or "")]
     if message.from_addr and "@" in message.from_addr:
         domains.insert(0, message.from_addr.rpartition("@")[2])
-    envelope = ctx.envelope.mail_from or (message.header("Return-Path") or "").strip().strip("<>")
-    if "@" in envelope:
-        domains.append(envelope.rpartition("@")[2].lower().rstrip(">").strip())
+    domains.append(_envelope_domain(message, ctx))
     return [d for d in dict.fromkeys(domains) if d and registrable_domain(d)]
+
+
+def _envelope_domain(message: ParsedMessage, ctx: ScanContext) -> str:
+    """The envelope sender's domain; the Return-Path header's when scanning stored mail without an envelope."""
+    envelope = ctx.envelope.mail_from or (message.header("Return-Path") or "").strip().strip("<>")
+    return envelope.rpartition("@")[2].lower().rstrip(">").strip() if "@" in envelope else ""

@@ -11,7 +11,8 @@ matched against the destination classes of `kakuri/data/link_destinations.toml` 
 for in each URL, plain, percent-encoded or base64, and separately in the fragment (which never
 reaches a server: only a script on the page reads it).
 Emits: URL_CLOUD_HOSTING, URL_TUNNEL, URL_FREE_HOST, URL_FILE_SHARING, URL_FORM_BUILDER, URL_IPFS,
-URL_DYNAMIC_DNS, URL_SHORTENER, URL_OPEN_REDIRECTOR, URL_RECIPIENT_IN_URL, URL_RECIPIENT_IN_FRAGMENT.
+URL_DYNAMIC_DNS, URL_SHORTENER, URL_OPEN_REDIRECTOR, URL_IP_IN_HOSTNAME (a rented server's generic name such as
+`203-0-113-5.host.provider.example`), URL_RECIPIENT_IN_URL, URL_RECIPIENT_IN_FRAGMENT.
 One finding per symbol (the first URL, and `via` when it was reached through a redirect), count in evidence.
 All are weak alone: honest mail shares Drive folders, runs surveys and tracks clicks; policy composites
 pair them with a claimed brand, a lookalike or a lure.
@@ -33,6 +34,7 @@ from urllib.parse import quote
 from kakuri.detect.attachment_links import attachment_urls
 from kakuri.detect.base import ScanContext
 from kakuri.model import Finding, ParsedMessage, SymbolSpec
+from kakuri.parse.domains import is_ip_literal
 from kakuri.parse.redirects import redirect_targets
 from kakuri.parse.urls import Url, message_urls
 
@@ -52,6 +54,7 @@ CLASS_SYMBOLS = {
     "link_protection": "",
 }
 _LOADED_SOURCES = frozenset({"img", "iframe", "frame", "embed", "script", "object"})  # loaded, not clicked
+_IP_IN_NAME = re.compile(r"(?:^|[.-])(?:\d{1,3}[.-]){3}\d{1,3}(?:[.-]|$)")
 _IPFS_PATH = re.compile(r"^/ip[fn]s/(?:qm[1-9a-z]{44}|baf[a-z2-7]{50,})", re.IGNORECASE)
 _IPFS_SUBDOMAIN = re.compile(r"^(?:qm[1-9a-z]{44}|baf[a-z2-7]{50,})\.ip[fn]s\.", re.IGNORECASE)
 
@@ -123,6 +126,8 @@ class LinkDestinations:
         SymbolSpec("URL_SHORTENER", "url", "A link goes through a URL shortener that hides the destination"),
         SymbolSpec("URL_OPEN_REDIRECTOR", "url",
                    "A link passes through a well-known site's redirect or proxy endpoint to another site"),
+        SymbolSpec("URL_IP_IN_HOSTNAME", "url",
+                   "A link's host name spells an IP address: a rented server's generic name, not a company's site"),
         SymbolSpec("URL_RECIPIENT_IN_URL", "url", "A link carries the recipient's address (plain or encoded)"),
         SymbolSpec("URL_RECIPIENT_IN_FRAGMENT", "url",
                    "A link carries the recipient's address after '#', where only a script on the page reads it"),
@@ -153,6 +158,8 @@ class LinkDestinations:
                 if symbol and symbol not in reported and not (symbol == "URL_OPEN_REDIRECTOR" and hop is not url):
                     reported.add(symbol)
                     yield symbol, {"url": hop.url[:300], "host": hop.host, **via}
+        if _IP_IN_NAME.search(url.host) and not is_ip_literal(url.host):
+            yield "URL_IP_IN_HOSTNAME", {"url": url.url[:300], "host": url.host}
         lowered = url.url.lower()
         for form, address in recipients:
             if form in url.url or form in lowered:

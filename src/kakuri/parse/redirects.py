@@ -6,7 +6,7 @@ read that destination so that detectors judge where the reader lands, not only w
 
 Technique, without fetching anything: a query or fragment value that is an http(s) URL, a `www.` name,
 or base64 of one (`aHR0c` is base64 of "http", as in Bing's `u=a1aHR0c...`); a second URL inside the
-path (`/jump/http://x`, `/amp/s/x`, Proofpoint's `/v3/__https://x__`); Proofpoint v2's `u=https-3A__x`;
+path (`/jump/http://x`, Google's `/amp/s/x` and `/amp/x`, Proofpoint's `/v3/__https://x__`); Proofpoint v2's `u=https-3A__x`;
 a path segment that is a `www.` host name (trackers that put the target host in the path).
 Blind spot: targets only the redirector's server knows (shorteners, opaque tracker ids).
 """
@@ -24,7 +24,8 @@ MAX_DEPTH = 3  # a rewritten link of a tracker of an open redirector is three ho
 MAX_TARGETS = 4
 _EMBEDDED = re.compile(r"(?:https?:/{1,2}|https?%3a%2f%2f)", re.IGNORECASE)
 _BASE64_HTTP = re.compile(r"aHR0c[A-Za-z0-9+/_-]{8,}={0,2}")
-_AMP = re.compile(r"/amp/s/([^/?#]+\.[^/?#]+.*)", re.IGNORECASE)
+_AMP = re.compile(r"^/amp/(?:s/)?([a-z0-9-]+(?:\.[a-z0-9-]+)+(?:[/?#].*)?)$", re.IGNORECASE)
+_PAGE_NAME = re.compile(r"\.(?:html?|php|aspx?|jsp|cgi)$", re.IGNORECASE)  # `/amp/story.html` is a page
 _PROOFPOINT_V2 = re.compile(r"^https?-3A__", re.IGNORECASE)
 _PROOFPOINT_V3 = re.compile(r"/v3/__(https?://.+?)__", re.IGNORECASE)
 _WWW_SEGMENT = re.compile(r"/(www\.[a-z0-9-]+(?:\.[a-z0-9-]+)+)(/[^?#]*)?", re.IGNORECASE)
@@ -103,7 +104,7 @@ def _from_path(path: str) -> list[str]:
         scheme, _, after = rest.partition(":")
         return [f"{scheme.lower()}://{after.lstrip('/')}"]
     match = _AMP.search(path)
-    if match:
+    if match and not _PAGE_NAME.search(match.group(1).split("/", 1)[0]):
         return ["https://" + match.group(1)]
     match = _WWW_SEGMENT.search(path)
     if match:
