@@ -212,7 +212,7 @@ class LureText:
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
         raw_text = visible_text(message)
         text = fold_text(raw_text)
-        weight = 0.5 if _is_known_correspondent(message.from_addr, ctx) else 1.0
+        weight = 0.5 if is_known_correspondent(message.from_addr, ctx) else 1.0
         themes = self.phrases.find(text)
         for theme, symbol in THEME_SYMBOLS.items():
             if theme in themes:
@@ -299,7 +299,7 @@ def _decorated_letters(message: ParsedMessage, raw_text: str) -> dict[str, str] 
     return evidence or None
 
 
-def _is_known_correspondent(address: str, ctx: ScanContext) -> bool:
+def is_known_correspondent(address: str, ctx: ScanContext) -> bool:
     if not address:
         return False
     knowledge = ctx.knowledge

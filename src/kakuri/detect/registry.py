@@ -22,7 +22,7 @@ def _factories() -> list[Callable[[Settings], Detector]]:
     from kakuri.detect import brand_impersonation, link_destinations
     from kakuri.detect import office_dde, office_encryption, office_flat, office_links, office_macros, office_objects, office_stomping
     from kakuri.detect import office_xlm
-    from kakuri.detect import lure_text
+    from kakuri.detect import lure_model, lure_text
 
     return [
         lambda s: mime_structure.MimeStructure(),  # malformed MIME, parser defects
@@ -43,6 +43,7 @@ def _factories() -> list[Callable[[Settings], Detector]]:
         lambda s: brand_impersonation.BrandImpersonation(s.path("rules", "brands"), s.path("rules", "link_destinations")),
         lambda s: text_obfuscation.TextObfuscation(),  # look-alike letters, spaced or invisible-split words
         lambda s: lure_text.LureText.from_folder(s.path("rules")),  # lure wording: credentials, suspension, payment, parcel, callback, fraud
+        lambda s: lure_model.LureModelDetector(),  # learned second opinion on English lure wording (data/lure_model.json)
         lambda s: containers.Containers(),  # archive inventory, for emergency overrides
         lambda s: office_encryption.OfficeEncryption(),  # decrypts VelvetSweatshop/body-password docs into children
         lambda s: office_flat.OfficeFlat(),  # Word 2003 XML / Flat OPC / MHT: base64 parts into children
