@@ -94,3 +94,9 @@ def test_zeek_json_with_iso_timestamps():
     line = '{"ts":"2020-02-02T15:00:30.5Z","id.orig_h":"10.0.0.5","id.resp_h":"192.0.2.1","id.resp_p":80,"proto":"tcp","conn_state":"SF"}\n'
     (event,) = parse_zeek([line], ParseStats(), "conn.json")
     assert event.ts == datetime(2020, 2, 2, 15, 0, 30, 500000, tzinfo=timezone.utc).timestamp()
+
+
+def test_leap_day_syslog_stamp_is_dated_in_the_leap_year():
+    clock = SyslogClock(reference=datetime(2020, 2, 28, tzinfo=timezone.utc).timestamp())
+    ts = clock.bsd("Feb", 29, 10, 0, 0)
+    assert datetime.fromtimestamp(ts, timezone.utc) == datetime(2020, 2, 29, 10, 0, tzinfo=timezone.utc)

@@ -59,7 +59,10 @@ class SyslogClock:
             key = (year, mon, day, hh, mm)
             base = self._cache.get(key)
             if base is None:
-                base = datetime(year, mon, day, hh, mm, tzinfo=self.zone).timestamp()
+                try:
+                    base = datetime(year, mon, day, hh, mm, tzinfo=self.zone).timestamp()
+                except ValueError:  # 29 February exists in one candidate year only
+                    continue
                 if len(self._cache) > 100_000:
                     self._cache.clear()
                 self._cache[key] = base
@@ -69,8 +72,8 @@ class SyslogClock:
                     best = ts
             elif best is None or abs(ts - self._ref()) < abs(best - self._ref()):
                 best = ts
-        if best is None:  # every candidate after the mtime: the clock was wrong; take the earliest
-            best = datetime(years[0], mon, day, hh, mm, ss, tzinfo=self.zone).timestamp()
+        if best is None:  # every candidate after the mtime: the clock was wrong; take the earliest that exists
+            best = min(base + ss for (y, *rest), base in self._cache.items() if y in years and tuple(rest) == (mon, day, hh, mm))
         self.reference, self.reference_is_end = best, False
         self._last_minute, self._last_base = minute, best - ss
         return best
