@@ -257,4 +257,7 @@ def register(app: typer.Typer) -> None:
     from kakuri.cli.bench_scan import scan
 
     bench_app.command("scan")(scan)
+    from kakuri.cli.bench_retro import retro
+
+    bench_app.command("retro")(retro)
     app.add_typer(bench_app, name="bench")

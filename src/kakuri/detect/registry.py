@@ -21,7 +21,7 @@ def _factories() -> list[Callable[[Settings], Detector]]:
     from kakuri.detect import config_profiles, office_lures
     from kakuri.detect import brand_impersonation, link_destinations
     from kakuri.detect import office_dde, office_encryption, office_flat, office_links, office_macros, office_objects, office_stomping
-    from kakuri.detect import office_xlm
+    from kakuri.detect import office_actions, office_xlm
     from kakuri.detect import lure_model, lure_text
 
     return [
@@ -53,6 +53,7 @@ def _factories() -> list[Callable[[Settings], Detector]]:
         lambda s: office_xlm.OfficeXlm(),  # Excel 4.0 macro sheets (xls, xlsm, xlsb, SYLK)
         lambda s: office_dde.OfficeDde(),  # DDE fields, links and formulas
         lambda s: office_links.OfficeLinks(),  # remote template injection, external OLE links
+        lambda s: office_actions.OfficeActions(),  # PowerPoint shapes running a program / a macro on mouse-over
         lambda s: file_types.FileTypes(),  # executables, scripts, shortcuts, disk images, lying names
         lambda s: pdf.Pdf(),  # PDF JavaScript, launch actions, embedded executables, link lures
         lambda s: iocs.Iocs.from_settings(s),  # IOC hash lists, YARA rules, EICAR

@@ -354,9 +354,22 @@ def _save_learning(stores: Stores, features: list[dict], judged: list[dict]) -> 
     now = utcnow()
     with stores.sessions() as session:
         insert_ignoring(session, MessageFeatures, [{**f, "extracted_at": now} for f in features])
-        if judged:
-            insert_ignoring(session, JudgedItem, [{**j, "judged_at": now} for j in judged])
+        if judged:  # judged again under a newer rule version: the row moves to it
+            upsert_judged(session, [{**j, "judged_at": now} for j in judged])
         session.commit()
+
+
+def upsert_judged(session: Session, rows: list[dict]) -> None:
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(JudgedItem)
+    statement = statement.on_conflict_do_update(
+        index_elements=[JudgedItem.item],
+        set_={"rule_version": statement.excluded.rule_version, "judged_at": statement.excluded.judged_at})
+    for start in range(0, len(rows), 500):
+        session.execute(statement, rows[start:start + 500])
 
 
 def _record_findings(
@@ -368,9 +381,14 @@ def _record_findings(
         return incident_id, []
     findings = []
     with stores.sessions() as session:
-        known = {(q, i) for q, i in session.execute(select(RetroFinding.queue_id, RetroFinding.incident_id)
-                                                   .where(RetroFinding.queue_id.in_(bad)))}
-        if incident_id is None:
+        known = set()
+        for start in range(0, len(bad), 500):
+            known |= set(session.execute(select(RetroFinding.queue_id, RetroFinding.incident_id)
+                                         .where(RetroFinding.queue_id.in_(bad[start:start + 500]))).tuples())
+        if incident_id is None:  # without a given incident, what an earlier run found is not news
+            bad = [q for q in bad if q not in {k for k, _ in known}]
+            if not bad:
+                return None, []
             incident_id = open_incident(session, title=f"Delivered before we knew: {len(bad)} message(s) found by retro-scan",
                                         actor=actor).id
         for queue_id in bad:
