@@ -472,7 +472,31 @@ def _ppt_record(rec_type: int, payload: bytes, instance: int = 0, version: int =
     return struct.pack("<HHI", (instance << 4) | version, rec_type, len(payload)) + payload
 
 
-def ppt_with_objects(objects: list[bytes], compressed: bool = True) -> bytes:
+def ppt_action(action: int, name: str, mouse_over: bool) -> bytes:
+    """A MouseClick/MouseOver InteractiveInfo container (MS-PPT 2.7.29): InteractiveInfoAtom with `action`
+    (1 macro, 2 run program, 4 hyperlink) and the CString naming the macro or program."""
+    atom = _ppt_record(0x0FF3, struct.pack("<IIBBBBB3x", 0, 0, action, 0, 0, 0, 0))
+    return _ppt_record(0x0FF2, atom + _ppt_record(0x0FBA, name.encode("utf-16-le")), instance=int(mouse_over), version=0xF)
+
+
+def pptx_with_action(action: str, target: str = "", mouse_over: bool = True) -> bytes:
+    """A .ppsx-like package whose one slide has a shape with a hlinkClick/hlinkMouseOver `action`
+    ("ppaction://program" with the program as the external relationship target, "ppaction://macro?name=M")."""
+    import html
+
+    event = "hlinkMouseOver" if mouse_over else "hlinkClick"
+    slide = ('<p:sld xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+             'xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main" '
+             f'xmlns:r="{_R}"><p:cSld><p:spTree><p:sp><p:nvSpPr><p:cNvPr id="2" name="Title">'
+             f'<a:{event} r:id="rId1" action="{html.escape(action)}"/></p:cNvPr></p:nvSpPr></p:sp></p:spTree></p:cSld></p:sld>')
+    rels = _rels(("rId1", "hyperlink", target, True)) if target else _rels()
+    return ooxml({"_rels/.rels": _rels(("rId1", "officeDocument", "ppt/presentation.xml", False)),
+                  "ppt/presentation.xml": "<p:presentation/>", "ppt/slides/slide1.xml": slide,
+                  "ppt/slides/_rels/slide1.xml.rels": rels},
+                 {"ppt/presentation.xml": "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml"})
+
+
+def ppt_with_objects(objects: list[bytes], compressed: bool = True, records: bytes = b"") -> bytes:
     """A PowerPoint 97-2003 file whose embedded objects (compound files) sit in ExOleObjStg records
     (MS-PPT 2.10.34) inside the "PowerPoint Document" stream, zlib-compressed as PowerPoint writes them."""
     import zlib
@@ -481,7 +505,7 @@ def ppt_with_objects(objects: list[bytes], compressed: bool = True) -> bytes:
     for data in objects:
         payload = struct.pack("<I", len(data)) + zlib.compress(data) if compressed else data
         stored += _ppt_record(0x1011, payload, instance=1 if compressed else 0)
-    document = _ppt_record(0x03E8, _ppt_record(0x03E9, b"\0" * 40, version=1) + stored, version=0xF)  # DocumentContainer
+    document = _ppt_record(0x03E8, _ppt_record(0x03E9, b"\0" * 40, version=1) + stored + records, version=0xF)  # DocumentContainer
     current_user = _ppt_record(0x0FF6, struct.pack("<IIIHHBBH", 20, 0xE391C05F, 0, 0, 0x03F4, 3, 0, 0))
     return ole_file({"PowerPoint Document": document, "Current User": current_user})
 
