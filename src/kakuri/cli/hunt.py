@@ -253,9 +253,9 @@ def _results(report, json_out, notify_csv, labels, show: str, fmt: str) -> None:
     if notify_csv:
         write_notify_csv(notify_csv, records)
     print_records(records, fmt=fmt, show=show)
-    console.print(f"{report.lines} lines in {report.seconds:.1f} s ({report.lines_per_second:,.0f} lines/s), "
-                  f"{report.stats.malformed_total} malformed skipped, {len(report.files)} files", highlight=False,
-                  soft_wrap=True)
+    read = f", {report.stats.malformed_total} malformed skipped, {len(report.files)} files" if report.files else ""
+    console.print(f"{report.lines} lines in {report.seconds:.1f} s ({report.lines_per_second:,.0f} lines/s){read}",
+                  highlight=False, soft_wrap=True)
     if labels:
         from kakuri.hunt.evaluation import evaluate
 

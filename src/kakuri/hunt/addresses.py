@@ -9,9 +9,15 @@ from functools import lru_cache
 class InternalNetworks:
     def __init__(self, cidrs: list[str]):
         self.networks = tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+        self.v4 = tuple((int(n.network_address), int(n.broadcast_address)) for n in self.networks if n.version == 4)
         self.is_internal = lru_cache(maxsize=65536)(self._is_internal)
 
     def _is_internal(self, address: str) -> bool:
+        parts = address.split(".")
+        if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts):  # dotted quad: no object needed
+            value = (int(parts[0]) << 24) | (int(parts[1]) << 16) | (int(parts[2]) << 8) | int(parts[3])
+            if max(int(p) for p in parts) <= 255:
+                return any(lo <= value <= hi for lo, hi in self.v4)
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
@@ -21,6 +27,9 @@ class InternalNetworks:
 
 @lru_cache(maxsize=65536)
 def is_ip(text: str) -> bool:
+    parts = text.split(".")
+    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts):
+        return all(int(p) <= 255 and (p == "0" or p[0] != "0") for p in parts)
     try:
         ipaddress.ip_address(text)
         return True

@@ -21,14 +21,6 @@ from kakuri.hunt.infrastructure import InfraEvidence, find_relays
 from kakuri.hunt.store import HuntStore
 
 SMTP_PORTS = (25, 465, 587)
-PAYLOAD_MIMES = (
-    "application/octet-stream", "application/x-msdownload", "application/x-dosexec", "application/x-msdos-program",
-    "application/msword", "application/vnd.ms-", "application/vnd.openxmlformats", "application/x-ms",
-    "application/java-archive", "application/hta", "application/x-sh",
-)
-PAYLOAD_EXTENSIONS = (".exe", ".dll", ".scr", ".doc", ".docm", ".xls", ".xlsm", ".vbs", ".hta", ".ps1", ".msi", ".jar")
-# Web page resources: a .js or .html answer is a page being rendered, not a file being dropped
-PAGE_MIMES = ("text/", "application/javascript", "application/x-javascript", "application/json", "image/")
 
 
 @dataclass
@@ -116,7 +108,7 @@ def analyse_network(con: duckdb.DuckDBPyConnection, store: HuntStore, days: list
     _load_pairs(con, hosts, cfg)
     _load_beacons(con, hosts, cfg, window)
     _load_hits(con, store, days, feeds, cfg, hosts)
-    _load_payloads(con, store, days, cfg, hosts)
+    _load_payloads(con, cfg, hosts)
     for host, count, examples in con.execute(
             "SELECT host, count(DISTINCT domain), list_slice(list_sort(list(DISTINCT domain)), 1, 5) FROM mx_all "
             "WHERE host NOT IN (SELECT ip FROM relays) GROUP BY host").fetchall():
@@ -145,6 +137,7 @@ DAILY_EMPTY = {
     "mx": "SELECT ''::VARCHAR AS host, ''::VARCHAR AS domain",
     "names": "SELECT ''::VARCHAR AS kind, ''::VARCHAR AS ip, ''::VARCHAR AS name",
     "infra": "SELECT ''::VARCHAR AS role, ''::VARCHAR AS ip, 0 AS n, 0 AS matched, 0 AS total",
+    "payloads": "SELECT ''::VARCHAR AS host, ''::VARCHAR AS dst, 0.0 AS ts, ''::VARCHAR AS url, 0 AS size",
     "smtp_in": "SELECT ''::VARCHAR AS ip, 0.0 AS ts",
 }
 
@@ -235,21 +228,27 @@ def _load_hits(con, store: HuntStore, days: list[str], feeds: Feeds, cfg: HuntCo
     con.register("_feed_hosts", pa.table({"host": pa.array(sorted(feeds.url_hosts), pa.string())}))
     con.register("_feed_sha", pa.table({"sha256": pa.array(sorted(feeds.sha256), pa.string())}))
     stale = cfg.feed_stale_days * 86400
-    is_stale = f"(f.status <> 'online' AND f.last_online IS NOT NULL AND {{ts}} - f.last_online > {stale})"
+    is_stale = f"(status <> 'online' AND last_online IS NOT NULL AND {{ts}} - last_online > {stale})"
     parts = []
     if store.has_table("web"):
-        web = f"""(SELECT w.*, CASE WHEN {_LITERAL} THEN w.host ELSE w.server_ip END AS upstream,
-                   (w.code LIKE '%DENIED%' OR (w.server_ip IS NULL AND w.status IN (0, 403, 407))) AS denied,
-                   w.host || CASE WHEN w.port IN (80, 443) THEN '' ELSE ':' || w.port END || w.path AS key
-                   FROM {_events(store, 'web', days)} w)"""
+        # one pass over the proxy log: the rows any feed matches, then one row per kind of match
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE web_hits AS
+            SELECT w.client, w.ts, w.url, w.method, f.ip AS c2_ip, f.port AS c2_port, f.status, f.last_online,
+                   u.url IS NOT NULL AS url_listed, h.host IS NOT NULL AS host_listed,
+                   (contains(w.code, 'DENIED') OR (w.server_ip IS NULL AND w.status IN (0, 403, 407))) AS denied
+            FROM {_events(store, 'web', days)} w
+            LEFT JOIN _feed_c2 f ON f.ip = (CASE WHEN {_LITERAL} THEN w.host ELSE w.server_ip END) AND f.port = w.port
+            LEFT JOIN _feed_urls u
+              ON u.url = w.host || CASE WHEN w.port IN (80, 443) THEN '' ELSE ':' || w.port END || w.path
+            LEFT JOIN _feed_hosts h ON h.host = w.host
+            WHERE f.ip IS NOT NULL OR u.url IS NOT NULL OR h.host IS NOT NULL""")
         parts += [
-            f"""SELECT w.client AS host, CASE WHEN {is_stale.format(ts='w.ts')} THEN 'c2_stale' ELSE 'c2' END AS kind,
-                       w.ts, f.ip || ':' || f.port AS detail
-                FROM {web} w JOIN _feed_c2 f ON f.ip = w.upstream AND f.port = w.port""",
-            f"""SELECT w.client, CASE WHEN w.denied THEN 'url_blocked' ELSE 'url' END, w.ts, w.url
-                FROM {web} w JOIN _feed_urls u ON u.url = w.key WHERE w.method <> 'CONNECT'""",
-            f"""SELECT w.client, 'url_host', w.ts, w.url FROM {web} w JOIN _feed_hosts h ON h.host = w.host
-                WHERE NOT w.denied AND (w.method = 'CONNECT' OR w.key NOT IN (SELECT url FROM _feed_urls))""",
+            f"""SELECT client, CASE WHEN {is_stale.format(ts='ts')} THEN 'c2_stale' ELSE 'c2' END, ts,
+                       c2_ip || ':' || c2_port FROM web_hits f WHERE c2_ip IS NOT NULL""",
+            """SELECT client, CASE WHEN denied THEN 'url_blocked' ELSE 'url' END, ts, url FROM web_hits
+               WHERE url_listed AND method <> 'CONNECT'""",
+            """SELECT client, 'url_host', ts, url FROM web_hits
+               WHERE host_listed AND NOT denied AND (method = 'CONNECT' OR NOT url_listed)""",
         ]
     if store.has_table("conn"):
         parts.append(f"""SELECT c.orig, CASE WHEN {is_stale.format(ts='c.ts')} THEN 'c2_stale' ELSE 'c2' END, c.ts,
@@ -272,20 +271,12 @@ def _load_hits(con, store: HuntStore, days: list[str], feeds: Feeds, cfg: HuntCo
             hosts[host].hits[kind] = HitSummary(count, first, distinct, examples)
 
 
-def _load_payloads(con, store: HuntStore, days: list[str], cfg: HuntConfig, hosts: dict[str, HostView]) -> None:
+def _load_payloads(con, cfg: HuntConfig, hosts: dict[str, HostView]) -> None:
     """One-off downloads of a real file (not a version check) from a rare host."""
-    if not store.has_table("web"):
-        return
-    mimes = " OR ".join(f"starts_with(w.mime, '{m}')" for m in PAYLOAD_MIMES)
-    exts = " OR ".join(f"ends_with(lower(w.path), '{e}')" for e in PAYLOAD_EXTENSIONS)
-    pages = " OR ".join(f"starts_with(w.mime, '{m}')" for m in PAGE_MIMES)
     rows = con.execute(f"""
-        SELECT w.client, w.ts, w.url FROM {_events(store, 'web', days)} w
-        JOIN rare_pairs r ON r.host = w.client AND r.dst = w.host
-        WHERE w.method = 'GET' AND w.status = 200 AND w.size >= {cfg.payload_min_bytes}
-          AND NOT (w.code LIKE '%DENIED%') AND r.contacts <= {cfg.payload_max_contacts}
-          AND (({mimes}) OR (({exts}) AND NOT ({pages})))
-        ORDER BY w.ts""").fetchall()
+        SELECT p.host, p.ts, p.url FROM payloads_all p JOIN rare_pairs r ON r.host = p.host AND r.dst = p.dst
+        WHERE p.size >= {cfg.payload_min_bytes} AND r.contacts <= {cfg.payload_max_contacts}
+        ORDER BY p.ts""").fetchall()
     for host, ts, url in rows:
         if host in hosts:
             hosts[host].payloads.append((ts, url))

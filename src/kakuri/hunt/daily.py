@@ -9,6 +9,7 @@ For each UTC day the store holds, the events are reduced to what the analyses ne
     names      internal address -> PTR name; name -> internal address (forward lookups)
     infra      evidence of roles: resolvers, SMTP servers, and how much of a host's outside traffic the
                proxy log accounts for (a proxy's upstream connections are the proxy log's own records)
+    payloads   downloads that look like a file being dropped (executable or Office type or name)
     smtp_in    outside SMTP clients and when they connected (checks the maillog's clock)
 
 A day is summarised again only when its event files change (a new or grown log), so a daily run
@@ -29,9 +30,21 @@ from kakuri.hunt.addresses import InternalNetworks, is_ip
 from kakuri.hunt.config import HuntConfig
 from kakuri.hunt.store import SCHEMAS, HuntStore
 
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2
 NETWORK_TABLES = ("web", "conn", "dns", "files")
 BURST_GAP_SECONDS = 20.0  # contacts closer than this to the previous one are one burst (retries, page loads)
+PAYLOAD_MIMES = (
+    "application/octet-stream", "application/x-msdownload", "application/x-dosexec", "application/x-msdos-program",
+    "application/msword", "application/vnd.ms-", "application/vnd.openxmlformats", "application/x-ms",
+    "application/java-archive", "application/hta", "application/x-sh",
+)
+PAYLOAD_EXTENSIONS = (".exe", ".dll", ".scr", ".doc", ".docm", ".xls", ".xlsm", ".vbs", ".hta", ".ps1", ".msi", ".jar")
+# Web page resources: a .js or .html answer is a page being rendered, not a file being dropped
+PAGE_MIMES = ("text/", "application/javascript", "application/x-javascript", "application/json", "image/")
+_PAYLOAD = "(({}) OR (({}) AND NOT ({})))".format(
+    " OR ".join(f"starts_with(w.mime, '{m}')" for m in PAYLOAD_MIMES),
+    " OR ".join(f"ends_with(lower(w.path), '{e}')" for e in PAYLOAD_EXTENSIONS),
+    " OR ".join(f"starts_with(w.mime, '{m}')" for m in PAGE_MIMES))
 _FAILED_STATES = "('S0','REJ','RSTOS0','RSTRH','SH','SHR','OTH')"
 _LITERAL = r"(regexp_full_match(w.host, '[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+') OR contains(w.host, ':'))"
 
@@ -112,6 +125,10 @@ UNION ALL
 SELECT 'outside_destinations', c.host, count(DISTINCT c.dst), count(k.ip), count(*)
 FROM contacts c LEFT JOIN keys k ON k.ip = c.dst AND k.s = CAST(floor(c.ts) AS BIGINT)
 WHERE c.direct GROUP BY c.host""",
+    "payloads": f"""
+SELECT w.client AS host, w.host AS dst, w.ts, w.url, w.size
+FROM web_d w JOIN ipc ON ipc.ip = w.client AND ipc.internal
+WHERE w.method = 'GET' AND w.status = 200 AND NOT contains(w.code, 'DENIED') AND {_PAYLOAD}""",
     "smtp_in": f"""
 SELECT c.orig AS ip, c.ts
 FROM conn_d c JOIN ipc o ON o.ip = c.orig AND NOT o.internal JOIN ipc r ON r.ip = c.resp AND r.internal
