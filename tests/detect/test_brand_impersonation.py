@@ -95,6 +95,14 @@ def test_brand_domain_in_from_with_envelope_and_links_elsewhere_is_unaligned():
 
 # The false-positive traps: the brands' own mail, and mail about a brand from others.
 
+def test_brand_mail_signed_by_the_brand_through_a_bulk_mailer_is_not_impersonation():
+    raw = lure("PayPal <service@mailer.esp-bulk.test>", "https://click.esp-bulk.test/c/123")
+    ctx = ScanContext(facts={"auth.dkim_domains": ("paypal.com",)})
+    assert not [f for f in DETECTOR.check(parse_message(raw), ctx)]
+    unsigned = ScanContext(facts={"auth.dkim_domains": ("esp-bulk.test",)})
+    assert [f.symbol for f in DETECTOR.check(parse_message(raw), unsigned)] == ["BRAND_IMPERSONATION"]
+
+
 def test_docusign_envelope_from_docusign_passes(settings):
     raw = make_message(from_="Tanaka via DocuSign <dse_na3@docusign.net>", subject="Please DocuSign: 契約書.pdf",
                        html='<img alt="DocuSign" src="https://na3.docusign.net/logo.png">'

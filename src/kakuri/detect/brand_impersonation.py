@@ -16,6 +16,7 @@ BRAND_FROM_UNALIGNED: the From address is at a brand's own domain, but the envel
 Return-Path) is elsewhere and no link leads to the brand: a forged From, or a bulk mailer that tracks
 every link (weak; sender_auth's DMARC result is the real proof when DNS is available).
 Publishes `brand.claimed` (brand keys) for other detectors.
+A verified DKIM signature of the brand's domain (`auth.dkim_domains`, from sender_auth) clears the sender.
 Blind spots: brands missing from the data files; a spoofed From of the brand's own domain (sender_auth's
 job); brand claims drawn only in images.
 """
@@ -69,7 +70,7 @@ class BrandImpersonation:
         senders = _sender_domains(message, ctx)
         claimed: list[str] = []
         for brand, where, name in self._sender_claims(message, senders):
-            if brand in claimed or self._sender_is_brand(brand, senders):
+            if brand in claimed or self._sender_is_brand(brand, senders) or self._signed_by_brand(brand, ctx):
                 continue
             to_brand = sum(1 for host in links if self._is_brand_link(brand, host))
             claimed.append(brand)
@@ -103,6 +104,8 @@ class BrandImpersonation:
         brand = self.catalogue.owner(from_domain) if from_domain else None
         envelope = _envelope_domain(message, ctx)
         if not brand or not envelope or not links or self.catalogue.owns(brand, envelope):
+            return None
+        if ctx.facts.get("auth.dmarc") == "pass" or self._signed_by_brand(brand, ctx):
             return None
         if message.header("List-Id") or message.header("List-Post"):
             return None  # a mailing list resends a member's post with its own envelope sender
@@ -155,6 +158,10 @@ class BrandImpersonation:
 
     def _sender_is_brand(self, brand: str, senders: list[str]) -> bool:
         return any(self.catalogue.owns(brand, domain) for domain in senders)
+
+    def _signed_by_brand(self, brand: str, ctx: ScanContext) -> bool:
+        """A verified DKIM signature of the brand's domain: its own mail, sent through a bulk mailer."""
+        return any(self.catalogue.owns(brand, d) for d in ctx.facts.get("auth.dkim_domains", ()))
 
     def _brand_mailbox(self, brand: str, senders: list[str]) -> bool:
         """A free mailbox at the brand's own service (`staff@hotmail.com` for Microsoft): the brand, or anyone."""

@@ -248,7 +248,7 @@ class SenderAuth:
             results = evaluate(message, ctx, ctx.resolver, spf=not self._is_internal(ctx.envelope.client_ip))
         if results is None:
             return
-        ctx.facts.update({"auth.spf": results.spf, "auth.dkim": results.dkim,
+        ctx.facts.update({"auth.spf": results.spf, "auth.dkim": results.dkim, "auth.dkim_domains": results.dkim_domains,
                           "auth.dmarc": results.dmarc, "auth.arc": results.arc})
         yield from self._findings(message, ctx, results)
 
