@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from kakuri.hunt.beaconing import STATS_SQL, BeaconStats, score_row
 from kakuri.hunt.config import HuntConfig
-from kakuri.hunt.daily import DAILY, _LITERAL, summary_glob
+from kakuri.hunt.daily import DAILY, LITERAL_HOST, summary_glob
 from kakuri.hunt.feeds import Feeds
 from kakuri.hunt.infrastructure import InfraEvidence, find_relays
 from kakuri.hunt.store import HuntStore
@@ -237,7 +237,7 @@ def _load_hits(con, store: HuntStore, days: list[str], feeds: Feeds, cfg: HuntCo
                    u.url IS NOT NULL AS url_listed, h.host IS NOT NULL AS host_listed,
                    (contains(w.code, 'DENIED') OR (w.server_ip IS NULL AND w.status IN (0, 403, 407))) AS denied
             FROM {_events(store, 'web', days)} w
-            LEFT JOIN _feed_c2 f ON f.ip = (CASE WHEN {_LITERAL} THEN w.host ELSE w.server_ip END) AND f.port = w.port
+            LEFT JOIN _feed_c2 f ON f.ip = (CASE WHEN {LITERAL_HOST} THEN w.host ELSE w.server_ip END) AND f.port = w.port
             LEFT JOIN _feed_urls u
               ON u.url = w.host || CASE WHEN w.port IN (80, 443) THEN '' ELSE ':' || w.port END || w.path
             LEFT JOIN _feed_hosts h ON h.host = w.host

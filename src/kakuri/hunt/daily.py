@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -46,12 +45,13 @@ _PAYLOAD = "(({}) OR (({}) AND NOT ({})))".format(
     " OR ".join(f"ends_with(lower(w.path), '{e}')" for e in PAYLOAD_EXTENSIONS),
     " OR ".join(f"starts_with(w.mime, '{m}')" for m in PAGE_MIMES))
 _FAILED_STATES = "('S0','REJ','RSTOS0','RSTRH','SH','SHR','OTH')"
-_LITERAL = r"(regexp_full_match(w.host, '[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+') OR contains(w.host, ':'))"
+# the proxied URL named an address, not a host name
+LITERAL_HOST = r"(regexp_full_match(w.host, '[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+') OR contains(w.host, ':'))"
 
 # The contacts of internal hosts with the outside: proxied requests and direct connections, one shape.
 CONTACTS = f"""
 CREATE OR REPLACE TEMP VIEW contacts AS
-SELECT w.client AS host, w.host AS dst, {_LITERAL} AS literal, FALSE AS direct, w.ts, w.port,
+SELECT w.client AS host, w.host AS dst, {LITERAL_HOST} AS literal, FALSE AS direct, w.ts, w.port,
        w.method IN ('POST', 'PUT', 'CONNECT') AS sends,
        (w.code LIKE '%DENIED%' OR (w.server_ip IS NULL AND w.status IN (0, 403, 407))) AS denied,
        (w.status >= 500 OR w.status = 0) AS failed,
@@ -110,9 +110,9 @@ FROM dns_d d JOIN ipc c ON c.ip = d.client AND c.internal, unnest(d.answers) AS 
 WHERE d.qtype IN ('A', 'AAAA')""",
     "infra": f"""
 WITH upstream AS (  -- when the proxy opened each upstream connection, to the second
-  SELECT DISTINCT CASE WHEN {_LITERAL} THEN w.host ELSE w.server_ip END AS ip,
+  SELECT DISTINCT CASE WHEN {LITERAL_HOST} THEN w.host ELSE w.server_ip END AS ip,
          CAST(floor(w.ts - w.elapsed_ms / 1000.0) AS BIGINT) AS s
-  FROM web_d w WHERE w.server_ip IS NOT NULL OR {_LITERAL}),
+  FROM web_d w WHERE w.server_ip IS NOT NULL OR {LITERAL_HOST}),
 keys AS (SELECT DISTINCT ip, s + k AS s FROM upstream, (VALUES (-1), (0), (1)) t(k))
 SELECT 'resolver' AS role, d.server AS ip, count(DISTINCT d.client) AS n, 0 AS matched, 0 AS total
 FROM dns_d d JOIN ipc s ON s.ip = d.server AND s.internal JOIN ipc c ON c.ip = d.client AND c.internal
