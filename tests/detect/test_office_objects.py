@@ -126,3 +126,8 @@ def test_macro_workbook_embedded_as_a_package_stream_is_scanned():
     assert any(f.part.endswith("ObjectPool/_1234/Package") for f in findings)
     ppt = ppt_with_objects([object_storage])
     assert "MACRO_AUTOEXEC" in symbols_of(office_findings([OfficeObjects(), OfficeMacros()], [("a.ppt", ppt)]))
+
+
+def test_rtf_that_only_mentions_object_control_words_is_not_parsed_for_objects():
+    manual = rb"{\rtf1\ansi The destination \\objdata holds the object; \\objemb marks an embedded one.\par}"
+    assert office_findings([OfficeObjects()], [("rtf-spec.rtf", manual)]) == []

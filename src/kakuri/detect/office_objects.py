@@ -40,6 +40,9 @@ _DANGEROUS_EXTENSIONS = frozenset(
     "jar chm iso img vhd vhdx application gadget appref-ms settingcontent-ms xll library-ms".split())
 _LNK_MAGIC = bytes.fromhex("4C0000000114020000000000C000000000000046")
 _EMBEDDING_MEMBER = re.compile(r"(^|/)embeddings/[^/]+$")
+# An \obj... control word; "\\obj" is the text "\obj" (RTF documentation, code samples): rtfobj is a
+# pure-Python parser that takes seconds on a 2 MB RTF, so it only runs on real object groups.
+_RTF_OBJECT_WORD = re.compile(rb"(?<!\\)\\obj[a-z]")
 _EX_OLE_OBJ_STG = 0x1011
 _EMBEDDED_FILE_STREAMS = ("package", "contents")
 _MAX_PPT_STREAM = 64 * 1024 * 1024
@@ -78,7 +81,7 @@ class OfficeObjects:
                 self._extract_embeddings(part)
             elif kind is OfficeKind.OLE:
                 yield from self._scan_ole(part)
-            elif kind is OfficeKind.RTF and b"\\obj" in part.data:
+            elif kind is OfficeKind.RTF and _RTF_OBJECT_WORD.search(part.data):
                 yield from self._scan_rtf(part)
 
     def _extract_embeddings(self, part: Part) -> None:
