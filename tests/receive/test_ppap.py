@@ -207,3 +207,14 @@ async def test_encrypted_rar_is_opened_by_the_thread_password_and_both_mails_are
     assert (await wait_until(state_is(gateway, pw_id, MessageState.QUARANTINED))).action == "quarantine"
     await asyncio.sleep(0.3)
     assert sink.received == []
+
+
+async def test_a_password_mail_sent_right_behind_its_archive_still_waits_for_it(ppap_gateway, sink):
+    gateway = await ppap_gateway(hold_seconds=60)
+    macro_zip = {"見積書.doc": doc_with_vba({"NewMacros": DROPPER})}
+    zip_id = await send(gateway, archive_mail(macro_zip, "Pp44Rs", message_id="<quote-91@partner.example>"))
+    pw_id = await send(gateway, password_mail("Pp44Rs", replying_to="<quote-91@partner.example>"))  # no pause
+    await wait_until(state_is(gateway, zip_id, MessageState.QUARANTINED), timeout=15)
+    assert (await wait_until(state_is(gateway, pw_id, MessageState.QUARANTINED))).action == "quarantine"
+    await asyncio.sleep(0.3)
+    assert sink.received == []

@@ -28,9 +28,9 @@ see the password mail that triggered it. Order of the pair's records: the passwo
 after it; a crash in between leaves the archive held with the password in the ledger, and the next
 tick quarantines it (nothing is delivered in either order).
 Blind spots: a password given by phone or in a mail that is not linked by thread or sender/audience
-(the timeout decides); a password mail that arrives *before* its archive (or while the archive is
-still being scanned) is delivered: nothing was held yet to link it to, and holding every mail that
-states a password would delay ordinary mail; the milter path accepts password mails at once (its
+(the timeout decides); a password mail whose scan ends *before* its archive's is delivered: nothing
+was held yet to link it to, and holding every mail that states a password would delay ordinary mail
+(one right behind an archive already judged waits until that hold is registered: `_arriving`); the milter path accepts password mails at once (its
 holds are adopted, so the archive half is still judged); several nodes may rescan the same message,
 which is harmless (the second release finds it no longer held).
 """
@@ -60,6 +60,7 @@ LOCKED = "ARCHIVE_ENCRYPTED_UNOPENED"
 ACTOR = "ppap"
 PASSING = ("deliver", "tag")
 PAIR_REASON = "ppap: states the password of held message"
+ARRIVAL_WAIT_SECONDS = 10.0  # a password mail waits at most this long for an archive ahead of it to register
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class PpapWatcher:
         # is recorded (`after_scan`); and the password mails already judged (no second look after delivery)
         self._pairs: dict[str, list[Rescan]] = {}
         self._judged: set[str] = set()
+        self._arriving: dict[str, asyncio.Future] = {}  # PPAP holds decided but not yet registered
         self._tasks: set[asyncio.Task] = set()
         self._ticker: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -157,7 +159,9 @@ class PpapWatcher:
             self._judged.discard(entry.queue_id)
             return
         if is_ppap_hold(verdict):
-            self._spawn(asyncio.to_thread(self._guarded, self._on_held, entry.queue_id, entry.raw, entry.envelope))
+            task = self._spawn(asyncio.to_thread(self._guarded, self._on_held, entry.queue_id, entry.raw,
+                                                 entry.envelope))
+            task.add_done_callback(lambda _t, key=entry.queue_id: self._arrived(key))
         elif self._held and verdict.get("action") in PASSING and (headers or {}).get("passwords_stated", True):
             self._spawn(asyncio.to_thread(self._guarded, self._on_passed, entry.queue_id, entry.raw, entry.envelope))
 
@@ -165,11 +169,18 @@ class PpapWatcher:
         """The outcome to act on for a mail about to be delivered: quarantine instead when it states the
         password of a held archive that, opened with it, proves malicious. Other mail returns at once."""
         verdict = outcome.verdict
-        if not self.enabled or verdict.get("action") not in PASSING:
+        if not self.enabled:
+            return outcome
+        if is_ppap_hold(verdict):  # until `after_scan` has registered it, password mails wait for it
+            self._arriving.setdefault(entry.queue_id, asyncio.get_running_loop().create_future())
+            return outcome
+        if verdict.get("action") not in PASSING:
             return outcome
         if entry.queue_id not in self._pairs:  # already judged: a retried pass must not deliver it
-            if not self._held or not (outcome.headers or {}).get("passwords_stated", True):
+            if not (self._held or self._arriving) or not (outcome.headers or {}).get("passwords_stated", True):
                 return outcome
+            if self._arriving:  # an archive just ahead of this mail is being recorded and registered
+                await asyncio.wait(list(self._arriving.values()), timeout=ARRIVAL_WAIT_SECONDS)
             await asyncio.to_thread(self._guarded, self._judge_password_mail, entry.queue_id, entry.raw,
                                     entry.envelope)
         rescans = self._pairs.get(entry.queue_id)
@@ -179,10 +190,16 @@ class PpapWatcher:
         reason = f"{PAIR_REASON} {keys}, which opened with it and is quarantined"
         return replace(outcome, verdict={**verdict, "action": "quarantine", "reasons": [*verdict["reasons"], reason]})
 
-    def _spawn(self, coroutine) -> None:
+    def _arrived(self, key: str) -> None:
+        waiting = self._arriving.pop(key, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
+
+    def _spawn(self, coroutine) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _guarded(self, work, *args) -> None:
         try:
