@@ -496,7 +496,7 @@ def pptx_with_action(action: str, target: str = "", mouse_over: bool = True) -> 
                  {"ppt/presentation.xml": "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml"})
 
 
-def ppt_with_objects(objects: list[bytes], compressed: bool = True, records: bytes = b"") -> bytes:
+def ppt_with_objects(objects: list[bytes], compressed: bool = True, records: bytes = b"", encrypted: bool = False) -> bytes:
     """A PowerPoint 97-2003 file whose embedded objects (compound files) sit in ExOleObjStg records
     (MS-PPT 2.10.34) inside the "PowerPoint Document" stream, zlib-compressed as PowerPoint writes them."""
     import zlib
@@ -506,7 +506,8 @@ def ppt_with_objects(objects: list[bytes], compressed: bool = True, records: byt
         payload = struct.pack("<I", len(data)) + zlib.compress(data) if compressed else data
         stored += _ppt_record(0x1011, payload, instance=1 if compressed else 0)
     document = _ppt_record(0x03E8, _ppt_record(0x03E9, b"\0" * 40, version=1) + stored + records, version=0xF)  # DocumentContainer
-    current_user = _ppt_record(0x0FF6, struct.pack("<IIIHHBBH", 20, 0xE391C05F, 0, 0, 0x03F4, 3, 0, 0))
+    token = 0xF3D1C4DF if encrypted else 0xE391C05F  # CurrentUserAtom.headerToken
+    current_user = _ppt_record(0x0FF6, struct.pack("<IIIHHBBH", 20, token, 0, 0, 0x03F4, 3, 0, 0))
     return ole_file({"PowerPoint Document": document, "Current User": current_user})
 
 

@@ -46,3 +46,20 @@ def test_excessive_key_derivation_rounds_are_not_attempted():
     data = encrypt_ooxml(xlsx_by_xlsxwriter(), "VelvetSweatshop").replace(b'spinCount="100000"', b'spinCount="999999"')
     findings = office_findings([OfficeEncryption()], [("a.xlsx", data)])
     assert symbols_of(findings) == {"OFFICE_ENCRYPTED"} and findings[0].evidence["spin_count"] == "999999"
+
+
+def test_encrypted_powerpoint_97_is_recognised_by_its_current_user_token():
+    from tests.builders_office import ppt_with_objects
+
+    findings = office_findings([OfficeEncryption()], [("a.ppt", ppt_with_objects([], encrypted=True))])
+    assert symbols_of(findings) == {"OFFICE_ENCRYPTED"}
+    assert office_findings([OfficeEncryption()], [("a.ppt", ppt_with_objects([]))]) == []
+
+
+def test_real_excel_workbooks_open_with_velvetsweatshop_without_msoffcrypto_key_check():
+    from tests.real_office import real_file
+
+    for method in ("xls", "xlsb", "xlsm"):  # RC4 CryptoAPI and ECMA-376 standard (AES-128), as Excel wrote them
+        data = real_file(f"oletools:tests/test-data/encrypted/autostart-encrypt-standardpassword.{method}")
+        findings = office_findings(DETECTORS, [(f"a.{method}", data)])
+        assert {"OFFICE_DEFAULT_PASSWORD", "MACRO_AUTOEXEC"} <= symbols_of(findings), method

@@ -11,8 +11,12 @@ before them.
 Emits: OFFICE_DEFAULT_PASSWORD (opened with VelvetSweatshop: an evasion in itself), OFFICE_PASSWORD_IN_MESSAGE
 (opened with a password from the mail: the lure asks the user to type it), OFFICE_ENCRYPTED (no candidate
 opened it: unscannable, policy decides).
-Blind spots: passwords given in another mail or by phone; encryption methods msoffcrypto-tool lacks (e.g.
-PowerPoint 97 RC4, "XOR obfuscation" of very old files); OOXML packages under 4 KiB, which
+A candidate counts as right when the decrypted bytes form a well-formed zip package or compound file
+(msoffcrypto's `verify_password` rejects the right password on real Excel output, and its 97-2003
+handlers check only their own RC4 verifier). Encrypted PowerPoint 97-2003 files are recognised by the
+Current User stream's header token.
+Blind spots: passwords given by phone (or in a mail the scan does not see); encryption methods
+msoffcrypto-tool lacks (Word 95 and older); OOXML packages under 4 KiB, which
 msoffcrypto-tool 6.1 fails to decrypt (they are reported as OFFICE_ENCRYPTED). Key derivation for agile
 encryption (100,000 SHA-512 rounds in Python) costs 0.3-0.8 s per candidate, so at most `max_candidates`
 are tried, and a file asking for more rounds than Office uses is not tried at all.
@@ -78,7 +82,11 @@ def _is_encrypted(data: bytes) -> bool:
     try:
         ole = olefile.OleFileIO(data)
         if ole.exists("EncryptionInfo") or ole.exists("EncryptedPackage") or ole.exists("EncryptedSummary"):
-            return True  # encrypted OOXML package; PowerPoint 97 RC4
+            return True  # encrypted OOXML package
+        if ole.exists("Current User") and ole.exists("PowerPoint Document"):
+            # CurrentUserAtom.headerToken (MS-PPT 2.3.2): 0xF3D1C4DF when the presentation is encrypted
+            current_user = ole.openstream("Current User").read(16)
+            return len(current_user) == 16 and struct.unpack_from("<I", current_user, 12)[0] == 0xF3D1C4DF
         if ole.exists("WordDocument"):
             fib = ole.openstream("WordDocument").read(12)
             return len(fib) == 12 and bool(struct.unpack_from("<H", fib, 10)[0] & 0x0100)  # FIB fEncrypted
