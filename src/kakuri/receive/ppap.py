@@ -180,7 +180,9 @@ class PpapWatcher:
             if not (self._held or self._arriving) or not (outcome.headers or {}).get("passwords_stated", True):
                 return outcome
             if self._arriving:  # an archive just ahead of this mail is being recorded and registered
-                await asyncio.wait(list(self._arriving.values()), timeout=ARRIVAL_WAIT_SECONDS)
+                _done, late = await asyncio.wait(list(self._arriving.values()), timeout=ARRIVAL_WAIT_SECONDS)
+                for key in [k for k, waiting in self._arriving.items() if waiting in late]:
+                    self._arrived(key)  # its record failed (retried later, then adopted): do not wait again
             await asyncio.to_thread(self._guarded, self._judge_password_mail, entry.queue_id, entry.raw,
                                     entry.envelope)
         rescans = self._pairs.get(entry.queue_id)
