@@ -63,3 +63,12 @@ def test_real_excel_workbooks_open_with_velvetsweatshop_without_msoffcrypto_key_
         data = real_file(f"oletools:tests/test-data/encrypted/autostart-encrypt-standardpassword.{method}")
         findings = office_findings(DETECTORS, [(f"a.{method}", data)])
         assert {"OFFICE_DEFAULT_PASSWORD", "MACRO_AUTOEXEC"} <= symbols_of(findings), method
+
+
+def test_many_body_candidates_are_tried_only_where_a_candidate_is_cheap():
+    from kakuri.unpack.passwords import BodyPasswords
+
+    body = "".join(f"パスワード: Pw{n:02d}xq\n" for n in range(8))
+    agile = encrypt_ooxml(docx(macro=EMOTET_LIKE_MODULES), "Pw07xq")  # 8th candidate: past max_candidates
+    findings = office_findings([OfficeEncryption()], [("a.docm", agile)], body=body, password_sources=[BodyPasswords()])
+    assert symbols_of(findings) == {"OFFICE_ENCRYPTED"} and findings[0].evidence["tried"] == "3"

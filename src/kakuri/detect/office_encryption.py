@@ -19,7 +19,7 @@ Blind spots: passwords given by phone (or in a mail the scan does not see); encr
 msoffcrypto-tool lacks (Word 95 and older); OOXML packages under 4 KiB, which
 msoffcrypto-tool 6.1 fails to decrypt (they are reported as OFFICE_ENCRYPTED). Key derivation for agile
 encryption (100,000 SHA-512 rounds in Python) costs 0.3-0.8 s per candidate, so at most `max_candidates`
-are tried, and a file asking for more rounds than Office uses is not tried at all.
+(97-2003 RC4 and XOR: `max_cheap_candidates`) are tried, and a file asking for more rounds than Office uses is not tried at all.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from kakuri.detect.office_format import (DECRYPTED_CONTAINER, OLE_MAGIC, OfficeK
 from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
 
 DEFAULT_PASSWORD = "VelvetSweatshop"
+_ENCRYPTION_INFO = "EncryptionInfo".encode("utf-16-le")  # directory entry of an encrypted OOXML package
 _SPIN_COUNT = re.compile(rb'spinCount="(\d{1,12})"')
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,9 @@ class OfficeEncryption:
         SymbolSpec("OFFICE_PASSWORD_IN_MESSAGE", "office", "Encrypted Office document that opened with a password found in the message"),
     )
 
-    def __init__(self, max_candidates: int = 3, max_spin_count: int = 100_000) -> None:
-        self.max_candidates = max_candidates
+    def __init__(self, max_candidates: int = 3, max_spin_count: int = 100_000, max_cheap_candidates: int = 10) -> None:
+        self.max_candidates = max_candidates  # agile encryption: each candidate costs the key derivation
+        self.max_cheap_candidates = max_cheap_candidates  # 97-2003 RC4/XOR: milliseconds a candidate
         self.max_spin_count = max_spin_count  # Office writes 100000; more only makes a gateway burn CPU
 
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
@@ -65,7 +67,10 @@ class OfficeEncryption:
         spin = _spin_count(part.data)
         if spin > self.max_spin_count:
             return Finding("OFFICE_ENCRYPTED", self.name, part.path, {"tried": "0", "spin_count": str(spin)})
-        candidates = [DEFAULT_PASSWORD, *_message_passwords(message, ctx)][: self.max_candidates]
+        # ECMA-376 packages (agile and standard AES) derive keys from 50,000-100,000 hash rounds; the RC4/XOR
+        # of 97-2003 binaries checks a candidate in milliseconds.
+        limit = self.max_candidates if _ENCRYPTION_INFO in part.data else self.max_cheap_candidates
+        candidates = [DEFAULT_PASSWORD, *_message_passwords(message, ctx)][:limit]
         for password in candidates:
             plain = _decrypt(part.data, password)
             if plain is None:
