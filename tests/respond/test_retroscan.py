@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -19,13 +20,15 @@ from tests.builders import make_message
 SINCE = datetime.now(UTC) - timedelta(days=1)
 
 
-def retain(stores, retention, raw: bytes, *, queue_id: str, rcpts=("hanako@corp.example",), mail_from="x@ext.example"):
+def retain(stores, retention, raw: bytes, *, queue_id: str, rcpts=("hanako@corp.example",), mail_from="x@ext.example",
+           subject="s"):
     """A message as the gateway leaves it after delivery: record, delivered recipients, retained copy."""
     key = retention.keep(raw)
+    found = re.search(rb"^Message-ID:\s*<([^>]+)>", raw, re.M | re.I)
     message = mailflow.new_message(
         queue_id=queue_id, mail_from=mail_from, rcpt_directions=dict.fromkeys(rcpts, "inbound"), direction="inbound",
         received_at=datetime.now(UTC), size=len(raw), verdict={"action": "deliver", "score": 0.0},
-        headers={"message_id": f"{queue_id}@ext.example", "subject": "s"})
+        headers={"message_id": found.group(1).decode() if found else "", "subject": subject})
     for rcpt in message.recipients:
         rcpt.status = RecipientStatus.DELIVERED
     message.state = "delivered"

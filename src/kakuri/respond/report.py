@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kakuri.display import html_value, markdown_text
+from kakuri.respond.delivered import delivered_before_we_knew
 from kakuri.respond.incidents import get_incident
 from kakuri.respond.warnings import delivery_status
 from kakuri.store.incidents import Incident, WarningMail
@@ -40,6 +41,7 @@ class IncidentReport:
     released: int
     warnings: dict[str, int]  # sent / failed / pending by kakuri; delivered: accepted by the next hop
     actions: list = field(default_factory=list)  # timeline events that are actions (isolation, emergency, warning, release)
+    delivered: list = field(default_factory=list)  # respond.delivered: found by retro-scan, with clawback results
 
 
 def build_report(session: Session, incident_id: int) -> IncidentReport:
@@ -71,7 +73,9 @@ def build_report(session: Session, incident_id: int) -> IncidentReport:
         quarantined_total=actions.get("quarantine", 0) + actions.get("reject", 0),
         released=released,
         warnings={**{k: warnings.get(k, 0) for k in ("sent", "failed", "pending")}, "delivered": delivered},
-        actions=[e for e in incident.events if e.kind in ("isolation", "emergency", "warning", "release", "closed")],
+        actions=[e for e in incident.events if e.kind in ("isolation", "emergency", "warning", "release", "closed",
+                                                          "clawback", "clawback-undo")],
+        delivered=delivered_before_we_knew(session, incident_id),
     )
 
 

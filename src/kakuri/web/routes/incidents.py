@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from kakuri.respond import incidents as svc
+from kakuri.respond.delivered import delivered_before_we_knew
 from kakuri.respond.warnings import delivery_status
 from kakuri.store.incidents import Incident
 from kakuri.web.deps import Analyst, DbDep, Viewer
@@ -164,7 +165,8 @@ def incident_page(incident_id: IncidentId, request: Request, user: Viewer, db: D
     inc = _load(db, incident_id)
     mail = do.preview(db, request, inc, WarnIn(language=preview)) if preview in ("ja", "en", "both") and user.allows_analyst else None
     return render(request, "incident.html", user, i=_detail(db, inc), done=done[:300], can_act=user.allows_analyst,
-                  can_isolate=user.is_admin, mail=mail, link_kinds=svc.LINK_KINDS)
+                  can_isolate=user.is_admin, mail=mail, link_kinds=svc.LINK_KINDS,
+                  delivered=delivered_before_we_knew(db, incident_id))
 
 
 @pages.post("/incidents/{incident_id}/note")
@@ -246,3 +248,6 @@ def _valid(model, **values):
 
 def _back(incident_id: int, done: str) -> RedirectResponse:
     return RedirectResponse(f"/incidents/{incident_id}?" + urlencode({"done": done[:300]}), 303)
+
+
+from kakuri.web.routes import retro as _retro  # noqa: E402,F401  delivered-before-we-knew and clawback routes on these routers
