@@ -185,3 +185,23 @@ def test_stock_brand_file_is_valid_and_names_its_source():
         for domain in body["domains"]:
             assert domain == domain.lower() and "." in domain and "/" not in domain, (key, domain)
     load_brands()
+
+
+def test_a_partner_named_after_a_brand_word_is_not_the_brand():
+    from kakuri.model.knowledge import Person
+    from kakuri.store.knowledge_index import KnowledgeIndex
+
+    knowledge = KnowledgeIndex(our_domains=("kitaboshi.example",))
+    knowledge.add_person(Person("大和 一郎", "ichiro@yamato-seiko.example", "partner", (), "大和精工"))
+    raw = make_message(from_="大和精工 営業部 <ichiro@yamato-seiko.example>", subject="自動応答: RE: 見積書の件",
+                       body="不在にしております。 https://www.yamato-seiko.example/contact/")
+    ctx = ScanContext(envelope=Envelope(mail_from="ichiro@yamato-seiko.example"), knowledge=knowledge)
+    assert {f.symbol for f in DETECTOR.check(parse_message(raw), ctx)} == set()
+    assert "BRAND_LOOKALIKE_LINK" in check(raw)  # the same mail from nobody we know borrows Yamato's name
+
+
+def test_a_brand_under_a_reserved_test_domain_is_the_brand():
+    # RFC 2606 names (docusign.example) stand for the real domain in test mail; nobody can register them.
+    raw = make_message(from_="Taro Yamada (via DocuSign) <dse-noreply@docusign.example>",
+                       subject="山田さんがファイルを共有しました", body="共有されました: https://docusign.example/s/AbC123")
+    assert check(raw, Envelope(mail_from="bounce@docusign.example")) == {}

@@ -38,6 +38,9 @@ class Brand:
     domains: list[str] = field(default_factory=list)
 
 
+RESERVED_TLDS = frozenset({"example", "test", "invalid", "localhost"})
+
+
 @dataclass(frozen=True, slots=True)
 class HostClaim:
     brand: str
@@ -54,6 +57,7 @@ class BrandCatalogue:
         self._long_tokens: dict[str, str] = {}
         self._short_tokens: dict[str, str] = {}
         self._by_domain: dict[str, str] = {}
+        self._by_label: dict[str, str] = {}  # "docusign" of docusign.com, for names under reserved TLDs
         for brand in brands.values():
             for name in brand.names:
                 self._by_name.setdefault(skeleton(_plain(name)), brand.key)
@@ -64,6 +68,7 @@ class BrandCatalogue:
                 target.setdefault(skeleton(token.lower()), brand.key)
             for domain in brand.domains:
                 self._by_domain.setdefault(domain.lower(), brand.key)
+                self._by_label.setdefault(split_domain(domain.lower())[1], brand.key)
         self._names = _alternation(self._by_name, ignore_case=True)
         self._exact = _alternation(self._by_exact, ignore_case=False)
         self._collapsed = {_collapse(n): key for n, key in self._by_name.items()}
@@ -90,7 +95,7 @@ class BrandCatalogue:
         host = host.lower().rstrip(".")
         if not host or registrable_domain(host) in self.shared_mail_domains:
             return False
-        return any(host == d or host.endswith("." + d) for d in self.brands[brand].domains)
+        return any(host == d or host.endswith("." + d) for d in self.brands[brand].domains) or self.owner(host) == brand
 
     def owner(self, host: str) -> str | None:
         """The brand owning `host`, if any (shared mail domains excluded)."""
@@ -102,6 +107,10 @@ class BrandCatalogue:
             brand = self._by_domain.get(".".join(labels[start:]))
             if brand:
                 return brand
+        if labels[-1] in RESERVED_TLDS and len(labels) >= 2:
+            # RFC 2606/6761 names stand for the brand's real domain in test and documentation mail
+            # (docusign.example); nobody can register one to impersonate the brand.
+            return self._by_label.get(labels[-2])
         return None
 
     def _host_claim(self, host: str) -> HostClaim | None:

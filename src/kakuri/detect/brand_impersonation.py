@@ -66,8 +66,11 @@ class BrandImpersonation:
 
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
         links = self._link_hosts(message, ctx)
-        yield from self._lookalike_links(links)
+        # Our and our partners' sites are known: a partner named after a brand word ("Yamato Seiko") is not it.
+        yield from self._lookalike_links([h for h in links if not _known_domain(h, ctx)])
         senders = _sender_domains(message, ctx)
+        if senders and (_known_domain(senders[0], ctx) or ctx.knowledge.is_known_contact(message.from_addr)):
+            return  # a correspondent we know writes as themselves, whatever their company is called
         claimed: list[str] = []
         for brand, where, name in self._sender_claims(message, senders):
             if brand in claimed or self._sender_is_brand(brand, senders) or self._signed_by_brand(brand, ctx):
@@ -172,6 +175,11 @@ class BrandImpersonation:
     def _is_brand_link(self, brand: str, host: str) -> bool:
         """The brand's own site; its user-content hosts (a SharePoint tenant, a Drive file) are anyone's."""
         return self.catalogue.owns(brand, host) and not self.destinations.classify(host, "")
+
+
+def _known_domain(host: str, ctx: ScanContext) -> bool:
+    domain = registrable_domain(host) or host
+    return ctx.knowledge.is_our_domain(domain) or ctx.knowledge.is_partner_domain(domain)
 
 
 def _sender_domains(message: ParsedMessage, ctx: ScanContext) -> list[str]:
