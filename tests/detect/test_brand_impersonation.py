@@ -205,3 +205,24 @@ def test_a_brand_under_a_reserved_test_domain_is_the_brand():
     raw = make_message(from_="Taro Yamada (via DocuSign) <dse-noreply@docusign.example>",
                        subject="山田さんがファイルを共有しました", body="共有されました: https://docusign.example/s/AbC123")
     assert check(raw, Envelope(mail_from="bounce@docusign.example")) == {}
+
+
+@pytest.mark.parametrize("from_, subject, href", [
+    ("ヤマト運輸 <info@delivery-notice.test>", "お荷物のお届けについて", "https://redelivery-7d2.pages.dev/"),
+    ("国税庁 <nta@tax-office.test>", "【重要】未納税金のお知らせ", "https://storage.googleapis.com/nta-pay/index.html"),
+    ("Amazon.co.jp <account@amaz0n-jp.test>", "アカウントを確認してください", "https://bit.ly/3amzjp"),
+])
+def test_japanese_brand_lures_to_free_pages_are_quarantined(settings, from_, subject, href):
+    raw = make_message(from_=from_, subject=subject, to="hanako@tokai-keiki.example",
+                       html=f'<p>以下のリンクからご確認ください。</p><a href="{href}">確認する</a>')
+    result = verdict(settings, raw)
+    assert result.action.value == "quarantine", result.as_dict()
+
+
+def test_brand_newsletter_sent_from_a_bulk_mailers_domain_is_at_most_tagged(settings):
+    """Older brand newsletters came from the mailer's domain with opaque tracking links: not a quarantine."""
+    links = "".join(f'<a href="https://brandnews.esp-mailer.test/m/s.asp?H{i}X">Article {i}</a>' for i in range(12))
+    raw = make_message(from_="Microsoft Office Tips <officetips@brandnews.esp-mailer.test>",
+                       subject="This month's Office tips", to="hanako@tokai-keiki.example", html=links)
+    assert check(raw)["BRAND_IMPERSONATION"].evidence["brand"] == "microsoft"
+    assert verdict(settings, raw).action.value in ("deliver", "tag")
