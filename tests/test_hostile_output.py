@@ -77,14 +77,16 @@ def hostile_home(settings):
                 incidents.link(db, inc.id, kind=kind, value=value, actor=MARKUP, note=ANSI)
         incidents.link(db, inc.id, kind="message", value="H00", actor="t")
         incidents.add_note(db, inc.id, actor=RTL, text=HUGE + MARKUP)
-        emergency.enable_mode(db, kind=emergency.ModeKind.HOLD_SENDER, value=MARKUP + RTL, actor=ANSI, reason=HTML + NUL)
+        emergency.enable_mode(db, kind=emergency.ModeKind.HOLD_SENDER, value="[/][link=http://evil.example/]x@evil.example",
+                              actor=ANSI, reason=HTML + NUL + RTL)  # the value itself must be one printable token
         db.commit()
     spool = Spool(settings.home / "spool")
     spool.write(SpoolEntry(queue_id="D00", envelope=Envelope(mail_from=MARKUP, rcpt_tos=(RTL,), direction=Direction.INBOUND),
                            raw=b"Subject: x\r\n\r\n", received_at=0.0))
     with quick_argon2(), stores.sessions.begin() as db:
-        accounts.add_user(db, name=("[/]\x1b[31m\u202e<b>" + "x" * 10)[:64], role="viewer", password="correct horse battery staple",
-                          time_zone=ANSI)
+        user = accounts.add_user(db, name=("[/]\x1b[31m\u202e<b>" + "x" * 10)[:64], role="viewer",
+                                 password="correct horse battery staple", time_zone=ANSI)
+        accounts.create_token(db, user, label=MARKUP + ANSI)
     mail_dir = settings.home.parent / "mail"
     mail_dir.mkdir()
     for name in ("[bold]x[not bold]", "\x1b[31mred", "a\u202efdp.exe", "[link=evil.example]l"):  # no "/" in a file name
@@ -104,6 +106,7 @@ TABLE_RUNS = {
     "incident iocs": lambda ctx: ["incident", "iocs", str(ctx[2]), "H00"],
     "emergency status": lambda ctx: ["emergency", "status"],
     "scan": lambda ctx: ["scan", str(ctx[3]), "--show", "all"],
+    "user tokens": lambda ctx: ["user", "tokens"],
 }
 LINE_RUNS = {  # commands that print values from mail or the database as plain lines
     "user list": ["user", "list"],

@@ -63,4 +63,5 @@ def test_no_generated_request_causes_a_server_error(api, mode):
 
 def test_every_operation_was_exercised(api):
     labels = {operation.label for operation in _operations(api[0])}
-    assert len(labels) == 30 and "POST /api/v1/quarantine/bulk" in labels and "POST /api/v1/emergency/on" in labels
+    documented = {f"{method.upper()} {path}" for path, ops in api[0].raw_schema["paths"].items() for method in ops}
+    assert labels == documented and "POST /api/v1/quarantine/bulk" in labels and "POST /api/v1/emergency/on" in labels

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime, timedelta
+from typing import Optional
 
 import typer
 
@@ -71,6 +73,7 @@ def passwd(name: str = typer.Argument(...)) -> None:
 def token(
     name: str = typer.Argument(...),
     label: str = typer.Option("", "--label", help="What the token is for"),
+    expires_days: Optional[float] = typer.Option(None, "--expires-days", min=0.001, help="Valid this many days (default: until revoked)"),
     revoke: bool = typer.Option(False, "--revoke", help="Revoke all tokens of the user instead"),
 ) -> None:
     """Print a new API token for NAME (shown once; use it as `Authorization: Bearer TOKEN`)."""
@@ -81,7 +84,36 @@ def token(
         if revoke:
             typer.echo(f"{accounts.revoke_tokens(db, user)} token(s) revoked", err=True)
             return
-        typer.echo(accounts.create_token(db, user, label))
+        expires_in = timedelta(days=expires_days) if expires_days else None
+        typer.echo(accounts.create_token(db, user, label, expires_in=expires_in))
+
+
+@user_app.command("tokens")
+def tokens(name: Optional[str] = typer.Argument(None, help="Only this user's tokens")) -> None:
+    """API tokens (never their values): id, owner, label, created, last used, expires."""
+    from kakuri.store import accounts
+
+    now = datetime.now(UTC)
+    with _db().begin() as db:
+        user = (accounts.get_user(db, name) or _fail(f"no user {name!r}")) if name else None
+        table = output.table("id", "user", "label", "created (UTC)", "last used (UTC)", "expires (UTC)")
+        for token, owner in accounts.list_tokens(db, user):
+            expires = "never" if token.expires_at is None else f"{token.expires_at:%Y-%m-%d %H:%M}"
+            table.add_row(str(token.id), owner, token.label, f"{token.created_at:%Y-%m-%d %H:%M}",
+                          f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "-",
+                          expires + (" (expired)" if token.is_expired(now) else ""))
+    output.console().print(table)
+
+
+@user_app.command("revoke-token")
+def revoke_token(token_id: int = typer.Argument(..., help="The id `kakuri user tokens` shows")) -> None:
+    """Revoke one API token."""
+    from kakuri.store import accounts
+
+    with _db().begin() as db:
+        if not accounts.revoke_token(db, token_id):
+            _fail(f"no token {token_id}; `kakuri user tokens` lists them")
+    typer.echo(f"token {token_id} revoked")
 
 
 @user_app.command("list")

@@ -9,6 +9,7 @@ Each active mode becomes a policy `Override` (decide/scoring applies it, and it 
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from enum import StrEnum
@@ -128,6 +129,13 @@ def _check_value(kind: ModeKind, value: str) -> str:
         raise EmergencyError(f"{kind.value} needs a value: the sender address or the host IP to hold")
     if kind not in _NEEDS_VALUE and value:
         raise EmergencyError(f"{kind.value} takes no value")
+    if kind is ModeKind.HOLD_HOST:
+        try:  # compared with the client IP of every message: anything else would hold nothing, silently
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise EmergencyError(f"hold_host needs the client IP address to hold (e.g. 10.20.1.5), not {value[:100]!r}") from None
+    if kind is ModeKind.HOLD_SENDER and (len(value) > 320 or not value.isprintable() or any(c.isspace() for c in value)):
+        raise EmergencyError("hold_sender needs one sender address or @domain, without spaces or control characters")
     return value
 
 

@@ -81,6 +81,10 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # None: until revoked
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and _aware(self.expires_at) <= now
 
 
 class WebSession(Base):
@@ -159,12 +163,29 @@ def authenticate(db: Session, name: str, password: str) -> User | None:
 # --- API tokens ------------------------------------------------------------------------------------
 
 
-def create_token(db: Session, user: User, label: str = "") -> str:
-    """A new API token for `user`; the clear value is returned once and never stored."""
+def create_token(db: Session, user: User, label: str = "", *, expires_in: timedelta | None = None) -> str:
+    """A new API token for `user`, valid for `expires_in` (None: until revoked); the clear value is
+    returned once and never stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.add(ApiToken(user_id=user.id, token_sha256=_digest(token), label=label[:100]))
+    expires_at = _now() + expires_in if expires_in is not None else None
+    db.add(ApiToken(user_id=user.id, token_sha256=_digest(token), label=label[:100], expires_at=expires_at))
     db.flush()
     return token
+
+
+def list_tokens(db: Session, user: User | None = None) -> list[tuple[ApiToken, str]]:
+    """Tokens (never their values) with their owner's name, oldest first."""
+    query = select(ApiToken, User.name).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id)
+    if user is not None:
+        query = query.where(ApiToken.user_id == user.id)
+    return [(token, name) for token, name in db.execute(query)]
+
+
+def revoke_token(db: Session, token_id: int, user: User | None = None) -> bool:
+    query = delete(ApiToken).where(ApiToken.id == token_id)
+    if user is not None:
+        query = query.where(ApiToken.user_id == user.id)
+    return db.execute(query).rowcount > 0
 
 
 def user_for_token(db: Session, token: str) -> User | None:
@@ -174,9 +195,9 @@ def user_for_token(db: Session, token: str) -> User | None:
     if row is None:
         return None
     user = db.get(User, row.user_id)
-    if user is None or user.disabled:
-        return None
     now = _now()
+    if user is None or user.disabled or row.is_expired(now):
+        return None
     # Once a minute is enough to see which tokens are alive; a write (and fsync) per API call is not.
     if row.last_used_at is None or _aware(row.last_used_at) < now - timedelta(minutes=1):
         row.last_used_at = now

@@ -51,6 +51,8 @@ def isolate(db: Session, request: Request, incident_id: int, body: IsolateIn, us
         svc.link(db, incident_id, kind="host", value=host, actor=f"web:{user.name}")
         results = isolate_host(db, incident_id, host, actions, actor=f"web:{user.name}", reason=body.reason,
                                dry_run=body.dry_run)
+    except svc.IncidentError as exc:
+        raise HTTPException(404, str(exc)) from exc
     except ValueError as exc:  # no action configured, or a bad one
         raise HTTPException(409, str(exc)) from exc
     db.commit()

@@ -203,6 +203,17 @@ class UserIn(BaseModel):
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: str = Field("", max_length=100)
+    expires_days: float | None = Field(None, gt=0, le=3650, description="valid this many days; none = until revoked")
+
+
+class TokenInfo(BaseModel):
+    id: int
+    user: str
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    expired: bool
 
 
 class TokenOut(BaseModel):

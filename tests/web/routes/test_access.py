@@ -40,6 +40,8 @@ API = [
     ("POST", "/api/v1/users", "admin", "user"),
     ("POST", "/api/v1/users/{name}/tokens", "admin", "label"),
     ("POST", "/api/v1/users/{name}/disable", "admin", None),
+    ("GET", "/api/v1/tokens", "admin", None),
+    ("DELETE", "/api/v1/tokens/{token_id}", "admin", None),
     ("GET", "/api/v1/incidents", "viewer", None),
     ("POST", "/api/v1/incidents", "analyst", "incident"),
     ("GET", "/api/v1/incidents/{incident_id}", "viewer", None),
@@ -70,6 +72,7 @@ PAGES = [
     ("POST", "/users", "admin", "user"),
     ("POST", "/users/{name}/token", "admin", "label"),
     ("GET", "/profile", "viewer", None),
+    ("GET", "/docs", "viewer", None),
     ("POST", "/profile", "viewer", "tz"),
     ("POST", "/logout", "viewer", None),
     ("GET", "/incidents", "viewer", None),
@@ -112,7 +115,8 @@ def console(tmp_path_factory):
 def _request(console, method, template, kind, *, role, via):
     app, stores, tokens, sessions = console
     path = template.format(queue_id=store_message(stores), name="spare", operation="delete",
-                           incident_id=_incident(stores) if "{incident_id}" in template else 0)
+                           incident_id=_incident(stores) if "{incident_id}" in template else 0,
+                           token_id=_token(stores) if "{token_id}" in template else 0)
     body = {
         None: None,
         "tz": {"time_zone": "UTC"},
@@ -150,6 +154,12 @@ def _request(console, method, template, kind, *, role, via):
     if kind == "bulk":
         body = {"operation": "delete", "queue_id": body["queue_ids"], "reason": body["reason"]}
     return client.request(method, path, data=body, headers=headers, follow_redirects=False)
+
+
+def _token(stores) -> int:
+    with stores.sessions.begin() as db:
+        accounts.create_token(db, accounts.get_user(db, "spare"), "to revoke")
+        return accounts.list_tokens(db)[-1][0].id
 
 
 def _incident(stores) -> int:

@@ -139,8 +139,8 @@ def test_release_is_audited_with_who_and_why_and_happens_once(client, tokens, st
     url, headers = f"/api/v1/quarantine/{qid}/release", _api(client, tokens)
     first = client.post(url, json={"reason": "invoice from a real partner"}, headers=headers).json()
     assert first == {"queue_id": qid, "ok": True, "state": "released", "error": None}
-    again = client.post(url, json={"reason": "again please"}, headers=headers).json()
-    assert again["ok"] is False and "released" in again["error"]
+    again = client.post(url, json={"reason": "again please"}, headers=headers)
+    assert again.status_code == 409 and "released" in again.json()["detail"]
     events = client.get("/api/v1/audit", params={"queue_id": qid, "event": "released"}, headers=headers).json()
     assert [(e["actor"], e["reason"]) for e in events["items"]] == [("web:analyst", "invoice from a real partner")]
 

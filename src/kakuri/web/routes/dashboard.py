@@ -23,6 +23,12 @@ def _data(request: Request, db, hours: int) -> queries.DashboardData:
     return queries.dashboard(db, now=datetime.now(UTC), hours=hours, groups=groups)
 
 
+@pages.get("/docs")
+def api_docs(request: Request, user: Viewer):
+    """The interactive API page (Swagger UI, served from here) for logged-in users."""
+    return render(request, "api_docs.html", user)
+
+
 @api.get("/dashboard", response_model=Dashboard, summary="Counts per hour, symbol, family, recipient, name")
 def dashboard_api(request: Request, user: Viewer, db: DbDep, hours: Hours = 24) -> Dashboard:
     data = _data(request, db, hours)

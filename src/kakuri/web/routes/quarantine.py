@@ -130,12 +130,22 @@ def download_raw(queue_id: QueueId, user: Analyst, db: DbDep, request: Request) 
 
 @api.post("/quarantine/{queue_id}/release", response_model=OperationResult, summary="Release to the recipients")
 async def release_one(queue_id: QueueId, body: ReasonIn, user: Analyst, request: Request) -> OperationResult:
-    return await _operate(request, Operation.RELEASE, queue_id, body.reason, user)
+    return _succeeded(await _operate(request, Operation.RELEASE, queue_id, body.reason, user), request)
 
 
 @api.post("/quarantine/{queue_id}/delete", response_model=OperationResult, summary="Delete a kept message")
 async def delete_one(queue_id: QueueId, body: ReasonIn, user: Analyst, request: Request) -> OperationResult:
-    return await _operate(request, Operation.DELETE, queue_id, body.reason, user)
+    return _succeeded(await _operate(request, Operation.DELETE, queue_id, body.reason, user), request)
+
+
+def _succeeded(result: OperationResult, request: Request) -> OperationResult:
+    """One message: a failure is an HTTP error (404 unknown, 409 not in a state that allows it), never 200 ok=false.
+    Bulk operations answer per message instead."""
+    if result.ok:
+        return result
+    with request.app.state.sessions() as db:
+        known = db.get(Message, result.queue_id) is not None
+    raise HTTPException(409 if known else 404, result.error or "failed")
 
 
 @api.post("/quarantine/bulk", response_model=BulkResult, summary="Release or delete several messages")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Path, Request
@@ -12,7 +13,7 @@ from kakuri.store import accounts
 from kakuri.store.messages import as_utc
 from kakuri.web.deps import Admin, DbDep
 from kakuri.web.pages import render
-from kakuri.web.schemas import TokenIn, TokenOut, UserIn, UserOut
+from kakuri.web.schemas import TokenIn, TokenInfo, TokenOut, UserIn, UserOut
 
 api = APIRouter(tags=["users"])
 pages = APIRouter()
@@ -48,7 +49,26 @@ def add_user(body: UserIn, user: Admin, db: DbDep) -> UserOut:
 
 @api.post("/users/{name}/tokens", response_model=TokenOut, status_code=201, summary="Issue an API token")
 def issue_token(name: UserName, body: TokenIn, user: Admin, db: DbDep) -> TokenOut:
-    return TokenOut(token=accounts.create_token(db, _get(db, name), body.label))
+    expires_in = timedelta(days=body.expires_days) if body.expires_days else None
+    return TokenOut(token=accounts.create_token(db, _get(db, name), body.label, expires_in=expires_in))
+
+
+@api.get("/tokens", response_model=list[TokenInfo], summary="Every API token (never its value), with expiry and last use")
+def list_tokens(user: Admin, db: DbDep) -> list[TokenInfo]:
+    return [token_info(token, owner) for token, owner in accounts.list_tokens(db)]
+
+
+@api.delete("/tokens/{token_id}", status_code=204, summary="Revoke one API token")
+def revoke_token(token_id: Annotated[int, Path(ge=1, le=2**31)], user: Admin, db: DbDep) -> None:
+    if not accounts.revoke_token(db, token_id):
+        raise HTTPException(404, f"no token {token_id}")
+
+
+def token_info(token: accounts.ApiToken, owner: str) -> TokenInfo:
+    return TokenInfo(id=token.id, user=owner, label=token.label, created_at=as_utc(token.created_at),
+                     last_used_at=as_utc(token.last_used_at) if token.last_used_at else None,
+                     expires_at=as_utc(token.expires_at) if token.expires_at else None,
+                     expired=token.is_expired(datetime.now(UTC)))
 
 
 @api.post("/users/{name}/disable", response_model=UserOut, summary="Disable an account (sessions and tokens stop)")
