@@ -111,6 +111,6 @@ def test_bench_on_two_copies_reports_rates_memory_and_the_score(tmp_path: Path):
                                       str(tmp_path / "source"), "--copies", "2", "--work", str(tmp_path / "work")])
     assert result.exit_code == 0, result.output
     assert "generated 2 copies" in result.output
-    assert "run (after ingest):" in result.output and "lines/s, peak memory" in result.output
+    assert "run (after ingest):" in result.output and "per CPU-second), peak memory" in result.output
     assert "2 infected of" in result.output  # the victim and its renumbered twin
     assert "score: host_precision=1.000 host_recall=1.000" in result.output

@@ -161,10 +161,11 @@ def bench(
         store = folder / "store"
         phases = [("ingest", folder / "logs"), ("run", source / "feeds"), ("run", source / "feeds")]
         for i, (phase, path) in enumerate(phases):
-            result, peak_mb = _measured([phase, str(store), str(path), str(memory_mb)])
+            result, peak_mb, cpu = _measured([phase, str(store), str(path), str(memory_mb)])
             label = phase if phase == "ingest" else ("run (after ingest)" if i == 1 else "run again")
             typer.echo(f"{label}: {result['lines']:,} lines in {result['seconds']:.2f} s = "
-                       f"{result['lines'] / result['seconds']:,.0f} lines/s, peak memory {peak_mb:,.0f} MB"
+                       f"{result['lines'] / result['seconds']:,.0f} lines/s "
+                       f"({result['lines'] / cpu:,.0f} per CPU-second), peak memory {peak_mb:,.0f} MB"
                        + (f", {result['days']} day(s) summarised" if phase == "ingest" else
                           f", {result['infected']} infected of {result['records']}"))
         labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
@@ -177,8 +178,11 @@ def bench(
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _measured(argv: list[str]) -> tuple[dict, float]:
-    """Run one phase in a child process; its result and its own peak resident memory in MB."""
+def _measured(argv: list[str]) -> tuple[dict, float, float]:
+    """Run one phase in a child process: its result, its own peak resident memory (MB) and CPU seconds.
+
+    CPU seconds include the interpreter's start; on a shared machine they say more than the wall clock.
+    """
     child = subprocess.Popen([sys.executable, "-m", "kakuri.hunt.benchmark", *argv], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     stdout = child.stdout.read()
@@ -188,7 +192,7 @@ def _measured(argv: list[str]) -> tuple[dict, float]:
     if child.returncode != 0:
         console.print(stderr)
         raise typer.Exit(1)
-    return json.loads(stdout.strip().splitlines()[-1]), usage.ru_maxrss / 1024
+    return json.loads(stdout.strip().splitlines()[-1]), usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 # --- shared steps -------------------------------------------------------------------------------

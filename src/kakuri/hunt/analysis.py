@@ -79,15 +79,18 @@ def analyse_network(con: duckdb.DuckDBPyConnection, store: HuntStore, days: list
         files = summary_glob(store, name, days)
         source = f"read_parquet({files!r})" if files else _empty(con, name)
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name}_all AS SELECT * FROM {source}")
+    con.execute("""CREATE OR REPLACE TEMP TABLE host_totals AS
+        SELECT host, min(first) AS first, max(last) AS last, sum(dns_queries) AS dns_queries,
+               sum(web_requests) AS web_requests FROM hosts_all GROUP BY host""")
     hosts = {ip: HostView(first_seen=first, last_seen=last, dns_queries=int(dns)) for ip, first, last, dns in con.execute(
-        "SELECT host, min(first), max(last), sum(dns_queries) FROM hosts_all GROUP BY host").fetchall()}
+        "SELECT host, first, last, dns_queries FROM host_totals").fetchall()}
     evidence = _infra_evidence(con)
     relays = find_relays(cfg, evidence, mail_server_names)
     con.register("_relays", pa.table({"ip": pa.array(list(relays), pa.string())}))
     con.execute("CREATE OR REPLACE TEMP TABLE relays AS SELECT * FROM _relays")
     population = sum(1 for ip in hosts if ip not in relays)
     limit = max(cfg.rare_max_hosts, int(population * cfg.rare_max_fraction))
-    span = con.execute("SELECT min(first), max(last) FROM hosts_all").fetchall()[0]
+    span = con.execute("SELECT min(first), max(last) FROM host_totals").fetchall()[0]
     window = (span[1] - span[0]) if span and span[0] is not None else 0.0
 
     con.execute(f"""CREATE OR REPLACE TEMP TABLE rare AS
@@ -102,9 +105,9 @@ def analyse_network(con: duckdb.DuckDBPyConnection, store: HuntStore, days: list
     con.execute("""CREATE OR REPLACE TEMP TABLE candidates AS
         SELECT r.*, (r.literal AND r.posts > 0 AND NOT r.excluded AND s.ip IS NULL
                      AND (h.dns_queries > 0 OR NOT r.direct)) AS posting
-        FROM rare_pairs r
-        JOIN (SELECT host, sum(dns_queries) AS dns_queries FROM hosts_all GROUP BY host) h USING (host)
-        LEFT JOIN (SELECT DISTINCT host, ip FROM resolved_all) s ON s.host = r.host AND s.ip = r.dst""")
+        FROM rare_pairs r JOIN host_totals h USING (host)
+        LEFT JOIN (SELECT DISTINCT host, ip FROM resolved_all WHERE ip IN (SELECT dst FROM rare)) s
+          ON s.host = r.host AND s.ip = r.dst""")
     _load_pairs(con, hosts, cfg)
     _load_beacons(con, hosts, cfg, window)
     _load_hits(con, store, days, feeds, cfg, hosts)
@@ -138,6 +141,8 @@ DAILY_EMPTY = {
     "names": "SELECT ''::VARCHAR AS kind, ''::VARCHAR AS ip, ''::VARCHAR AS name",
     "infra": "SELECT ''::VARCHAR AS role, ''::VARCHAR AS ip, 0 AS n, 0 AS matched, 0 AS total",
     "payloads": "SELECT ''::VARCHAR AS host, ''::VARCHAR AS dst, 0.0 AS ts, ''::VARCHAR AS url, 0 AS size",
+    "direct": "SELECT ''::VARCHAR AS host, ''::VARCHAR AS ip, 0 AS port, 0 AS n, 0.0 AS first",
+    "lookups": "SELECT ''::VARCHAR AS host, ''::VARCHAR AS query, 0 AS n, 0.0 AS first",
     "smtp_in": "SELECT ''::VARCHAR AS ip, 0.0 AS ts",
 }
 
@@ -161,7 +166,7 @@ def _infra_evidence(con: duckdb.DuckDBPyConnection) -> InfraEvidence:
             _, matched, total = evidence.outside[ip]
             evidence.outside[ip] = (int(most), matched, total)
     evidence.proxy_requests = dict(con.execute(
-        "SELECT host, sum(web_requests) FROM hosts_all GROUP BY host HAVING sum(web_requests) > 0").fetchall())
+        "SELECT host, web_requests FROM host_totals WHERE web_requests > 0").fetchall())
     for ip, name in con.execute("SELECT DISTINCT ip, name FROM names_all WHERE kind = 'forward'").fetchall():
         evidence.forward_names.setdefault(name, set()).add(ip)
     return evidence
@@ -219,7 +224,9 @@ def _events(store: HuntStore, table: str, days: list[str]) -> str:
 
 
 def _load_hits(con, store: HuntStore, days: list[str], feeds: Feeds, cfg: HuntConfig, hosts: dict[str, HostView]) -> None:
-    """Feed matches, straight from the events (feeds change between runs; the summaries do not)."""
+    """Feed matches. Feeds change between runs, so they are joined at run time: with the proxy log's events (a
+    semi-join on host and upstream address first), and with the day summaries of direct connections and
+    lookups (staleness of a Feodo entry is judged at a pair's first contact of the day)."""
     c2 = [(e.ip, e.port, e.status, e.last_online) for entries in feeds.c2_by_ip.values() for e in entries]
     con.register("_feed_c2", pa.table({
         "ip": pa.array([c[0] for c in c2], pa.string()), "port": pa.array([c[1] for c in c2], pa.int32()),
@@ -231,12 +238,18 @@ def _load_hits(con, store: HuntStore, days: list[str], feeds: Feeds, cfg: HuntCo
     is_stale = f"(status <> 'online' AND last_online IS NOT NULL AND {{ts}} - last_online > {stale})"
     parts = []
     if store.has_table("web"):
-        # one pass over the proxy log: the rows any feed matches, then one row per kind of match
+        # one pass over the proxy log keeps the rows whose host or upstream address a feed names (equality
+        # only, no per-row string work); the URL forms and the kinds of match are worked out on those few
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE web_named AS
+            SELECT client, ts, url, method, host, port, path, server_ip, code, status
+            FROM {_events(store, 'web', days)}
+            WHERE host IN (SELECT host FROM _feed_hosts UNION ALL SELECT ip FROM _feed_c2)
+               OR server_ip IN (SELECT ip FROM _feed_c2)""")
         con.execute(f"""CREATE OR REPLACE TEMP TABLE web_hits AS
             SELECT w.client, w.ts, w.url, w.method, f.ip AS c2_ip, f.port AS c2_port, f.status, f.last_online,
                    u.url IS NOT NULL AS url_listed, h.host IS NOT NULL AS host_listed,
                    (contains(w.code, 'DENIED') OR (w.server_ip IS NULL AND w.status IN (0, 403, 407))) AS denied
-            FROM {_events(store, 'web', days)} w
+            FROM web_named w
             LEFT JOIN _feed_c2 f ON f.ip = (CASE WHEN {LITERAL_HOST} THEN w.host ELSE w.server_ip END) AND f.port = w.port
             LEFT JOIN _feed_urls u
               ON u.url = w.host || CASE WHEN w.port IN (80, 443) THEN '' ELSE ':' || w.port END || w.path
@@ -244,31 +257,28 @@ def _load_hits(con, store: HuntStore, days: list[str], feeds: Feeds, cfg: HuntCo
             WHERE f.ip IS NOT NULL OR u.url IS NOT NULL OR h.host IS NOT NULL""")
         parts += [
             f"""SELECT client, CASE WHEN {is_stale.format(ts='ts')} THEN 'c2_stale' ELSE 'c2' END, ts,
-                       c2_ip || ':' || c2_port FROM web_hits f WHERE c2_ip IS NOT NULL""",
-            """SELECT client, CASE WHEN denied THEN 'url_blocked' ELSE 'url' END, ts, url FROM web_hits
+                       c2_ip || ':' || c2_port, 1 FROM web_hits f WHERE c2_ip IS NOT NULL""",
+            """SELECT client, CASE WHEN denied THEN 'url_blocked' ELSE 'url' END, ts, url, 1 FROM web_hits
                WHERE url_listed AND method <> 'CONNECT'""",
-            """SELECT client, 'url_host', ts, url FROM web_hits
+            """SELECT client, 'url_host', ts, url, 1 FROM web_hits
                WHERE host_listed AND NOT denied AND (method = 'CONNECT' OR NOT url_listed)""",
         ]
-    if store.has_table("conn"):
-        parts.append(f"""SELECT c.orig, CASE WHEN {is_stale.format(ts='c.ts')} THEN 'c2_stale' ELSE 'c2' END, c.ts,
-                                f.ip || ':' || f.port
-                         FROM {_events(store, 'conn', days)} c JOIN _feed_c2 f ON f.ip = c.resp AND f.port = c.resp_port""")
-    if store.has_table("dns"):
-        parts.append(f"""SELECT d.client, 'dns_url_host', d.ts, d.query FROM {_events(store, 'dns', days)} d
-                         JOIN _feed_hosts h ON h.host = d.query WHERE d.qtype IN ('A', 'AAAA')""")
+    # direct connections and lookups come from the day summaries: one row per host and address or name
+    parts.append(f"""SELECT c.host, CASE WHEN {is_stale.format(ts='c.first')} THEN 'c2_stale' ELSE 'c2' END, c.first,
+                            f.ip || ':' || f.port, c.n
+                     FROM direct_all c JOIN _feed_c2 f ON f.ip = c.ip AND f.port = c.port""")
+    parts.append("""SELECT d.host, 'dns_url_host', d.first, d.query, d.n FROM lookups_all d
+                    JOIN _feed_hosts h ON h.host = d.query""")
     if store.has_table("files"):
-        parts.append(f"""SELECT f.host, 'hash', f.ts, f.sha256 FROM {_events(store, 'files', days)} f
+        parts.append(f"""SELECT f.host, 'hash', f.ts, f.sha256, 1 FROM {_events(store, 'files', days)} f
                          JOIN _feed_sha s ON s.sha256 = f.sha256""")
-    if not parts:
-        return
     union = " UNION ALL ".join(parts)
-    rows = con.execute(f"""SELECT host, kind, count(*), min(ts), count(DISTINCT detail),
+    rows = con.execute(f"""SELECT host, kind, sum(n), min(ts), count(DISTINCT detail),
                                   list_slice(list_sort(list(DISTINCT detail)), 1, 5)
-                           FROM ({union}) AS h(host, kind, ts, detail) GROUP BY host, kind""").fetchall()
+                           FROM ({union}) AS h(host, kind, ts, detail, n) GROUP BY host, kind""").fetchall()
     for host, kind, count, first, distinct, examples in rows:
         if host in hosts:
-            hosts[host].hits[kind] = HitSummary(count, first, distinct, examples)
+            hosts[host].hits[kind] = HitSummary(int(count), first, distinct, examples)
 
 
 def _load_payloads(con, cfg: HuntConfig, hosts: dict[str, HostView]) -> None:

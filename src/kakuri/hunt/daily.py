@@ -10,6 +10,8 @@ For each UTC day the store holds, the events are reduced to what the analyses ne
     infra      evidence of roles: resolvers, SMTP servers, and how much of a host's outside traffic the
                proxy log accounts for (a proxy's upstream connections are the proxy log's own records)
     payloads   downloads that look like a file being dropped (executable or Office type or name)
+    direct     host, outside address, port: connections and the first (feed matches read these)
+    lookups    host, name it resolved: lookups and the first
     smtp_in    outside SMTP clients and when they connected (checks the maillog's clock)
 
 A day is summarised again only when its event files change (a new or grown log), so a daily run
@@ -29,7 +31,7 @@ from kakuri.hunt.addresses import InternalNetworks, is_ip
 from kakuri.hunt.config import HuntConfig
 from kakuri.hunt.store import SCHEMAS, HuntStore
 
-SUMMARY_VERSION = 2
+SUMMARY_VERSION = 3
 NETWORK_TABLES = ("web", "conn", "dns", "files")
 BURST_GAP_SECONDS = 20.0  # contacts closer than this to the previous one are one burst (retries, page loads)
 PAYLOAD_MIMES = (
@@ -129,6 +131,13 @@ WHERE c.direct GROUP BY c.host""",
 SELECT w.client AS host, w.host AS dst, w.ts, w.url, w.size
 FROM web_d w JOIN ipc ON ipc.ip = w.client AND ipc.internal
 WHERE w.method = 'GET' AND w.status = 200 AND NOT contains(w.code, 'DENIED') AND {_PAYLOAD}""",
+    "direct": f"""
+SELECT c.orig AS host, c.resp AS ip, c.resp_port AS port, count(*) AS n, min(c.ts) AS first
+FROM conn_d c JOIN ipc o ON o.ip = c.orig AND o.internal JOIN ipc r ON r.ip = c.resp AND NOT r.internal
+GROUP BY ALL""",
+    "lookups": """
+SELECT d.client AS host, d.query, count(*) AS n, min(d.ts) AS first
+FROM dns_d d JOIN ipc ON ipc.ip = d.client AND ipc.internal WHERE d.qtype IN ('A', 'AAAA') GROUP BY ALL""",
     "smtp_in": f"""
 SELECT c.orig AS ip, c.ts
 FROM conn_d c JOIN ipc o ON o.ip = c.orig AND NOT o.internal JOIN ipc r ON r.ip = c.resp AND r.internal
