@@ -140,6 +140,31 @@ def test_advance_fee_asking_for_reply_at_a_free_mail_address(detector, policy):
     assert _action(findings, policy) == Action.QUARANTINE
 
 
+def test_stranger_pretext_and_romance_opener_move_the_reader_to_a_free_mail_address(detector, policy):
+    findings = _check(
+        detector,
+        from_="Anna <info@hacked-shop.test>",
+        subject="Did you get my message?",
+        body="Hello dear, I sent you an email before but no answer. I am a lonely woman and I will send you my photos. "
+        "Write to me at anna.sunny1990@outlook.com\n",
+    )
+    found = _symbols(findings)
+    assert {"LURE_ADVANCE_FEE", "LURE_ROMANCE", "LURE_REPLY_ELSEWHERE"} <= set(found)
+    assert _action(findings, policy) == Action.QUARANTINE
+
+
+def test_portuguese_card_callback_without_link(detector):
+    found = _symbols(
+        _check(
+            detector,
+            subject="Aviso de compra",
+            body="Compra de R$1.299,99 retida para análise. Caso não reconheça, ligue para a central de segurança: "
+            "0800-555-0123.\n",
+        )
+    )
+    assert found["LURE_CALLBACK"]["phone"] == "0800-555-0123"
+
+
 def test_portuguese_blocked_account_lure(detector):
     found = _symbols(
         _check(
