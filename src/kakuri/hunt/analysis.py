@@ -77,7 +77,7 @@ def analyse_network(con: duckdb.DuckDBPyConnection, store: HuntStore, days: list
                     cfg: HuntConfig, mail_server_names: set[str]) -> NetworkView:
     for name in DAILY:
         files = summary_glob(store, name, days)
-        source = f"read_parquet({files!r})" if files else _empty(con, name)
+        source = f"read_parquet({files!r})" if files else f"(SELECT * FROM ({DAILY_EMPTY[name]}) WHERE FALSE)"
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name}_all AS SELECT * FROM {source}")
     con.execute("""CREATE OR REPLACE TEMP TABLE host_totals AS
         SELECT host, min(first) AS first, max(last) AS last, sum(dns_queries) AS dns_queries,
@@ -125,11 +125,7 @@ def analyse_network(con: duckdb.DuckDBPyConnection, store: HuntStore, days: list
                        window_seconds=window)
 
 
-def _empty(con: duckdb.DuckDBPyConnection, name: str) -> str:
-    """A summary with no day yet: the query's columns, no rows (an empty store still answers)."""
-    return f"(SELECT * FROM ({DAILY_EMPTY[name]}) WHERE FALSE)"
-
-
+# A summary with no day yet: the query's columns, no rows (an empty store still answers).
 DAILY_EMPTY = {
     "pairs": "SELECT ''::VARCHAR AS host, ''::VARCHAR AS dst, FALSE AS literal, FALSE AS direct, 0 AS contacts, "
              "0 AS posts, 0 AS failures, 0 AS blocked, 0.0 AS first, 0.0 AS last, []::INT[] AS ports, "
