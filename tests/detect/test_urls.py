@@ -250,3 +250,15 @@ def test_a_host_name_or_server_endpoint_in_the_path_is_not_a_file_download(href)
 ])
 def test_executables_stay_downloads_beside_the_endpoint_rule(href):
     assert "URL_EXECUTABLE_DOWNLOAD" in check(lure(href, "details"))
+
+
+def test_a_download_behind_an_open_redirector_is_judged_at_its_target():
+    found = check(lure("https://www.google.test/url?q=http://198.51.100.7/INVOICE/INV_1.doc", "請求書"))
+    assert found["URL_FILE_DOWNLOAD"].evidence["via"] == "www.google.test"
+    assert found["URL_IP_HOST"].evidence["host"] == "198.51.100.7"
+
+
+def test_a_tracker_link_whose_text_names_the_shop_it_forwards_to_is_no_mismatch():
+    href = "https://click.news-esp.test/c?u=https%3A%2F%2Fwww.outdoor-shop.test%2Fsale"
+    assert "URL_TEXT_MISMATCH" not in check(lure(href, "www.outdoor-shop.test/sale"))
+    assert check(lure(href, "www.other-shop.test"))["URL_TEXT_MISMATCH"].evidence["opens"] == "www.outdoor-shop.test"

@@ -3,8 +3,9 @@
 Threat: Emotet's link variant: no attachment, a short "please download the invoice" text and a link
 to a .doc/.zip on a hacked WordPress site or a bare IP, often behind anchor text that shows our own
 domain or an innocent "請求書をダウンロード".
-Technique: each clickable URL (from `parse.urls.message_urls`) is checked for a file download by path
-extension (Office/archive vs executable/script), an IP-literal or odd-port host, `user@host`
+Technique: each clickable URL (from `parse.urls.message_urls`), and each target written inside it
+(`parse.redirects`: trackers, open redirectors, rewritten links; evidence `via`), is checked for a
+file download by path extension (Office/archive vs executable/script), an IP-literal or odd-port host, `user@host`
 authority tricks, IDN hosts, data:/javascript: links, a link into a CMS's own
 directories on a site unrelated to the sender, a host made to look like ours or a partner's
 (`detect.lookalike`), anchor text naming another domain than the href's, and URLhaus feed entries (full URL, then host). Each symbol is a weak signal on its
@@ -18,7 +19,8 @@ URL_FEED_HOST_MATCH. One finding per symbol (the first URL), with the count in e
 Links into private networks (RFC 1918 addresses, single-label intranet names) are skipped: colleagues
 share file-server paths, and no outside sender can serve a payload from there.
 Blind spots: extension-less downloads outside CMS folders (`/INVOICE/sh0hwv/`) unless the host is
-an IP or in the feed; URLs inside attachments (PDF, Office), redirect chains (nothing is fetched), defanged URLs.
+an IP or in the feed; redirect targets only the redirector's server knows (nothing is fetched);
+defanged URLs.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from kakuri.detect.base import ScanContext
 from kakuri.detect.lookalike import find_lookalike
 from kakuri.model import Finding, ParsedMessage, SymbolSpec
 from kakuri.parse.domains import is_ip_literal, registrable_domain, split_domain
+from kakuri.parse.redirects import redirect_targets
 from kakuri.parse.urls import Url, message_urls
 
 log = logging.getLogger(__name__)
@@ -139,14 +142,19 @@ class UrlLures:
         counts: dict[str, int] = {}
         sender_org = registrable_domain(message.from_addr.rpartition("@")[2])
         for url in [*message_urls(message), *attachment_urls(ctx)]:
-            for symbol, evidence in self._check_url(url, sender_org, ctx):
-                counts[symbol] = counts.get(symbol, 0) + 1
-                hits.setdefault(symbol, (url, evidence))
+            hops = [url, *redirect_targets(url)] if url.is_link and url.host else [url]
+            for hop in hops:
+                via = {"via": url.host} if hop is not url else {}
+                for symbol, evidence in self._check_url(hop, sender_org, ctx, hops if hop is url else ()):
+                    counts[symbol] = counts.get(symbol, 0) + 1
+                    hits.setdefault(symbol, (hop, {**evidence, **via}))
         for symbol, (url, evidence) in hits.items():
             yield Finding(symbol, self.name, evidence={
                 "url": url.url[:300], **evidence, "count": str(counts[symbol])})
 
-    def _check_url(self, url: Url, sender_org: str, ctx: ScanContext) -> Iterable[tuple[str, dict[str, str]]]:
+    def _check_url(self, url: Url, sender_org: str, ctx: ScanContext,
+                   hops: Iterable[Url] = ()) -> Iterable[tuple[str, dict[str, str]]]:
+        """Judge one URL: the clicked link (with its redirect `hops`) or a target written inside one."""
         if url.scheme in ("data", "javascript", "vbscript"):
             if url.is_link:
                 yield "URL_SCRIPT_SCHEME", {"scheme": url.scheme}
@@ -178,8 +186,8 @@ class UrlLures:
         yield from self._download(url, unrelated, sender_org)
         if unrelated and any(d in url.path.lower() for d in _CMS_DIRS):
             yield "URL_CMS_INTERNAL_PATH", {"host": url.host, "path": url.path[:100]}
-        if url.anchor:
-            yield from self._mismatch(url, sender_org, ctx)
+        if url.anchor and hops:
+            yield from self._mismatch(url, list(hops), sender_org, ctx)
 
     def _feed(self, url: Url) -> Iterable[tuple[str, dict[str, str]]]:
         if not self.feed_hosts:
@@ -198,14 +206,16 @@ class UrlLures:
         if unrelated:
             yield "URL_DOWNLOAD_UNRELATED_HOST", {"host": url.host, "sender_domain": sender_org}
 
-    def _mismatch(self, url: Url, sender_org: str, ctx: ScanContext) -> Iterable[tuple[str, dict[str, str]]]:
+    def _mismatch(self, url: Url, hops: list[Url], sender_org: str,
+                  ctx: ScanContext) -> Iterable[tuple[str, dict[str, str]]]:
+        """Anchor text naming a domain that neither the link nor the target written inside it opens
+        (a newsletter tracker naming the shop it forwards to is honest)."""
         shown = _domain_shown(url.anchor)
         if not shown:
             return
-        real = registrable_domain(url.host) or url.host
-        if shown == real:
+        if any(shown == (registrable_domain(hop.host) or hop.host) for hop in hops):
             return
-        evidence = {"shown": shown, "opens": url.host}
+        evidence = {"shown": shown, "opens": hops[-1].host}
         if _is_known(shown, ctx) and shown != sender_org:
             yield "URL_TEXT_MISMATCH_KNOWN_DOMAIN", evidence
         else:

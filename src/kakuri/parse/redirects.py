@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from kakuri.parse.urls import Url, make_url
@@ -31,8 +32,11 @@ _PROOFPOINT_V3 = re.compile(r"/v3/__(https?://.+?)__", re.IGNORECASE)
 _WWW_SEGMENT = re.compile(r"/(www\.[a-z0-9-]+(?:\.[a-z0-9-]+)+)(/[^?#]*)?", re.IGNORECASE)
 
 
-def redirect_targets(url: Url) -> list[Url]:
-    """The URLs written inside `url`, then the URLs inside those (up to MAX_DEPTH), outermost first."""
+@lru_cache(maxsize=4096)
+def redirect_targets(url: Url) -> tuple[Url, ...]:
+    """The URLs written inside `url`, then the URLs inside those (up to MAX_DEPTH), outermost first.
+
+    Cached: the link, destination and brand detectors all ask for the same links."""
     found: list[Url] = []
     frontier, seen = [url], {url.url}
     for _ in range(MAX_DEPTH):
@@ -46,7 +50,7 @@ def redirect_targets(url: Url) -> list[Url]:
         if not next_frontier:
             break
         frontier = next_frontier
-    return found
+    return tuple(found)
 
 
 def _direct_targets(url: Url) -> list[Url]:
