@@ -165,6 +165,18 @@ def test_portuguese_card_callback_without_link(detector):
     assert found["LURE_CALLBACK"]["phone"] == "0800-555-0123"
 
 
+def test_points_expiring_and_court_summons_themes(detector):
+    found = _symbols(
+        _check(
+            detector,
+            subject="Seus pontos vão expirar",
+            body="Olá, você tem pontos acumulados que estão próximos de expirar. Resgate seus pontos hoje. "
+            "Intimação eletrônica: consulte o processo trabalhista em seu nome.\n",
+        )
+    )
+    assert {"LURE_PRIZE", "LURE_LEGAL_THREAT"} <= set(found)
+
+
 def test_portuguese_blocked_account_lure(detector):
     found = _symbols(
         _check(

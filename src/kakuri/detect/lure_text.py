@@ -1,7 +1,7 @@
 """Lure wording: what phishing and fraud mail must say to make the reader act.
 
 Threat: credential phishing ("verify your account", 「本人確認」), account-suspension and payment-failure
-scares, fake parcel notices, prize and survey bait, advance-fee ("419"), romance and extortion mail, crypto bait, and
+scares, fake parcel notices, fake court summons, prize and survey bait, advance-fee ("419"), romance and extortion mail, crypto bait, and
 "callback" scams that announce a charge or renewal and give only a phone number to dispute it (no link, so
 link and attachment detectors see nothing).
 Technique: the subject and the visible body (plain text, rendered HTML; quoted lines dropped; the first few
@@ -15,7 +15,7 @@ address other than the sender's, the reader's own mail address used as their nam
 greeting, and letters struck through or set in mathematical alphabets to dodge word filters (look-alike
 letters of other scripts and invisible characters are `text_obfuscation`'s; the phrase matching folds them).
 Emits: LURE_CREDENTIALS, LURE_ACCOUNT_SUSPENDED, LURE_PAYMENT_FAILED, LURE_DELIVERY, LURE_URGENCY,
-LURE_PRIZE, LURE_ADVANCE_FEE, LURE_ROMANCE, LURE_EXTORTION, LURE_CRYPTO, LURE_CALLBACK, LURE_REPLY_ELSEWHERE,
+LURE_PRIZE, LURE_LEGAL_THREAT, LURE_ADVANCE_FEE, LURE_ROMANCE, LURE_EXTORTION, LURE_CRYPTO, LURE_CALLBACK, LURE_REPLY_ELSEWHERE,
 LURE_RECIPIENT_AS_NAME, LURE_DECORATED_LETTERS.
 Findings for mail from a known correspondent (contact graph, directory, our or partner domains) carry half
 weight: an invoice reminder from a supplier uses the same words, and the identity detectors own that case.
@@ -54,6 +54,7 @@ THEME_SYMBOLS = {
     "advance_fee": "LURE_ADVANCE_FEE",
     "extortion": "LURE_EXTORTION",
     "romance": "LURE_ROMANCE",
+    "legal_threat": "LURE_LEGAL_THREAT",
     "crypto": "LURE_CRYPTO",
 }
 _CALLBACK_THEMES = ("callback_action", "charge_notice")
@@ -177,6 +178,7 @@ class LureText:
         SymbolSpec("LURE_URGENCY", "lure", "A deadline or threat of loss (within 24 hours, final notice, 至急)"),
         SymbolSpec("LURE_PRIZE", "lure", "Says the reader won or was selected, or offers a reward for a survey"),
         SymbolSpec("LURE_ADVANCE_FEE", "lure", "Advance-fee bait: millions to transfer, inheritances, proposals"),
+        SymbolSpec("LURE_LEGAL_THREAT", "lure", "A court, police or tax 'notice' the reader must open to learn the charge"),
         SymbolSpec("LURE_ROMANCE", "lure", "A stranger offering company and photos (romance scam opener)"),
         SymbolSpec("LURE_EXTORTION", "lure", "Claims recordings or control of the reader's device, wants crypto"),
         SymbolSpec("LURE_CRYPTO", "lure", "Crypto-asset bait: airdrops, wallet connection, seed phrases"),
