@@ -218,3 +218,18 @@ async def test_a_password_mail_sent_right_behind_its_archive_still_waits_for_it(
     assert (await wait_until(state_is(gateway, pw_id, MessageState.QUARANTINED))).action == "quarantine"
     await asyncio.sleep(0.3)
     assert sink.received == []
+
+
+async def test_a_password_mail_delivered_before_its_malicious_archive_is_linked_to_it(ppap_gateway, sink):
+    gateway = await ppap_gateway(hold_seconds=60)
+    pw_id = await send(gateway, password_mail("Ee61Ww", replying_to="<quote-92@partner.example>"))
+    await wait_until(lambda: sink.received, timeout=15)  # nothing held yet: it is delivered
+    macro_zip = {"見積書.doc": doc_with_vba({"NewMacros": DROPPER})}
+    zip_id = await send(gateway, archive_mail(macro_zip, "Ee61Ww", message_id="<quote-92@partner.example>"))
+    kept = await wait_until(state_is(gateway, zip_id, MessageState.QUARANTINED), timeout=15)
+    assert "MACRO_AUTOEXEC" in kept.symbols
+    linked = await wait_until(lambda: [e for e in message_state(gateway, zip_id).audit if e.event == "linked"])
+    assert linked[0].detail == {"related": pw_id} and "delivered before it" in linked[0].reason
+    pw = message_state(gateway, pw_id)
+    assert pw.state == MessageState.DELIVERED
+    assert any(e.event == "linked" and e.detail == {"related": zip_id} for e in pw.audit)

@@ -30,7 +30,9 @@ tick quarantines it (nothing is delivered in either order).
 Blind spots: a password given by phone or in a mail that is not linked by thread or sender/audience
 (the timeout decides); a password mail whose scan ends *before* its archive's is delivered: nothing
 was held yet to link it to, and holding every mail that states a password would delay ordinary mail
-(one right behind an archive already judged waits until that hold is registered: `_arriving`); the milter path accepts password mails at once (its
+(one right behind an archive already judged waits until that hold is registered: `_arriving`); when
+its archive then opens malicious, both are audited with the other's queue id ("linked"), so the
+delivered half can be recalled; the milter path accepts password mails at once (its
 holds are adopted, so the archive half is still judged); several nodes may rescan the same message,
 which is harmless (the second release finds it no longer held).
 """
@@ -38,6 +40,7 @@ which is harmless (the second release finds it no longer held).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -51,6 +54,7 @@ from sqlalchemy import select
 from kakuri.act.release import entry_from_record
 from kakuri.decide.policy import Override
 from kakuri.model import Action, Direction, Envelope
+from kakuri.store.knowledge import PASSWORD_WINDOW_SECONDS
 from kakuri.store.messages import AuditEvent, Message, MessageState, RecipientStatus, as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -164,6 +168,8 @@ class PpapWatcher:
             task.add_done_callback(lambda _t, key=entry.queue_id: self._arrived(key))
         elif self._held and verdict.get("action") in PASSING and (headers or {}).get("passwords_stated", True):
             self._spawn(asyncio.to_thread(self._guarded, self._on_passed, entry.queue_id, entry.raw, entry.envelope))
+        elif verdict.get("action") in ("quarantine", "reject") and _opened_elsewhere(verdict):
+            self._spawn(asyncio.to_thread(self._guarded, self._link_earlier, entry.queue_id, verdict))
 
     async def before_delivery(self, entry, outcome):
         """The outcome to act on for a mail about to be delivered: quarantine instead when it states the
@@ -266,6 +272,38 @@ class PpapWatcher:
         for rescan in rescans:
             self._forget(rescan.key)
 
+    def _link_earlier(self, queue_id: str, verdict: dict) -> None:
+        """A malicious archive opened with a password an *earlier* mail stated: that mail was delivered
+        before anything could be linked to it; name each to the other (audit), so people can recall it."""
+        from kakuri.store.knowledge_tables import LedgerMessage
+
+        passwords = _opened_elsewhere(verdict)
+        with self.stores.sessions() as session:
+            archive = session.get(Message, queue_id)
+            if archive is None:
+                return
+            stated = set()
+            for password in passwords:
+                pattern = "%" + json.dumps(password, ensure_ascii=False).replace("%", "\\%").replace("_", "\\_") + "%"
+                rows = session.execute(select(LedgerMessage.message_id, LedgerMessage.sender).where(
+                    LedgerMessage.passwords.like(pattern, escape="\\"))).all()
+                stated |= {mid.strip().strip("<>") for mid, sender in rows if sender == (archive.mail_from or "").lower()
+                           or sender == _header_sender(archive)}
+            stated.discard(archive.message_id)
+            if not stated:
+                return
+            window = timedelta(seconds=PASSWORD_WINDOW_SECONDS)
+            for other in session.scalars(select(Message).where(Message.message_id.in_(stated))):
+                if other.queue_id == queue_id or abs(as_utc(other.received_at) - as_utc(archive.received_at)) > window:
+                    continue
+                fate = "delivered before it" if other.state == MessageState.DELIVERED else f"now {other.state}"
+                session.add(AuditEvent(queue_id=queue_id, actor=ACTOR, event="linked", detail={"related": other.queue_id},
+                                       reason=f"opened with a password stated earlier in {other.queue_id} ({fate})"))
+                session.add(AuditEvent(queue_id=other.queue_id, actor=ACTOR, event="linked", detail={"related": queue_id},
+                                       reason=f"states the password of {queue_id}, whose archive opened with it and "
+                                              f"is {archive.state}"))
+            session.commit()
+
     def _on_passed(self, queue_id: str, raw: bytes, envelope: Envelope) -> None:
         from kakuri.parse.mime import parse_message
         from kakuri.store.knowledge import harvest_passwords
@@ -311,6 +349,8 @@ class PpapWatcher:
             if verdict["action"] in ("quarantine", "reject"):
                 _keep(message, f"archive opened ({reason}): {'; '.join(verdict['reasons'])}"[:2000], related=related)
                 session.commit()
+                if related is None:  # opened by a password already in the ledger: name the mail that stated it
+                    self._link_earlier(key, verdict)
             elif verdict["action"] == "hold":  # an emergency hold applies too: people release it
                 message.audit.append(AuditEvent(actor=ACTOR, event="rescanned", reason=f"archive opened ({reason})",
                                                 detail={"related": related} if related else {}))
@@ -433,6 +473,18 @@ class PpapWatcher:
                 raw = self.stores.blobs.get(message.blob_sha256)
                 self._parsed[key] = (parse_message(raw), entry_from_record(message, raw, origin="release").envelope)
         return self._parsed[key]
+
+
+def _opened_elsewhere(verdict: dict) -> list[str]:
+    """Passwords that opened an archive of this message and came from another mail (the thread's)."""
+    return [str(f["evidence"]["password"]) for f in verdict.get("findings", [])
+            if isinstance(f, dict) and f.get("symbol") == "ARCHIVE_ENCRYPTED" and (f.get("evidence") or {}).get("password")]
+
+
+def _header_sender(message: Message) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(message.from_header or "")[1].lower()
 
 
 def _verdict_of(message: Message) -> dict:
