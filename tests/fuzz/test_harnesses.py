@@ -35,7 +35,8 @@ def test_kept_crash_input_runs_clean(target, path):
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_short_fuzzing_run_finds_nothing(target, tmp_path):
     run = subprocess.run(
-        [sys.executable, "-m", "tests.fuzz.run", target, "--seconds", "8", "--workdir", str(tmp_path)],
+        [sys.executable, "-m", "tests.fuzz.run", target, "--seconds", "8", "--instrument", "kakuri",
+         "--workdir", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     log = (tmp_path / f"{target}.log").read_text(errors="replace")
