@@ -39,3 +39,17 @@ def test_jsonl_has_one_record_per_message_and_recipient(settings):
 def test_time_arguments():
     assert abs((datetime.now(UTC) - parse_time("2h")) - timedelta(hours=2)) < timedelta(seconds=5)
     assert parse_time("2026-11-25T09:00") == datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+def test_table_names_the_other_half_of_a_ppap_pair(settings):
+    from kakuri.store.messages import AuditEvent
+
+    stores = open_stores(settings)
+    accept(stores, "q7", QUARANTINE, subject="見積書")
+    accept(stores, "q8", QUARANTINE, subject="パスワード")
+    with stores.sessions() as session:
+        session.add(AuditEvent(queue_id="q8", actor="ppap", event="quarantined", detail={"related": "q7"}))
+        session.commit()
+    stores.close()
+    table = runner.invoke(app, ["--home", str(settings.home), "trace", "--subject", "パスワード"], env={"COLUMNS": "250"})
+    assert "(with q7)" in table.output

@@ -69,7 +69,7 @@ def trace(
             row["rcpt_to"],
             (row["subject"] or "")[:50],
             row["action"] or "",
-            row["state"],
+            row["state"] + (f" (with {', '.join(row['related'])})" if row.get("related") else ""),  # a PPAP pair
             row["recipient_status"],
             (row["last_reply"] or "")[:60],
         )
