@@ -63,6 +63,7 @@ Stop with Ctrl-C.
 
 
 async def _serve(settings, *, smtp: str | None, next_hop: str | None, web: str | None) -> None:
+    from kakuri.receive.reload import ConfigReloader, remove_pid, write_pid
     from kakuri.receive.server import Gateway
 
     gateway = Gateway(settings, smtp_listen=smtp, next_hop=next_hop)
@@ -73,23 +74,27 @@ async def _serve(settings, *, smtp: str | None, next_hop: str | None, web: str |
     await gateway.start()
     host, port = gateway.address
     typer.echo(f"kakuri: SMTP on {host}:{port}, next hop {gateway.config.delivery.next_hop}", err=True)
-    console = await _start_console(settings, gateway, web) if web else None
+    reloader = ConfigReloader(settings)
+    console = await _start_console(settings, gateway, web, reloader) if web else None
+    loop.add_signal_handler(signal.SIGHUP, reloader.reload)  # `kakuri reload` sends it
+    write_pid(Path(settings.home))
     try:
         await stop.wait()
     finally:
+        remove_pid(Path(settings.home))
         if console is not None:
             console.should_exit = True
         await gateway.stop()
 
 
-async def _start_console(settings, gateway, listen: str):
+async def _start_console(settings, gateway, listen: str, reloader=None):
     import uvicorn
 
     from kakuri.receive.config import parse_host_port
     from kakuri.web.app import create_app
 
     host, port = parse_host_port(listen, default_port=8025)
-    app = create_app(settings, stores=gateway.stores, quarantine=_console_quarantine(gateway))
+    app = create_app(settings, stores=gateway.stores, quarantine=_console_quarantine(gateway), reloader=reloader)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
     asyncio.get_running_loop().create_task(server.serve())
     typer.echo(f"kakuri: console on http://{host}:{port}/", err=True)
@@ -125,6 +130,22 @@ def _logging(verbose: bool) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+def reload(timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait for the gateway's answer")) -> None:
+    """Make the running gateway re-read kakuri.toml (SIGHUP); prints the configuration generation in force."""
+    from kakuri.cli import output
+    from kakuri.receive.reload import ReloadError, request_reload
+
+    settings = state.settings()  # a bad file is refused here, before the gateway is bothered
+    try:
+        result = request_reload(Path(settings.home), timeout_seconds=timeout)
+    except ReloadError as exc:
+        raise output.fail(exc, 2) from exc
+    if result.error:
+        raise output.fail(f"the gateway kept generation {result.generation}: {result.error}", 1)
+    typer.echo(f"configuration generation {result.generation} in force (loaded {result.loaded_at[:19]} UTC)")
+
+
 def register(app: typer.Typer) -> None:
+    app.command("reload")(reload)
     app.command("serve")(serve)
     app.command("run-default")(run_default)

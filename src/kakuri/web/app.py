@@ -33,7 +33,7 @@ def web_config(settings: Settings) -> WebConfig:
     return WebConfig.model_validate(settings.section("web"))
 
 
-def create_app(settings: Settings, *, stores: Stores | None = None, quarantine=None) -> FastAPI:
+def create_app(settings: Settings, *, stores: Stores | None = None, quarantine=None, reloader=None) -> FastAPI:
     """The console on `stores` (opened from settings when None). `quarantine` is the gateway's
     quarantine service that releases (delivers to the next hop) and deletes; `kakuri serve` passes its own."""
     from kakuri.web.routes import register_routes
@@ -49,6 +49,9 @@ def create_app(settings: Settings, *, stores: Stores | None = None, quarantine=N
     )
     app.state.settings = settings
     app.state.web = web
+    app.state.reloader = reloader  # receive.reload.ConfigReloader inside `kakuri serve`; None for the console alone
+    if reloader is not None:
+        reloader.on_reload(lambda new: _apply(app, new))
     stores = stores or open_stores(settings)
     app.state.stores = stores
     app.state.sessions = stores.sessions
@@ -66,6 +69,13 @@ def create_app(settings: Settings, *, stores: Stores | None = None, quarantine=N
 
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _apply(app: FastAPI, settings: Settings) -> None:
+    """A reloaded configuration: isolation actions and warning options are read from app.state.settings per
+    request; the [web] options that are not fixed at start (time zone, language, page size) too."""
+    app.state.settings = settings
+    app.state.web = web_config(settings)
 
 
 def _spool_dir(settings: Settings) -> Path:

@@ -37,8 +37,18 @@ def render(request: Request, name: str, principal: Principal | None, status_code
         "lang": lang,
         "tz_name": tz.key,
         "when": lambda value: i18n.format_time(value, tz),
+        "config": _config_generation(request) if principal else None,
     }
     return request.app.state.templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+
+
+def _config_generation(request: Request) -> dict | None:
+    reloader = getattr(request.app.state, "reloader", None)
+    if reloader is None:
+        return None
+    state = reloader.state
+    return {"generation": state.generation, "loaded_at": state.loaded_at[:19].replace("T", " "),
+            "stale": state.is_stale(reloader.home), "error": state.error}
 
 
 def _filesize(size: int | None) -> str:
