@@ -305,3 +305,15 @@ def test_operator_phrases_extend_the_stock_ones(tmp_path):
     phrases = LurePhrases.load(extra)
     assert phrases.find("Bevestig uw account vandaag")["credentials"] == ["Bevestig uw account"]
     assert "credentials" in phrases.find("please verify your account")
+
+
+def test_supplier_invoice_with_phone_in_signature_is_no_callback(detector, policy):
+    findings = _check(
+        detector,
+        from_="Accounts <accounts@small-supplier.test>",
+        subject="Invoice 2024-118 for October",
+        body="Dear Mr. Tanaka,\nplease find attached invoice number 2024-118 (total amount: $1,240.00), due on 30 November.\n"
+        "If you have any questions, please call us at (415) 555-0188.\nBest regards,\nSmall Supplier Inc.\n",
+    )
+    assert "LURE_CALLBACK" not in _symbols(findings)
+    assert _action(findings, policy) == Action.DELIVER
