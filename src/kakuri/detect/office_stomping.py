@@ -20,11 +20,12 @@ import io
 import types
 from typing import ClassVar, Iterable
 
+import olefile
 from oletools import olevba
 
 from kakuri.detect.base import ScanContext
-from kakuri.detect.office_format import OfficeKind, office_parts
-from kakuri.detect.office_macros import MACRO_AUTOEXEC_SPEC, autoexec_regex, may_hold_vba
+from kakuri.detect.office_format import OLE_MAGIC, OfficeKind, office_parts, open_package, read_member
+from kakuri.detect.office_macros import MACRO_AUTOEXEC_SPEC, autoexec_regex
 from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
 
 _NAME_MNEMONICS = ("ArgsCall", "ArgsLd", "St", "Ld", "MemSt", "Label")
@@ -44,7 +45,7 @@ class OfficeStomping:
 
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
         for part, kind in office_parts(message):
-            if kind in (OfficeKind.OLE, OfficeKind.OOXML) and part.size <= self.max_part_bytes and may_hold_vba(part, kind):
+            if kind in (OfficeKind.OLE, OfficeKind.OOXML) and part.size <= self.max_part_bytes and has_pcode_cache(part, kind):
                 yield from self._scan(part)
 
     def _scan(self, part: Part) -> list[Finding]:
@@ -75,6 +76,27 @@ class OfficeStomping:
         if triggers:
             found.append(Finding("MACRO_AUTOEXEC", self.name, part.path, {"triggers": ", ".join(triggers), "from": "p-code"}))
         return found
+
+
+def has_pcode_cache(part: Part, kind: OfficeKind) -> bool:
+    """Cheap gate before olevba: some compound file of the part (the document, or an OOXML member such as
+    vbaProject.bin) has a _VBA_PROJECT stream longer than its 7-byte header."""
+    if kind is OfficeKind.OLE:
+        return _ole_has_pcode_cache(part.data)
+    package = open_package(part.data)
+    if package is None:
+        return False
+    with package:
+        return any(info.file_size >= 512 and read_member(package, info.filename, 8) == OLE_MAGIC
+                   and _ole_has_pcode_cache(read_member(package, info.filename)) for info in package.infolist())
+
+
+def _ole_has_pcode_cache(data: bytes) -> bool:
+    try:
+        ole = olefile.OleFileIO(data)
+        return any(path[-1] == "_VBA_PROJECT" and ole.get_size(path) > 7 for path in ole.listdir())
+    except Exception:  # not a readable compound file: nothing for pcodedmp either
+        return False
 
 
 def _projects_with_pcode(parser: olevba.VBA_Parser) -> list[tuple[olevba.VBA_Parser, str, str]]:
