@@ -97,3 +97,21 @@ def test_encrypted_7z_pair_in_a_maildir_is_judged_like_live_traffic(settings, tm
                 for name, v in scan_jsonl(settings, tmp_path / "Maildir").items()}
     assert verdicts["archive"]["action"] == "quarantine" and "ARCHIVE_ENCRYPTED" in verdicts["archive"]["symbols"]
     assert verdicts["password"]["action"] == "quarantine"
+
+
+def test_eval_counts_both_halves_of_a_malicious_pair_as_stopped(settings, tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "messages").mkdir(parents=True)
+    macro_zip = {"見積書.doc": doc_with_vba({"NewMacros": DROPPER})}
+    (corpus / "messages/1.eml").write_bytes(archive_mail(macro_zip, "Kx82Lq", message_id="<q-9@partner.example>"))
+    (corpus / "messages/2.eml").write_bytes(dated(password_mail("Kx82Lq", replying_to="<q-9@partner.example>"), 90))
+    envelope = {"mail_from": "taro@partner.example", "rcpt_to": ["hanako@tokai-keiki.example"]}
+    labels = [{"file": f"messages/{n}.eml", "label": "malicious", "family": "ppap_pair", "envelope": envelope}
+              for n in (1, 2)]
+    (corpus / "labels.jsonl").write_text("".join(json.dumps(label) + "\n" for label in labels))
+    open_stores(settings).close()
+    out = tmp_path / "eval.jsonl"
+    result = runner.invoke(app, ["--home", str(settings.home), "eval", str(corpus), "--jsonl", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [r["action"] for r in map(json.loads, out.read_text().splitlines())] == ["quarantine", "quarantine"]
+    assert "detection rate 100.0%" in result.output
