@@ -8,12 +8,15 @@ kakuri.toml is never rewritten.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import List, Optional
 
 import typer
+from pydantic import ValidationError
 
 from kakuri.cli import state
+from kakuri.cli.output import fail
 from kakuri.settings import CONFIG_NAME, POLICY_NAME, make_private_dir, permission_warnings, write_private
 
 _ORG_AND_SCAN = """# kakuri configuration. Every key is optional; commented lines show the defaults.
@@ -74,16 +77,29 @@ def default_config(domains: list[str]) -> str:
 
 def init(
     domain: Optional[List[str]] = typer.Option(None, "--domain", "-d", help="One of our mail domains (repeat)"),
+    store: Optional[str] = typer.Option(
+        None, "--store", help="PostgreSQL URL (postgresql+psycopg://user:password@host/db) used from the start; "
+        "default: SQLite kakuri.db in the data folder"),
 ) -> None:
     """Create the data folder (config, policy, database) and record our domains."""
     home = make_private_dir(state.HOME or Path("kakuri-data"))
     domains = sorted({d.strip().lower().rstrip(".") for d in domain or [] if d.strip()})
     config = home / CONFIG_NAME
+    url = _store_url(store) if store else None
     if config.exists():
+        if url and state.settings().section("store").get("url") != url:
+            raise fail(f"{config} exists with another [store] url; edit it there (init never rewrites it)", 2)
         typer.echo(f"{config} exists; left as it is")
     else:
-        write_private(config, _with_tls(home, default_config(domains)))
-        typer.echo(f"wrote {config}")
+        text = _with_tls(home, default_config(domains))
+        if url:
+            from kakuri.store.config import open_stores
+
+            # The database first (created schema, or a clear error), so no config points at a store that fails.
+            open_stores(state.settings(), url=url).close()
+            text = _STORE_URL_LINE.sub(f"url = {json.dumps(url)}  # kakuri init --store", text, count=1)
+        write_private(config, text)
+        typer.echo(f"wrote {config}" + (" (store: PostgreSQL)" if url else ""))
     policy = home / POLICY_NAME
     if not policy.exists():
         write_private(policy, _POLICY)
@@ -97,6 +113,22 @@ def init(
         typer.echo(f"recorded {len(added)} new domain(s)")
     for line in permission_warnings(home):
         typer.secho(f"warning: {line}", fg="yellow", err=True)
+
+
+_STORE_URL_LINE = re.compile(r'^# url = "".*$', re.M)
+
+
+def _store_url(store: str) -> str:
+    from kakuri.settings import describe_invalid
+    from kakuri.store.config import StoreConfig
+
+    try:
+        url = StoreConfig(url=store).url
+    except ValidationError as exc:
+        raise fail(describe_invalid(exc, "store").replace("[store] url", "--store"), 2) from exc
+    if not url.startswith("postgresql"):
+        raise fail("--store takes a PostgreSQL URL (postgresql+psycopg://user:password@host/db); SQLite is the default", 2)
+    return url
 
 
 def _with_tls(home: Path, text: str) -> str:

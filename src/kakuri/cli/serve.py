@@ -39,7 +39,7 @@ def run_default() -> None:
         from kakuri.cli.init import init
 
         state.HOME = home
-        init(domain=[])
+        init(domain=[], store=None)
     settings = state.settings()
     warn_permissions(settings)
     maildir = (home / "maildir" / "new").resolve()
