@@ -295,3 +295,24 @@ def test_visible_and_markdown_text_basics():
     assert visible("a\nb", newlines=True) == "a\nb" and visible("a\nb") == "a\\x0ab"
     assert markdown_text("[x](javascript:y) | <b>") == "\\[x\\]\\(javascript:y\\) \\| \\<b\\>"
     assert output.json_text({"s": "a\u202eb\x7f"}) == '{"s": "a\\u202eb\\u007f"}'
+
+
+def test_gateway_log_lines_show_hostile_values_on_one_line(capsys):
+    import logging
+
+    from kakuri.cli.serve import _logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers = []
+    try:
+        _logging(False)
+        logging.getLogger("kakuri.test").warning("rejected %s from %s", NEWLINES + ANSI, RTL)
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers = saved
+    err = capsys.readouterr().err
+    assert_shown_not_obeyed(err)
+    line = [l for l in err.splitlines() if "rejected" in l]
+    assert len(line) == 1 and "Injected: header" in line[0] and "\\x0a" in line[0]

@@ -11,6 +11,7 @@ CLI module that builds its own Console or Table.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import typer
@@ -49,6 +50,15 @@ class SafeLogHandler(RichHandler):
 
     def render_message(self, record, message: str):  # type: ignore[override]
         return super().render_message(record, visible(message, limit=LINE_LIMIT, newlines=True))
+
+
+class VisibleLogFilter(logging.Filter):
+    """Gateway log lines quote senders, recipients, subjects and replies: one line each, control and
+    bidi characters as escapes, so a subject cannot forge a log line or colour the operator's terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = visible(record.getMessage(), limit=LINE_LIMIT), None
+        return True
 
 
 def console(*, stderr: bool = False) -> SafeConsole:

@@ -125,7 +125,11 @@ def warn_permissions(settings) -> None:
 
 
 def _logging(verbose: bool) -> None:
+    from kakuri.cli.output import VisibleLogFilter
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(VisibleLogFilter())
     logging.getLogger("mail.log").setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
