@@ -184,22 +184,22 @@ class LureText:
         SymbolSpec("LURE_CRYPTO", "lure", "Crypto-asset bait: airdrops, wallet connection, seed phrases"),
         SymbolSpec(
             "LURE_CALLBACK",
-            "lure",
+            "lure_trick",
             "A charge, renewal or order notice whose only way to dispute it is a phone number (no link)",
         ),
         SymbolSpec(
             "LURE_REPLY_ELSEWHERE",
-            "lure",
+            "lure_trick",
             "Asks for the answer at a free-mail address other than the sender's",
         ),
         SymbolSpec(
             "LURE_RECIPIENT_AS_NAME",
-            "lure",
+            "lure_trick",
             "The subject or greeting addresses the reader by their mail address instead of a name",
         ),
         SymbolSpec(
             "LURE_DECORATED_LETTERS",
-            "lure",
+            "lure_trick",
             "Letters struck through, or set in a mathematical alphabet in the subject, so word filters miss them",
         ),
     )
