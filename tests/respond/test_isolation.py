@@ -167,3 +167,11 @@ def test_bad_isolation_settings_stop_cli_and_gateway_start_with_one_line(setting
     for command in (["incident", "list"], ["serve", "--smtp", "127.0.0.1:0", "--next-hop", "maildir"]):
         result = CliRunner().invoke(app, ["--home", str(settings.home), *command])
         assert result.exit_code == 2 and "a webhook needs url" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("reason", ["--release-all", " -f", "C2\nsecond line"])
+def test_a_reason_that_reads_as_an_option_or_spans_lines_is_refused(session, reason):
+    incident = open_incident(session, title="t", actor="a")
+    action = IsolationAction(name="edr", kind="command", argv=["/bin/echo", "--reason", "{reason}", "--", "{host}"])
+    with pytest.raises(IsolationError):
+        isolate_host(session, incident.id, "10.20.1.5", [action], actor="a", reason=reason)

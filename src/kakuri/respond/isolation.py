@@ -100,6 +100,9 @@ def isolate_host(
     if not actions:
         raise IsolationError("no isolation action is configured: add [[respond.isolation]] entries to kakuri.toml")
     host = check_host(host)
+    if reason.lstrip().startswith("-") or not reason.isprintable():
+        # "{reason}" may be an argument of its own in a command's argv: it must not read as an option either.
+        raise IsolationError("the reason must be one line of text that does not start with '-'")
     results = []
     for action in actions:
         try:
