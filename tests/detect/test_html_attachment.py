@@ -178,3 +178,16 @@ def test_svg_links_are_published():
     findings, _, ctx = scan(svg, "Invoice.svg", "image/svg+xml")
     assert findings == {}
     assert [u.host for u in attachment_urls(ctx)] == ["pay.lure-host.example"]
+
+
+def test_nesting_bomb_padding_does_not_hide_the_smuggler():
+    """Thousands of unclosed elements make HTML5 tree building quadratic; the script is still read."""
+    page = "<div>" * 50_000 + smuggling_page(zip_of("a.js", b"WScript.Echo(1)" * 10), "a.zip")
+    findings, message, _ = scan(page)
+    assert "element nesting bomb" in findings["HTML_OBFUSCATED_SCRIPT"]["techniques"]
+    assert findings["HTML_SMUGGLED_FILE"]["filename"] == "a.zip"
+
+
+def test_scripts_of_unclosed_quotes_are_read_in_one_pass():
+    findings, _, _ = scan("<script>" + "'a\\" * 100_000 + "</script>")
+    assert "HTML_SMUGGLING" not in findings

@@ -46,12 +46,17 @@ MAX_PAGE_BYTES = 8 * 1024 * 1024
 MAX_LAYERS = 3  # encoded pages inside pages, analysed again
 MAX_CARVED = 5  # files carved per attachment
 MIN_CARVED_BYTES = 64
+MAX_NESTING = 3000  # open elements beyond which tree building turns quadratic (20,000 nested divs: seconds)
 REDIRECT_MAX_TEXT = 600  # visible characters of a page that only forwards the browser
-_SMUGGLING = re.compile(r"\bnew\s+Blob\s*\(|createObjectURL|msSaveOrOpenBlob|msSaveBlob|\.download\s*=|"
-                        r"\bnew\s+File\s*\(\s*\[")
-_DECODERS = re.compile(r"\batob\s*\(|\bunescape\s*\(|decodeURIComponent\s*\(|fromCharCode|\beval\s*\(|"
-                       r"document\.write(?:ln)?\s*\(|\bFunction\s*\(|\bsetTimeout\s*\(\s*['\"]")
-_ESCAPE_WALL = re.compile(r"(?:(?:\\x|%|\\u00)[0-9a-fA-F]{2}){40,}")
+# (word that must occur, pattern): the pattern with a literal prefix runs only when its word is there.
+_SMUGGLING = (("Blob", re.compile(r"\bnew\s+Blob\s*\(")), ("createObjectURL", re.compile(r"createObjectURL")),
+              ("msSaveOrOpenBlob", re.compile(r"msSaveOrOpenBlob")), ("msSaveBlob", re.compile(r"msSaveBlob")),
+              (".download", re.compile(r"\.download\s*=")), ("File", re.compile(r"\bnew\s+File\s*\(\s*\[")))
+_DECODERS = (("atob", re.compile(r"\batob\s*\(")), ("unescape", re.compile(r"\bunescape\s*\(")),
+             ("decodeURIComponent", re.compile(r"decodeURIComponent\s*\(")), ("fromCharCode", re.compile(r"fromCharCode")),
+             ("eval", re.compile(r"\beval\s*\(")), ("document.write", re.compile(r"document\.write(?:ln)?\s*\(")),
+             ("Function", re.compile(r"\bFunction\s*\(")), ("setTimeout", re.compile(r"\bsetTimeout\s*\(\s*['\"]")))
+_ESCAPE_RUN = re.compile(r"(?:(?:\\x|%|\\u00)[0-9a-fA-F]{2})+")  # runs of 40+ escapes (120+ chars) are walls
 _JS_REDIRECT = re.compile(r"(?:location(?:\.href)?\s*=(?!=)|location\.(?:replace|assign)\s*\(|window\.open\s*\(|"
                           r"\.click\s*\(\s*\))")
 _PASSWORD_IN_SCRIPT = re.compile(r"""type\s*[=:]\s*\\?["']password|\.type\s*=\s*["']password""", re.IGNORECASE)
@@ -60,6 +65,9 @@ _DOWNLOAD_NAME = re.compile(r"""(?:\.download\s*=\s*|msSaveOrOpenBlob\s*\([^,]+,
                             r"""\bdownload\s*=\s*)["']([^"'<>\r\n]{1,120})["']""")
 _OBFUSCATOR_NAMES = re.compile(r"\b_0x[0-9a-f]{4,6}\b")  # javascript-obfuscator's renamed identifiers
 _ENCRYPTED_LAYER = re.compile(r"CryptoJS\.(?:AES|TripleDES|Rabbit|RC4)\.decrypt|crypto\.subtle\.decrypt")
+_TAG_NAME = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]{0,15})")
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+_SCRIPT_BLOCK = re.compile(r"<script\b[^>]*>(.*?)(?:</script\s*>|\Z)", re.IGNORECASE | re.DOTALL)
 _SVG_LINK = re.compile(r"""(?:xlink:)?href\s*=\s*["'](https?://[^"'<>\s]+)""", re.IGNORECASE)
 _SVG_ACTIVE = re.compile(r"<script\b|\son[a-z]+\s*=|<foreignObject\b|javascript:", re.IGNORECASE)
 
@@ -213,6 +221,13 @@ def _analyse(text: str, page: _Page, layer: int, svg: bool = False) -> None:
         for link in _SVG_LINK.findall(text[:MAX_PAGE_BYTES]):
             _link(page, link, "a")
         page.svg_active.update(m.group(0).strip().lower().rstrip("=( ")[:20] for m in _SVG_ACTIVE.finditer(text[:MAX_PAGE_BYTES]))
+    if _nesting_depth(text) > MAX_NESTING:
+        # Thousands of unclosed elements make HTML5 tree building quadratic (Lexbor included): read the scripts
+        # by pattern instead, and take the padding for what it is, a page built to choke scanners.
+        page.obfuscation.add("element nesting bomb")
+        for match in _SCRIPT_BLOCK.finditer(text[:MAX_PAGE_BYTES]):
+            _read_script(match.group(1), page, layer)
+        return
     tree = LexborHTMLParser(text)
     scripts = [node.text() or "" for node in tree.css("script")]
     _read_markup(tree, page)
@@ -226,6 +241,28 @@ def _analyse(text: str, page: _Page, layer: int, svg: bool = False) -> None:
     tree.strip_tags(["script", "style", "noscript", "template"])
     body = tree.body
     page.visible_chars += len(" ".join((body.text(separator=" ") if body else "").split()))
+
+
+_SENDING_WORDS = ("ajax", "post", "fetch", "XMLHttpRequest", "sendBeacon")
+_REDIRECT_WORDS = ("location", "open", "click")
+
+
+def _words_used(script: str, patterns) -> set[str]:
+    return {word.strip(".") for word, pattern in patterns if word in script and pattern.search(script)}
+
+
+def _has_any(text: str, words: tuple[str, ...]) -> bool:
+    return any(word in text for word in words)
+
+
+def _nesting_depth(text: str) -> int:
+    """Elements left open at the end, counted from the tags alone (void elements never open)."""
+    depth = 0
+    for closing, name in _TAG_NAME.findall(text[:MAX_PAGE_BYTES]):
+        if name.lower() in _VOID:
+            continue
+        depth += -1 if closing else 1
+    return depth
 
 
 def _read_markup(tree: LexborHTMLParser, page: _Page) -> None:
@@ -276,22 +313,25 @@ def _handlers(tree: LexborHTMLParser) -> list[str]:
 
 
 def _read_script(script: str, page: _Page, layer: int) -> None:
-    page.smuggling.update(m.group(0).strip(" (=[").replace("new ", "").strip() for m in _SMUGGLING.finditer(script))
-    page.download_names.extend(_DOWNLOAD_NAME.findall(script))
-    decoders = {m.group(0).split("(")[0].strip() for m in _DECODERS.finditer(script)}
-    if _PASSWORD_IN_SCRIPT.search(script):
+    # Each pattern runs only when one of its words occurs: `in` is a C scan, and hostile scripts are megabytes.
+    page.smuggling.update(_words_used(script, _SMUGGLING))
+    if page.smuggling:
+        page.download_names.extend(_DOWNLOAD_NAME.findall(script))
+    decoders = _words_used(script, _DECODERS)
+    if "assword" in script and _PASSWORD_IN_SCRIPT.search(script):
         page.password_fields += 1
-    if _SCRIPT_SENDS.search(script):
+    if _has_any(script, _SENDING_WORDS) and _SCRIPT_SENDS.search(script):
         page.script_sends = True
-    if _JS_REDIRECT.search(script):
+    if _has_any(script, _REDIRECT_WORDS) and _JS_REDIRECT.search(script):
         target = next((s for s in string_literals(script) if s.lower().startswith(("http:", "https:"))), "")
         if target or ".click" in script:
             page.redirects.append(target or "automatic click")
-    if _ESCAPE_WALL.search(script):
+    if (script.count("%") >= 40 or "\\x" in script or "\\u00" in script) and any(
+            len(run.group(0)) >= 120 for run in _ESCAPE_RUN.finditer(script)):
         page.obfuscation.add("escape wall")
-    if len(_OBFUSCATOR_NAMES.findall(script, 0, 200_000)) >= 20:
+    if "_0x" in script and len(_OBFUSCATOR_NAMES.findall(script, 0, 200_000)) >= 20:
         page.obfuscation.add("generated identifiers (_0x...)")
-    if _ENCRYPTED_LAYER.search(script):
+    if "decrypt" in script and _ENCRYPTED_LAYER.search(script):
         page.obfuscation.add("encrypted layer")
     for codes in char_code_arrays(script):
         page.obfuscation.add("char-code list")

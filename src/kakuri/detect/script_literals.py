@@ -17,10 +17,16 @@ from typing import Iterator
 from urllib.parse import unquote_to_bytes
 
 MAX_SCRIPT_CHARS = 8_000_000
+MAX_LITERALS = 20_000  # per script: obfuscators split pages into thousands of pieces, not millions
 MIN_BLOB_CHARS = 128  # shorter encoded strings are tokens and ids, not files or pages
 
 _LITERAL = re.compile(
-    r"""//[^\n]*|/\*.*?\*/|"((?:\\.|[^"\\\n])*)"|'((?:\\.|[^'\\\n])*)'|`((?:\\.|[^`\\])*)`""", re.DOTALL)
+    # Possessive runs (*+) and terminators that also accept where an unclosed token ends (end of line for
+    # quotes, end of script for comments and templates, a trailing lone backslash): a match never fails after
+    # scanning, so hostile scripts of unclosed quotes stay one linear pass.
+    r"""//[^\n]*|/\*.*?(?:\*/|\Z)|"((?:\\.|[^"\\\n])*+)(?:"|\\?$)|'((?:\\.|[^'\\\n])*+)(?:'|\\?$)"""
+    r"""|`((?:\\.|[^`\\])*+)(?:`|\\?\Z)""",
+    re.DOTALL | re.MULTILINE)
 _JOIN = re.compile(r"\s*\+\s*")
 _ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|u\{[0-9a-fA-F]{1,6}\}|.)", re.DOTALL)
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
@@ -37,7 +43,9 @@ def string_literals(script: str) -> Iterator[str]:
     """Every quoted string of `script`, unescaped; literals joined by `+` come out as one string."""
     pending: list[str] = []
     last_end = 0
-    for match in _LITERAL.finditer(script[:MAX_SCRIPT_CHARS]):
+    for count, match in enumerate(_LITERAL.finditer(script[:MAX_SCRIPT_CHARS])):
+        if count >= MAX_LITERALS:
+            break
         body = next((g for g in match.groups() if g is not None), None)
         if body is None:
             continue  # a comment
