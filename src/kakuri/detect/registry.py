@@ -19,7 +19,7 @@ def _factories() -> list[Callable[[Settings], Detector]]:
     from kakuri.detect import impersonation, outbound_spread, thread_hijack
     from kakuri.detect import calendar, html_attachment, pdf_links, qr_codes  # lure files: links before the URL detectors
     from kakuri.detect import config_profiles, office_lures
-    from kakuri.detect import brand_impersonation, link_destinations
+    from kakuri.detect import brand_impersonation, link_destinations, sender_header
     from kakuri.detect import office_dde, office_encryption, office_flat, office_links, office_macros, office_objects, office_stomping
     from kakuri.detect import office_actions, office_xlm
     from kakuri.detect import lure_model, lure_text
@@ -30,6 +30,7 @@ def _factories() -> list[Callable[[Settings], Detector]]:
         lambda s: own_domain.OwnDomain(),  # our own domain claimed by mail from outside (reads auth.dmarc)
         lambda s: lookalike.LookalikeDomains(),  # sender domains imitating ours or a partner's
         lambda s: impersonation.Impersonation(),  # display names of our staff / partners on other addresses
+        lambda s: sender_header.SenderHeader(),  # From mailboxes without a domain (name shown, address hidden)
         lambda s: thread_hijack.ThreadHijack(),  # replies into known threads from outsiders to them
         lambda s: outbound_spread.OutboundSpread(),  # our account replying to outsiders of a thread, many companies
         lambda s: html_attachment.HtmlAttachment(s.unpack),  # phishing pages, redirectors, HTML smuggling (carves files)
