@@ -9,7 +9,6 @@ import os
 import pytest
 
 from kakuri.model import Action
-from kakuri.pipeline import Scanner
 from tests.builders import make_message
 from tests.real_office import RegistryUnreachable, fetch, load_manifest
 
@@ -32,8 +31,9 @@ def real_office_files() -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def scanner(tmp_path_factory):
     from kakuri.settings import load_settings
+    from kakuri.wiring import build_scanner
 
-    return Scanner(load_settings(tmp_path_factory.mktemp("data")))
+    return build_scanner(load_settings(tmp_path_factory.mktemp("data")))  # as `kakuri scan` builds it
 
 
 @pytest.mark.parametrize("entry", REAL_FILES, ids=[f.id for f in REAL_FILES])
