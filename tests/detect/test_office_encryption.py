@@ -72,3 +72,20 @@ def test_many_body_candidates_are_tried_only_where_a_candidate_is_cheap():
     agile = encrypt_ooxml(docx(macro=EMOTET_LIKE_MODULES), "Pw07xq")  # 8th candidate: past max_candidates
     findings = office_findings([OfficeEncryption()], [("a.docm", agile)], body=body, password_sources=[BodyPasswords()])
     assert symbols_of(findings) == {"OFFICE_ENCRYPTED"} and findings[0].evidence["tried"] == "3"
+
+
+def test_real_workbook_encrypted_with_the_password_given_in_the_mail_is_opened():
+    import io
+
+    import msoffcrypto
+
+    from kakuri.unpack.passwords import BodyPasswords
+    from tests.real_office import real_file
+
+    office_file = msoffcrypto.OfficeFile(io.BytesIO(real_file("oletools:tests/test-data/encrypted/autostart-encrypt-standardpassword.xlsm")))
+    office_file.load_key(password="VelvetSweatshop")
+    excel_output = io.BytesIO()
+    office_file.decrypt(excel_output)  # the .xlsm Excel wrote, re-locked below with a lure's password
+    findings = office_findings(DETECTORS, [("請求書.xlsm", encrypt_ooxml(excel_output.getvalue(), "8jT2-wq"))],
+                               body="ご確認ください。\nパスワード：8jT2-wq\n", password_sources=[BodyPasswords()])
+    assert {"OFFICE_PASSWORD_IN_MESSAGE", "MACRO_AUTOEXEC"} <= symbols_of(findings)
