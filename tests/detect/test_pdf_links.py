@@ -8,7 +8,7 @@ from pypdf.annotations import Link
 
 from kakuri.detect.attachment_links import attachment_urls
 from kakuri.detect.base import ScanContext
-from kakuri.detect.pdf_links import PdfLinks
+from kakuri.detect.pdf_links import LURE_MAX_TEXT_CHARS, PdfLinks
 from kakuri.detect.qr_codes import QR_FACT
 from kakuri.model import Action
 from kakuri.model.knowledge import StaticKnowledge
@@ -98,7 +98,7 @@ def test_qr_code_on_a_pdf_page_is_decoded_for_the_qr_detector():
 def test_invoice_letter_linking_to_the_senders_site_is_no_lure():
     findings, ctx = scan_pdf(letter_pdf("https://www.sender.example/contact"))
     assert set(findings) == {"PDF_LINK"}
-    assert int(findings["PDF_LINK"]["text_chars"]) > 1000
+    assert int(findings["PDF_LINK"]["text_chars"]) > LURE_MAX_TEXT_CHARS
     assert attachment_urls(ctx)[0].host == "www.sender.example"
 
 

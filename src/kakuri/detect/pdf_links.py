@@ -43,8 +43,9 @@ logging.getLogger("pypdf").setLevel(logging.CRITICAL)  # its repair notes on hos
 
 MAX_PDF_BYTES = 20 * 1024 * 1024
 MAX_PAGES = 3  # pages read for links, text and images; lures make their point on the first
-MAX_CONTENT_BYTES = 2 * 1024 * 1024  # content stream of one page parsed for text
+MAX_CONTENT_BYTES = 256 * 1024  # content stream of one page parsed for text; bare lure pages draw a few KiB
 MAX_IMAGES = 4  # page images decoded for QR codes, per PDF
+MAX_ANNOTATIONS = 200  # per page
 QR_MAX_PAGES = 3
 MAX_PASSWORDS = 20
 LURE_MAX_PAGES = 2
@@ -162,7 +163,7 @@ def _read(pdf: PdfReader) -> _Reading:
 
 def _read_page(page, reading: _Reading) -> None:
     area = _area(page.get("/MediaBox")) or 612 * 792
-    for annotation in _resolve(page.get("/Annots")) or []:
+    for annotation in list(_resolve(page.get("/Annots")) or [])[:MAX_ANNOTATIONS]:
         annotation = _resolve(annotation)
         if not isinstance(annotation, DictionaryObject):
             continue
@@ -255,6 +256,8 @@ def _text_chars(page) -> int:
             for operand in operands:
                 items = operand if isinstance(operand, ArrayObject) else [operand]
                 count += sum(len(_shown(item)) for item in items if isinstance(item, (str, bytes)))
+            if count > LURE_MAX_TEXT_CHARS:
+                break  # enough to know it is no bare page
     return count
 
 
