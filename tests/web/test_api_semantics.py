@@ -44,10 +44,15 @@ def test_openapi_lists_the_error_responses(client):
                 assert "404" in operation["responses"], (method, path)
 
 
-def test_unknown_incident_isolation_is_404(client, tokens):
+def test_unknown_incident_isolation_is_404_and_bad_host_or_reason_422(client, tokens):
     response = client.post("/api/v1/incidents/999/isolate", json={"host": "10.20.1.5", "reason": "checked", "dry_run": True},
                            headers=bearer(tokens["admin"]))
     assert response.status_code == 404
+    created = client.post("/api/v1/incidents", json={"title": "isolation test"}, headers=bearer(tokens["admin"]))
+    assert created.status_code == 201, created.text
+    for body in ({"host": "--release-all", "reason": "checked"}, {"host": "10.20.1.5", "reason": "--all hosts"}):
+        response = client.post(f"/api/v1/incidents/{created.json()['id']}/isolate", json={**body, "dry_run": True}, headers=bearer(tokens["admin"]))
+        assert response.status_code == 422 and response.json()["detail"], body
 
 
 def test_hold_host_takes_an_ip_address_only(client, tokens, settings):

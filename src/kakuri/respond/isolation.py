@@ -67,6 +67,13 @@ def check_host(host: str) -> str:
     raise IsolationError(f"host {shown} is not an IP address or a host name (letters, digits, '-', '_' and '.'): give the PC's address or name")
 
 
+def check_reason(reason: str) -> str:
+    """"{reason}" may be an argument of its own in a command's argv: it must not read as an option either."""
+    if reason.lstrip().startswith("-") or not reason.isprintable():
+        raise IsolationError("the reason must be one line of text that does not start with '-'")
+    return reason
+
+
 def check_actions(section: list) -> list[IsolationAction]:
     """[[respond.isolation]] of kakuri.toml, validated (at start-up, so a typo shows before an outbreak)."""
     if not isinstance(section, list):
@@ -99,10 +106,7 @@ def isolate_host(
     get_incident(session, incident_id)
     if not actions:
         raise IsolationError("no isolation action is configured: add [[respond.isolation]] entries to kakuri.toml")
-    host = check_host(host)
-    if reason.lstrip().startswith("-") or not reason.isprintable():
-        # "{reason}" may be an argument of its own in a command's argv: it must not read as an option either.
-        raise IsolationError("the reason must be one line of text that does not start with '-'")
+    host, reason = check_host(host), check_reason(reason)
     results = []
     for action in actions:
         try:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kakuri.respond import incidents as svc
-from kakuri.respond.isolation import IsolationResult, check_actions, check_host, isolate_host
+from kakuri.respond.isolation import IsolationResult, check_actions, check_host, check_reason, isolate_host
 from kakuri.respond.outbox import spool_sender, warning_config
 from kakuri.respond.release import ReleaseFilter, release_matching, select_messages
 from kakuri.respond.report import build_report, render_report
@@ -45,7 +45,7 @@ def isolate(db: Session, request: Request, incident_id: int, body: IsolateIn, us
     try:
         actions = check_actions(settings.section("respond").get("isolation", []))
         try:
-            host = check_host(body.host)
+            host, _ = check_host(body.host), check_reason(body.reason)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
         svc.link(db, incident_id, kind="host", value=host, actor=f"web:{user.name}")
