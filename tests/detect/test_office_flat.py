@@ -49,3 +49,20 @@ def test_flat_macro_document_quarantines_through_the_whole_pipeline(tmp_path):
     verdict = Scanner(load_settings(tmp_path)).scan(
         make_message(attachments=[("見積.xml", flat_opc(docx(macro=EMOTET_LIKE_MODULES)))])).verdict
     assert verdict.action is Action.QUARANTINE, verdict.reasons
+
+
+def test_activemime_bomb_is_inflated_only_up_to_the_cap():
+    import base64
+    import zlib
+
+    from tests.builders_office import activemime
+
+    bomb = activemime(b"")[:0x32] + zlib.compress(b"\0" * 50_000_000, 9)
+    doc = word2003_xml("<w:p/>").replace(
+        b"<w:body>", b'<w:docSuppData><w:binData w:name="editdata.mso">' + base64.b64encode(bomb) + b"</w:binData></w:docSuppData><w:body>")
+    from kakuri.parse.mime import parse_message
+    from kakuri.detect.base import ScanContext
+
+    message = parse_message(make_message(attachments=[("a.xml", doc)]))
+    list(OfficeFlat(max_part_bytes=1_000_000).check(message, ScanContext()))
+    assert [len(c.data) for c in message.parts[0].children] == [1_000_000]

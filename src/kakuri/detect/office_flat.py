@@ -8,7 +8,7 @@ as XML), and .mht/MHTML "web page" documents whose MIME parts carry the same Act
 Excel open all of them whatever the extension (.doc, .xml, .mht).
 Technique: recognised by content (`office_format.office_kind` -> FLAT); then, by regex over the text
 (these files are flat: no nesting to walk), binData/binaryData payloads are base64-decoded, ActiveMime
-unwrapped with oletools' `olevba.mso_file_extract`, and a Flat OPC package is rebuilt as the zip it
+unwrapped (oletools' offsets, our size cap), and a Flat OPC package is rebuilt as the zip it
 stands for (with a [Content_Types].xml made from its parts' content types). The results are appended
 to `Part.children` (container "office-flat"), so office_macros, office_objects, office_dde,
 office_xlm and office_links scan them as ordinary .doc/.docm parts; this detector runs before them.
@@ -28,16 +28,16 @@ import email.policy
 import html
 import io
 import re
+import struct
 import zipfile
 import zlib
 from typing import ClassVar, Iterable
 
 import olefile
-from oletools import olevba
 
 from kakuri.detect.base import ScanContext
 from kakuri.detect.office_format import OLE_MAGIC, OfficeKind, child_part, office_parts
-from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
+from kakuri.model import Finding, ParsedMessage, SymbolSpec
 
 FLAT_CONTAINER = "office-flat"
 _BIN_DATA = re.compile(rb'<(\w+:)?binData\b[^>]*?\bname="([^"]*)"[^>]*>([^<]*)</', re.IGNORECASE)
@@ -72,7 +72,7 @@ class OfficeFlat:
         out = []
         for name, blob in found:
             if 0 < len(blob) <= self.max_part_bytes:
-                plain = _unwrap(blob)
+                plain = _unwrap(blob, self.max_part_bytes)
                 out += _object_pool(plain, self.max_part_bytes) if name.lower() == "oledata.mso" else [(name, plain)]
         return out[: self.max_parts]
 
@@ -84,14 +84,25 @@ def _b64(text: bytes) -> bytes:
         return b""
 
 
-def _unwrap(blob: bytes) -> bytes:
-    """ActiveMime (Word/Excel's "MSO" wrapper: header, then a zlib-compressed compound file) -> the OLE file."""
-    if blob.startswith(_ACTIVEMIME):
+def _unwrap(blob: bytes, limit: int) -> bytes:
+    """ActiveMime (Word/Excel's "MSO" wrapper: header, then a zlib-compressed compound file) -> the OLE file.
+
+    The offsets are oletools' (`olevba.mso_file_extract`: the header's own at 0x1E + 46, else Word's 0x32
+    or Excel's 0x22A); decompressed here with a cap, as olevba's unbounded zlib.decompress would inflate
+    a bomb whole."""
+    if not blob.startswith(_ACTIVEMIME):
+        return blob
+    offsets = [0x32, 0x22A]
+    if len(blob) >= 0x20:
+        offsets.insert(0, struct.unpack_from("<H", blob, 0x1E)[0] + 46)
+    for start in offsets:
         try:
-            return olevba.mso_file_extract(blob)
-        except Exception:  # damaged wrapper: keep the raw blob, office_macros reports what it can
-            return blob
-    return blob
+            plain = zlib.decompressobj().decompress(blob[start:], limit)
+        except zlib.error:
+            continue
+        if plain:
+            return plain
+    return blob  # damaged wrapper: keep the raw blob, office_macros reports what it can
 
 
 def _object_pool(ole_data: bytes, limit: int) -> list[tuple[str, bytes]]:

@@ -12,7 +12,8 @@ OFFICE_UNPARSEABLE (looks like Office, but oletools could not read it).
 Policy choice: MACRO_PRESENT alone only tags. Business workbooks from partners do carry macros, but
 inbound macro documents were Emotet's main vector, so MACRO_AUTOEXEC alone quarantines and PRESENT +
 SUSPICIOUS does too; operators who want "any macro from outside" quarantined raise MACRO_PRESENT.
-Also read: Word 2003 XML, Flat OPC and MHT documents carrying an ActiveMime VBA project (olevba opens them).
+Also read: Word 2003 XML, Flat OPC and MHT documents, through the compound files and packages office_flat
+extracts from them (olevba would open them too, but inflates their ActiveMime blobs without a size cap).
 Blind spots: p-code-only projects whose source was stomped (office_stomping compares them), and triggers reached only
 through obfuscated names.
 """
@@ -88,7 +89,7 @@ class OfficeMacros:
 
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
         for part, kind in office_parts(message):
-            if kind in (OfficeKind.OLE, OfficeKind.OOXML, OfficeKind.FLAT) and may_hold_vba(part, kind):
+            if kind in (OfficeKind.OLE, OfficeKind.OOXML) and may_hold_vba(part, kind):
                 yield from self._scan(part)
 
     def _scan(self, part: Part) -> Iterable[Finding]:
@@ -138,8 +139,6 @@ def may_hold_vba(part: Part, kind: OfficeKind) -> bool:
     """Cheap gate before olevba: a package must contain an OLE member (vbaProject.bin or renamed)."""
     if kind is OfficeKind.OLE:
         return True
-    if kind is OfficeKind.FLAT:  # the project is a binData/ActiveMime blob or a vbaProject.bin part
-        return any(marker in part.data for marker in (b"binData", b"vbaProject", b"QWN0aXZlTWltZ"))
     package = open_package(part.data)
     if package is None:
         return True  # let olevba fail and report OFFICE_UNPARSEABLE
