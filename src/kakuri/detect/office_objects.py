@@ -172,7 +172,7 @@ def ppt_ole_objects(stream: bytes, limit: int) -> list[bytes]:
     follow its header) costs microseconds; oletools' ppt_record_parser needs a file and builds an object
     per record. Instance 1 = compressed: a 4-byte decompressed size, then zlib data."""
     found: list[bytes] = []
-    offset = 0
+    offset, budget = 0, _MAX_OBJECT_BYTES * 2
     while offset + 8 <= len(stream) and len(found) < limit:
         ver_instance, rec_type, length = struct.unpack_from("<HHI", stream, offset)
         if ver_instance & 0x000F == 0x000F:  # container: its records follow
@@ -185,11 +185,14 @@ def ppt_ole_objects(stream: bytes, limit: int) -> list[bytes]:
         data = body
         if ver_instance >> 4 == 1 and len(body) > 4:
             try:
-                data = zlib.decompressobj().decompress(body[4:], _MAX_OBJECT_BYTES)
+                data = zlib.decompressobj().decompress(body[4:], min(_MAX_OBJECT_BYTES, budget))
             except zlib.error:
                 continue
         if data[:8] == OLE_MAGIC:
             found.append(data)
+            budget -= len(data)
+            if budget <= 0:  # many objects inflating to the cap each: stop, the rest is a bomb
+                break
     return found
 
 
