@@ -42,6 +42,7 @@ _RTF_FLDINST = re.compile(rb"\\fldinst\b")
 _RTF_HEX = re.compile(rb"\\'([0-9a-fA-F]{2})")
 _RTF_CONTROL = re.compile(rb"\\(?:\*|[a-zA-Z]{1,32}-?\d{0,10} ?)")
 _FIELD_CHARS = 2000
+_MAX_TEXT_STREAM = 32 * 1024 * 1024  # three text views of it are decoded
 _FIELD_DEPTH = 20
 _DDE_FIELD = re.compile(r"(?is)^\s*dde(?:auto)?\b.{0,300}")
 _QUOTE_CODES = re.compile(r"(?i)\bQUOTE((?:\s+\d{1,5}){2,})")
@@ -149,7 +150,7 @@ def _doc_dde(data: bytes) -> list[str]:
         return _supbook_dde(ole.openstream(stream).read())
     if not ole.exists("WordDocument"):
         return []
-    stream = ole.openstream("WordDocument").read()
+    stream = ole.openstream("WordDocument").read(_MAX_TEXT_STREAM)
     if not _DOC_FIELD_START.search(stream):
         return []
     texts = [stream.decode("latin-1")]
