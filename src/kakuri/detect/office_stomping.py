@@ -16,6 +16,7 @@ VBA version pcodedmp cannot read, and a replacement source that mentions every n
 
 from __future__ import annotations
 
+import contextlib
 import io
 import types
 from typing import ClassVar, Iterable
@@ -58,7 +59,7 @@ class OfficeStomping:
                 return []
             source = "\n".join(code if isinstance(code, str) else code.decode("latin-1")
                                for _, stream, _, code in parser.extract_macros() if stream != "xlm_macro" and code)
-            listing = _pcode_listing(parser)
+            listing, pcode_errors = _pcode_listing(parser)
         except Exception:  # olevba/pcodedmp on hostile input: nothing to compare
             return []
         finally:
@@ -70,7 +71,8 @@ class OfficeStomping:
         found = [Finding("MACRO_STOMPED", self.name, part.path,
                          {"missing_from_source": ", ".join(missing[:15])[:400],
                           "pcode_procedures": ", ".join(sorted(procedures)[:10])[:200],
-                          "source_chars": str(len(source))})]
+                          "source_chars": str(len(source)),
+                          **({"pcode_errors": pcode_errors[:200]} if pcode_errors else {})})]
         # The source no longer shows the trigger office_macros looks for; the p-code's procedure names do.
         triggers = sorted({m.group(0) for name in procedures if (m := self._autoexec.fullmatch(name))})
         if triggers:
@@ -112,23 +114,26 @@ def _projects_with_pcode(parser: olevba.VBA_Parser) -> list[tuple[olevba.VBA_Par
     return found
 
 
-def _pcode_listing(parser: olevba.VBA_Parser) -> str:
-    """pcodedmp's disassembly of every project that carries p-code.
+def _pcode_listing(parser: olevba.VBA_Parser) -> tuple[str, str]:
+    """pcodedmp's disassembly of every project that carries p-code, and what it reported as errors.
 
-    pcodedmp's own processProject prints its errors to stderr and returns; its steps are called here
-    so that an error reaches our caller as an exception instead."""
+    pcodedmp's processProject swallows errors; its steps are called here so a broken directory raises.
+    Two of them (identifier table, module dump) still print their errors to stderr: that output is
+    captured (scans run one per worker process) and returned, so a partial disassembly is visible in
+    the evidence instead of the gateway's log."""
     from pcodedmp import pcodedmp  # imported on the first document with p-code: most mail never needs it
 
-    out = io.StringIO()
-    for project, vba_root, dir_path in _projects_with_pcode(parser):
-        dir_data, modules, is64bit = pcodedmp.processDir(project, dir_path, _PCODEDMP_ARGS, output_file=out)
-        project_data = pcodedmp.process_VBA_PROJECT(project, vba_root + "VBA/_VBA_PROJECT", _PCODEDMP_ARGS,
-                                                    output_file=out)
-        identifiers = pcodedmp.getTheIdentifiers(project_data)
-        for module in modules:
-            data = project.ole_file.openstream(vba_root + "VBA/" + module).read()
-            pcodedmp.pcodeDump(data, project_data, dir_data, identifiers, is64bit, _PCODEDMP_ARGS, output_file=out)
-    return out.getvalue()
+    out, errors = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(errors):
+        for project, vba_root, dir_path in _projects_with_pcode(parser):
+            dir_data, modules, is64bit = pcodedmp.processDir(project, dir_path, _PCODEDMP_ARGS, output_file=out)
+            project_data = pcodedmp.process_VBA_PROJECT(project, vba_root + "VBA/_VBA_PROJECT", _PCODEDMP_ARGS,
+                                                        output_file=out)
+            identifiers = pcodedmp.getTheIdentifiers(project_data)
+            for module in modules:
+                data = project.ole_file.openstream(vba_root + "VBA/" + module).read()
+                pcodedmp.pcodeDump(data, project_data, dir_data, identifiers, is64bit, _PCODEDMP_ARGS, output_file=out)
+    return out.getvalue(), errors.getvalue().strip()
 
 
 def pcode_keywords(listing: str) -> tuple[set[str], set[str], set[str]]:
