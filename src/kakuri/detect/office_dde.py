@@ -46,7 +46,10 @@ _MAX_TEXT_STREAM = 32 * 1024 * 1024  # three text views of it are decoded
 _FIELD_DEPTH = 20
 _DDE_FIELD = re.compile(r"(?is)^\s*dde(?:auto)?\b.{0,300}")
 _QUOTE_CODES = re.compile(r"(?i)\bQUOTE((?:\s+\d{1,5}){2,})")
-_DDE_FORMULA = re.compile(r"""(?i)[=+\-@][^\r\n,;|]{0,40}?\b[\w.\\]+\s*\|\s*'?[^'\r\n|]{0,300}'?\s*!\s*'?[\w$]*"""
+# app|topic!item where "app" starts an operand (after = + - * / & ( , ; @): a "|" inside a string literal
+# (=IF(A1="x|y",Sheet1!B1,"")) is text, not DDE. The topic is quoted ('/c calc') or one word.
+_DDE_FORMULA = re.compile(r"""(?i)[=+\-@][^\r\n]{0,60}?(?<![\w"'.\\])[a-z][\w.\\]{0,60}\s*\|\s*"""
+                          r"""(?:'[^'\r\n]{0,300}'|[^\s'!|,;"]{1,100})\s*!\s*'?[\w$]*"""
                           r'|[=+\-@][^\r\n]{0,40}?\bDDE(?:AUTO)?\s*\(\s*""?[^"\r\n]{1,100}""?\s*[;,]\s*""?[^"\r\n]{1,300}""?')  # CSV doubles quotes
 _SS_FORMULA = re.compile(rb'(?:\w+:)?Formula="([^"]{1,2000})"')
 _WORD_FIELD_TOKEN = re.compile(
