@@ -70,3 +70,9 @@ def test_stranger_invitation_with_a_link_is_tagged(settings):
     raw = make_message(from_="IT <it@mailer.example>", attachments=[("invite.ics", ics, "text/calendar")])
     verdict = Scanner(settings).scan(raw).verdict
     assert verdict.action in (Action.TAG, Action.QUARANTINE), verdict.reasons
+
+
+def test_meeting_link_rewritten_by_a_security_gateway_is_still_a_meeting():
+    wrapped = "https://urldefense.proofpoint.com/v2/url?u=https-3A__teams.microsoft.com_l_meetup-2Djoin_19&d=x"
+    findings, _ = scan(invitation("boss@agency.example", f"Join: {wrapped}"), "Boss <boss@agency.example>")
+    assert set(findings) == {"CALENDAR_LINK"}

@@ -25,6 +25,7 @@ from kakuri.detect.attachment_links import publish_urls
 from kakuri.detect.base import ScanContext
 from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
 from kakuri.parse.domains import registrable_domain
+from kakuri.parse.redirects import redirect_targets
 from kakuri.parse.urls import Url, extract_text_urls
 
 MAX_CALENDAR_BYTES = 2 * 1024 * 1024
@@ -96,8 +97,10 @@ class Calendar:
             return
         organizer_orgs = {registrable_domain(o.rpartition("@")[2]) for o in organizers}
         for url in urls:
-            org = registrable_domain(url.host) or url.host
-            if org in organizer_orgs or org in self.meeting_services or self._is_ours_or(url.host, sender_org, ctx):
+            # A gateway-rewritten or tracked link is judged by where it lands (a wrapped Teams link is a meeting).
+            destination = (redirect_targets(url) or (url,))[-1]
+            org = registrable_domain(destination.host) or destination.host
+            if org in organizer_orgs or org in self.meeting_services or self._is_ours_or(destination.host, sender_org, ctx):
                 continue
             yield Finding("CALENDAR_STRANGER_LINK", self.name, part.path, {**ev, "url": url.url[:300], "host": url.host})
             return
