@@ -107,3 +107,24 @@ def test_reload_without_a_running_gateway_says_so(tmp_path):
     assert CliRunner().invoke(app, ["--home", str(home), "init"]).exit_code == 0
     result = CliRunner().invoke(app, ["--home", str(home), "reload"])
     assert result.exit_code == 2 and "no running gateway" in result.output
+
+
+def test_milter_answers_reload_too(tmp_path):
+    home = tmp_path / "kakuri-data"
+    assert CliRunner().invoke(app, ["--home", str(home), "init"]).exit_code == 0
+    process = subprocess.Popen([str(KAKURI), "--home", str(home), "milter", "--listen", f"127.0.0.1:{free_port()}",
+                                "--smtp", "127.0.0.1:0", "--next-hop", "maildir"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while not (home / "run" / "kakuri.pid").exists():
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        with (home / "kakuri.toml").open("a", encoding="utf-8") as config:
+            config.write(ACTION)
+        result = CliRunner().invoke(app, ["--home", str(home), "reload"])
+        assert result.exit_code == 0 and "generation 2" in result.output, result.output
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert not (home / "run" / "kakuri.pid").exists()

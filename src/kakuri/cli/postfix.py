@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from enum import StrEnum
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -148,9 +149,14 @@ async def _run_milter(settings, *, listen: str | None, smtp: str | None, next_ho
         % (*server.address, *gateway.address, gateway.config.delivery.next_hop),
         err=True,
     )
+    from kakuri.receive.reload import ConfigReloader, remove_pid, write_pid
+
+    loop.add_signal_handler(signal.SIGHUP, ConfigReloader(settings).reload)  # `kakuri reload`: generation recorded
+    write_pid(Path(settings.home))
     try:
         await stop.wait()
     finally:
+        remove_pid(Path(settings.home))
         await server.stop()
         await gateway.stop()
 
