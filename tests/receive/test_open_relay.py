@@ -44,3 +44,18 @@ async def test_outside_client_reaches_our_domains_only_once_set(start_gateway, s
     outside = "ADDR=203.0.113.5 NAME=mx.attacker.test"
     assert await asyncio.to_thread(_rcpt, port, outside, "hanako@tokai-keiki.example") == 250
     assert await asyncio.to_thread(_rcpt, port, outside, "victim@anywhere.example") == 554
+
+
+async def test_domains_set_by_a_reload_reach_the_running_relay_check(start_gateway, sink):
+    from kakuri.receive.reload import ConfigReloader, relay_rules_listener
+
+    gateway = await start_gateway(next_hop=f"127.0.0.1:{sink.port}")
+    port, outside = gateway.address[1], "ADDR=203.0.113.5 NAME=mx.partner.test"
+    assert await asyncio.to_thread(_rcpt, port, outside, "hanako@tokai-keiki.example") == 554
+    home = gateway.settings.home
+    (home / "kakuri.toml").write_text('[org]\nour_domains = ["tokai-keiki.example"]\n', encoding="utf-8")
+    reloader = ConfigReloader(gateway.settings)
+    reloader.on_reload(relay_rules_listener(gateway))
+    assert reloader.reload().generation == 2
+    assert await asyncio.to_thread(_rcpt, port, outside, "hanako@tokai-keiki.example") == 250
+    assert await asyncio.to_thread(_rcpt, port, outside, "victim@anywhere.example") == 554

@@ -149,9 +149,11 @@ async def _run_milter(settings, *, listen: str | None, smtp: str | None, next_ho
         % (*server.address, *gateway.address, gateway.config.delivery.next_hop),
         err=True,
     )
-    from kakuri.receive.reload import ConfigReloader, remove_pid, write_pid
+    from kakuri.receive.reload import ConfigReloader, relay_rules_listener, remove_pid, write_pid
 
-    loop.add_signal_handler(signal.SIGHUP, ConfigReloader(settings).reload)  # `kakuri reload`: generation recorded
+    reloader = ConfigReloader(settings)
+    reloader.on_reload(relay_rules_listener(gateway))
+    loop.add_signal_handler(signal.SIGHUP, reloader.reload)  # `kakuri reload`
     write_pid(Path(settings.home))
     try:
         await stop.wait()

@@ -20,8 +20,12 @@ def domain_of(address: str) -> str:
 
 class DirectionRules:
     def __init__(self, *, our_domains, internal_networks) -> None:
-        self._ours = StaticKnowledge(our_domains)
-        self._networks = [ipaddress.ip_network(n, strict=False) for n in internal_networks]
+        self.update(our_domains=our_domains, internal_networks=internal_networks)
+
+    def update(self, *, our_domains, internal_networks) -> None:
+        """New rules from a reloaded configuration, for every holder of this object (SMTP handler, milter)."""
+        networks = [ipaddress.ip_network(n, strict=False) for n in internal_networks]
+        self._ours, self._networks = StaticKnowledge(our_domains), networks
 
     def is_trusted_client(self, client_ip: str | None, auth_user: str | None = None) -> bool:
         if auth_user:

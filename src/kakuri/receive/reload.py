@@ -3,8 +3,9 @@
 The gateway writes its process id to `<data>/run/kakuri.pid` and the configuration generation in force
 to `<data>/run/config.json` (generation, when loaded, a digest of kakuri.toml and policy.toml, the last
 reload error). A reload validates the files like a start does; a bad file leaves the running
-configuration as it was and records why. What is re-read: [respond] (isolation actions, warnings) and
-the console's [web] options, which are read per request. Listeners, the store and the scanning policy
+configuration as it was and records why. What is re-read: [respond] (isolation actions, warnings), the
+console's [web] options, which are read per request, and the relay rules ([org] our_domains, also those
+recorded by `kakuri init --domain`, and internal_networks). Listeners, the store and the scanning policy
 (policy.toml, [detectors], [unpack]) are built once at start: those need a restart, and the console
 says when the files on disk differ from the generation in force.
 """
@@ -86,6 +87,22 @@ class ConfigReloader:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(self.state)), encoding="utf-8")
         tmp.replace(path)
+
+
+def relay_rules_listener(gateway) -> Callable[[Settings], None]:
+    """Apply [org] of a reloaded configuration to the running gateway's relay and direction rules."""
+
+    def apply(settings: Settings) -> None:
+        from sqlalchemy import select
+
+        from kakuri.store.knowledge_tables import KnownDomain
+
+        with gateway.stores.sessions() as session:
+            recorded = session.scalars(select(KnownDomain.domain).where(KnownDomain.kind == "ours")).all()
+        gateway.rules.update(our_domains=sorted({*settings.org.our_domains, *recorded}),
+                             internal_networks=settings.org.internal_networks)
+
+    return apply
 
 
 def write_pid(home: Path) -> Path:
