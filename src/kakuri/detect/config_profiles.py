@@ -45,7 +45,8 @@ LURE_TYPES = {
 
 def is_profile(part: Part) -> bool:
     return (part.extension == "mobileconfig" or "aspen-config" in part.content_type.lower()
-            or (b"PayloadType" in part.data[:MAX_PROFILE_BYTES] and b"<plist" in part.data[:MAX_PROFILE_BYTES]))
+            or (part.data.find(b"PayloadType", 0, MAX_PROFILE_BYTES) >= 0
+                and part.data.find(b"<plist", 0, MAX_PROFILE_BYTES) >= 0))
 
 
 def payload_types(data: bytes) -> list[str] | None:
