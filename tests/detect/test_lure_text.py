@@ -352,3 +352,37 @@ def test_real_service_notice_with_lure_words_is_never_quarantined_on_wording(pol
     findings = [f for d in detectors for f in d.check(parsed, ScanContext())]
     assert {"LURE_PAYMENT_FAILED", "LURE_CREDENTIALS", "LURE_MODEL"} <= {f.symbol for f in findings}
     assert score_findings(findings, policy, Direction.INBOUND, groups).action == Action.TAG
+
+
+def test_business_news_with_large_sums_is_no_advance_fee(detector):
+    found = _symbols(
+        _check(
+            detector,
+            from_="Tech Weekly <news@techweekly.test>",
+            subject="Funding roundup",
+            body="Acme Robotics raised $12 million in a Series A led by Example Ventures, and Beta Labs closed a "
+            "US$ 40 million round. Analysts call the sector an attractive investment opportunity.\n",
+        )
+    )
+    assert "LURE_ADVANCE_FEE" not in found
+
+
+def test_advance_fee_story_confirmed_by_the_model_is_quarantined_without_a_link(policy):
+    from kakuri.detect.lure_model import LureModelDetector
+
+    detectors = [LureText(), LureModelDetector()]
+    groups = {spec.name: spec.group for d in detectors for spec in d.symbols}
+    parsed = parse_message(
+        make_message(
+            from_="Mr. James Cole <office@bank-branch.test>",
+            subject="Confidential business proposal",
+            body="Dear friend, my name is Mr James Cole, a bank manager. I need your help to transfer the sum of "
+            "US$ 12,500,000.00 into your account as my foreign partner. The fund belongs to a deceased customer "
+            "with no next of kin. Kindly reply with your full names, address and phone for more details.\n",
+        )
+    )
+    findings = [f for d in detectors for f in d.check(parsed, ScanContext())]
+    symbols = {f.symbol: dict(f.evidence) for f in findings}
+    assert symbols["LURE_ADVANCE_FEE"]["phrases"].startswith("US$ 12,500,000")
+    assert "LURE_MODEL" in symbols
+    assert score_findings(findings, policy, Direction.INBOUND, groups).action == Action.QUARANTINE

@@ -218,6 +218,8 @@ class LureText:
         text = fold_text(raw_text)
         weight = 0.5 if is_known_correspondent(message.from_addr, ctx) else 1.0
         themes = self.phrases.find(text)
+        if "advance_fee" in themes and "money_sum" in themes:
+            themes["advance_fee"] = themes["money_sum"][:2] + themes["advance_fee"]
         for theme, symbol in THEME_SYMBOLS.items():
             if theme in themes:
                 yield Finding(symbol, self.name, evidence={"phrases": " | ".join(themes[theme])[:300]}, weight=weight)
