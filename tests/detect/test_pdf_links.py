@@ -118,3 +118,35 @@ def test_locked_lure_with_password_in_body_is_quarantined(settings):
                        attachments=[("statement.pdf", pdf, "application/pdf")])
     verdict = Scanner(settings).scan(raw).verdict
     assert verdict.action is Action.QUARANTINE, verdict.reasons
+
+
+def qr_image_pdf(mode: str) -> bytes:
+    """A page showing a QR code as QR generators write it into PDFs: Flate-compressed raw samples."""
+    import segno
+    buffer = io.BytesIO()
+    segno.make("https://scan.lure-host.example/q").save(buffer, kind="png", scale=6, border=4)
+    image = Image.open(buffer).convert("L" if mode == "gray" else "1")
+    if mode == "indexed":
+        image = image.convert("RGB").quantize(4)
+    width, height = image.size
+    if mode == "indexed":
+        palette = bytes(image.getpalette()[:12])
+        space, bits = b"[/Indexed /DeviceRGB 3 <%s>]" % palette.hex().encode(), 8
+    else:
+        space, bits = b"/DeviceGray", 1 if mode == "bitonal" else 8
+    samples = zlib.compress(image.tobytes())
+    return make_pdf(
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /XObject << /Im1 5 0 R >> >> >>",
+        stream(zlib.compress(b"q 200 0 0 200 100 500 cm /Im1 Do Q")),
+        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent %d "
+        b"/Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (width, height, space, bits, len(samples), samples),
+    )
+
+
+def test_qr_codes_in_bitonal_gray_and_indexed_page_images_are_decoded():
+    for mode in ("bitonal", "gray", "indexed"):
+        _, ctx = scan_pdf(qr_image_pdf(mode))
+        assert [text for _, text in ctx.facts.get(QR_FACT, [])] == ["https://scan.lure-host.example/q"], mode

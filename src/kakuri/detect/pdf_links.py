@@ -196,22 +196,34 @@ def _image_xobjects(page) -> list:
 
 def _image_of(xobject) -> Image.Image | None:
     """The picture of an image XObject of plausible size, decoded directly: JPEG (DCT) data as is, Flate data
-    of 8-bit gray or RGB samples as raw pixels. Other encodings (JBIG2, CCITT, indexed, CMYK) are skipped;
-    pypdf's own image extraction re-encodes every picture to PNG, which costs more than the QR decoding."""
+    of 1-bit or 8-bit gray, 8-bit RGB or 8-bit indexed-RGB samples as raw pixels (what QR generators write).
+    Other encodings (JBIG2, CCITT, CMYK, 16-bit) are skipped; pypdf's own image extraction re-encodes every
+    picture to PNG, which costs more than the QR decoding."""
     try:
         width, height = int(xobject.get("/Width", 0)), int(xobject.get("/Height", 0))
+        bits = int(xobject.get("/BitsPerComponent", 8))
     except (TypeError, ValueError):
         return None
     if min(width, height) < MIN_SIDE or width * height > MAX_PIXELS:
         return None
     filters = _resolve(xobject.get("/Filter"))
     filters = [str(f) for f in filters] if isinstance(filters, ArrayObject) else [str(filters)] if filters else []
+    space = _resolve(xobject.get("/ColorSpace"))
     try:
         if filters == ["/DCTDecode"]:
             return Image.open(io.BytesIO(xobject._data))
-        mode = {"/DeviceGray": "L", "/DeviceRGB": "RGB"}.get(str(_resolve(xobject.get("/ColorSpace"))))
-        if filters in ([], ["/FlateDecode"]) and mode and int(xobject.get("/BitsPerComponent", 8)) == 8:
-            return Image.frombytes(mode, (width, height), xobject.get_data())
+        if filters not in ([], ["/FlateDecode"]) or "/DecodeParms" in xobject:
+            return None  # PNG predictors and other filters: not worth a decoder of our own
+        if str(space) == "/DeviceGray" and bits in (1, 8):
+            return Image.frombytes("1" if bits == 1 else "L", (width, height), xobject.get_data())
+        if str(space) == "/DeviceRGB" and bits == 8:
+            return Image.frombytes("RGB", (width, height), xobject.get_data())
+        if isinstance(space, ArrayObject) and len(space) == 4 and space[0] == "/Indexed" and bits == 8 \
+                and str(_resolve(space[1])) == "/DeviceRGB":
+            image = Image.frombytes("P", (width, height), xobject.get_data())
+            lookup = _resolve(space[3])
+            image.putpalette(lookup.get_data() if hasattr(lookup, "get_data") else bytes(lookup))
+            return image
     except Exception:  # truncated or inconsistent image data
         return None
     return None
