@@ -191,3 +191,16 @@ def test_nesting_bomb_padding_does_not_hide_the_smuggler():
 def test_scripts_of_unclosed_quotes_are_read_in_one_pass():
     findings, _, _ = scan("<script>" + "'a\\" * 100_000 + "</script>")
     assert "HTML_SMUGGLING" not in findings
+
+
+def test_diagram_svg_with_text_in_foreign_objects_is_clean():
+    labels = "".join(f'<foreignObject x="{i}" y="0" width="80" height="20"><div xmlns="http://www.w3.org/1999/xhtml">'
+                     f"Step {i}: one = two</div></foreignObject>" for i in range(200))
+    findings, _, _ = scan(f'<svg xmlns="http://www.w3.org/2000/svg"><g>{labels}</g></svg>', "flow.svg", "image/svg+xml")
+    assert findings == {}
+
+
+def test_svg_event_handler_is_named_in_the_evidence():
+    findings, _, _ = scan('<svg xmlns="http://www.w3.org/2000/svg"><image href="x.png" onerror="top.location=\'https://'
+                          'x.lure-host.example/\'"/></svg>', "fax.svg", "image/svg+xml")
+    assert findings["SVG_ACTIVE_CONTENT"]["content"] == "event handler onerror"

@@ -69,7 +69,10 @@ _TAG_NAME = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]{0,15})")
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _SCRIPT_BLOCK = re.compile(r"<script\b[^>]*>(.*?)(?:</script\s*>|\Z)", re.IGNORECASE | re.DOTALL)
 _SVG_LINK = re.compile(r"""(?:xlink:)?href\s*=\s*["'](https?://[^"'<>\s]+)""", re.IGNORECASE)
-_SVG_ACTIVE = re.compile(r"<script\b|\son[a-z]+\s*=|<foreignObject\b|javascript:", re.IGNORECASE)
+_SVG_ACTIVE = re.compile(r"<script\b|<[^<>]*?\son(?:load|error|click|mouse\w+|focus\w*|begin|end|repeat|activate|"
+                         r"animation\w+|pointer\w+|key\w+)\s*=|javascript:", re.IGNORECASE)
+# Diagram tools put text in foreignObject; only forms, frames and embedded objects there are active.
+_SVG_FOREIGN_ACTIVE = re.compile(r"<(?:form|input|iframe|embed|object)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -220,7 +223,11 @@ def _analyse(text: str, page: _Page, layer: int, svg: bool = False) -> None:
     if svg:
         for link in _SVG_LINK.findall(text[:MAX_PAGE_BYTES]):
             _link(page, link, "a")
-        page.svg_active.update(m.group(0).strip().lower().rstrip("=( ")[:20] for m in _SVG_ACTIVE.finditer(text[:MAX_PAGE_BYTES]))
+        head = text[:MAX_PAGE_BYTES]
+        page.svg_active.update(_svg_feature(m.group(0)) for m in _SVG_ACTIVE.finditer(head))
+        foreign = head.find("<foreignObject")
+        if foreign >= 0 and _SVG_FOREIGN_ACTIVE.search(head, foreign):
+            page.svg_active.add("foreignObject with a form or frame")
     if _nesting_depth(text) > MAX_NESTING:
         # Thousands of unclosed elements make HTML5 tree building quadratic (Lexbor included): read the scripts
         # by pattern instead, and take the padding for what it is, a page built to choke scanners.
@@ -253,6 +260,15 @@ def _words_used(script: str, patterns) -> set[str]:
 
 def _has_any(text: str, words: tuple[str, ...]) -> bool:
     return any(word in text for word in words)
+
+
+def _svg_feature(found: str) -> str:
+    found = found.lower()
+    if found.startswith("<script"):
+        return "script"
+    if found.startswith("javascript:"):
+        return "javascript: link"
+    return "event handler " + found.rsplit(" ", 1)[-1].split("=")[0].strip()
 
 
 def _nesting_depth(text: str) -> int:
