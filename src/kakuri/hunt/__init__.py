@@ -8,6 +8,6 @@ per host and per account, with the contacts to warn. `hunt()` is the one-shot fo
 """
 
 from kakuri.hunt.config import HuntConfig
-from kakuri.hunt.run import HuntReport, hunt, run
+from kakuri.hunt.run import HuntReport, hunt
 
-__all__ = ["HuntConfig", "HuntReport", "hunt", "run"]
+__all__ = ["HuntConfig", "HuntReport", "hunt"]

@@ -80,12 +80,14 @@ def is_reply(subject: str | None) -> bool:
 
 def prepare(con: duckdb.DuckDBPyConnection, files: list[str], networks: InternalNetworks) -> int:
     """Load the transactions (`mtx`) and their recipients (`mrc`); classify clients and domains. Rows loaded."""
+    # two projections of the same files: Parquet reads only the columns each needs, and no table carries
+    # the nested recipient lists around
     con.execute(f"""CREATE OR REPLACE TEMP TABLE mtx AS
-        SELECT seq, ts, client_ip, client_name, sasl_username AS sasl, sender, subject, lower(server) AS server,
-               recipients FROM read_parquet({files!r})""")
-    con.execute("""CREATE OR REPLACE TEMP TABLE mrc AS
-        SELECT t.seq, r.address, r.status, r.dsn, r.local, r.relay, split_part(r.address, '@', -1) AS domain
-        FROM mtx t, unnest(t.recipients) AS u(r)""")
+        SELECT seq, ts, client_ip, client_name, sasl_username AS sasl, sender, subject, lower(server) AS server
+        FROM read_parquet({files!r})""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE mrc AS
+        SELECT seq, r.address, r.status, r.dsn, r.local, r.relay, split_part(r.address, '@', -1) AS domain
+        FROM (SELECT seq, unnest(recipients) AS r FROM read_parquet({files!r}))""")
     clients = [ip for (ip,) in con.execute("SELECT DISTINCT client_ip FROM mtx WHERE client_ip IS NOT NULL").fetchall()]
     con.register("_mclients", pa.table({"ip": pa.array(clients, pa.string()),
                                          "internal": [is_ip(ip) and networks.is_internal(ip) for ip in clients]}))
