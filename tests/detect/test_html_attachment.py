@@ -204,3 +204,9 @@ def test_svg_event_handler_is_named_in_the_evidence():
     findings, _, _ = scan('<svg xmlns="http://www.w3.org/2000/svg"><image href="x.png" onerror="top.location=\'https://'
                           'x.lure-host.example/\'"/></svg>', "fax.svg", "image/svg+xml")
     assert findings["SVG_ACTIVE_CONTENT"]["content"] == "event handler onerror"
+
+
+def test_many_self_closing_svg_elements_are_no_nesting_bomb():
+    paths = '<path d="M0 0L1 1"/>' * 5000
+    findings, _, _ = scan(f'<svg xmlns="http://www.w3.org/2000/svg"><g>{paths}</g></svg>', "logo.svg", "image/svg+xml")
+    assert findings == {}

@@ -65,7 +65,7 @@ _DOWNLOAD_NAME = re.compile(r"""(?:\.download\s*=\s*|msSaveOrOpenBlob\s*\([^,]+,
                             r"""\bdownload\s*=\s*)["']([^"'<>\r\n]{1,120})["']""")
 _OBFUSCATOR_NAMES = re.compile(r"\b_0x[0-9a-f]{4,6}\b")  # javascript-obfuscator's renamed identifiers
 _ENCRYPTED_LAYER = re.compile(r"CryptoJS\.(?:AES|TripleDES|Rabbit|RC4)\.decrypt|crypto\.subtle\.decrypt")
-_TAG_NAME = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]{0,15})")
+_TAG_NAME = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]{0,15})(?:[^<>]*?(/)?>)?")  # group 3: self-closing (SVG)
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _SCRIPT_BLOCK = re.compile(r"<script\b[^>]*>(.*?)(?:</script\s*>|\Z)", re.IGNORECASE | re.DOTALL)
 _SVG_LINK = re.compile(r"""(?:xlink:)?href\s*=\s*["'](https?://[^"'<>\s]+)""", re.IGNORECASE)
@@ -274,8 +274,8 @@ def _svg_feature(found: str) -> str:
 def _nesting_depth(text: str) -> int:
     """Elements left open at the end, counted from the tags alone (void elements never open)."""
     depth = 0
-    for closing, name in _TAG_NAME.findall(text[:MAX_PAGE_BYTES]):
-        if name.lower() in _VOID:
+    for closing, name, self_closing in _TAG_NAME.findall(text[:MAX_PAGE_BYTES]):
+        if self_closing or name.lower() in _VOID:
             continue
         depth += -1 if closing else 1
     return depth
