@@ -62,6 +62,9 @@ def _factories() -> list[Callable[[Settings], Detector]]:
 
 
 def build_detectors(settings: Settings) -> list[Detector]:
+    from kakuri.detect import ole_limits
+
+    ole_limits.install()  # olefile otherwise inflates a looping FAT chain to the declared stream size
     return [factory(settings) for factory in _factories()]
 
 
