@@ -210,3 +210,24 @@ def test_many_self_closing_svg_elements_are_no_nesting_bomb():
     paths = '<path d="M0 0L1 1"/>' * 5000
     findings, _, _ = scan(f'<svg xmlns="http://www.w3.org/2000/svg"><g>{paths}</g></svg>', "logo.svg", "image/svg+xml")
     assert findings == {}
+
+
+def envelope_page(form_target: str, script_src: str) -> str:
+    """What encrypted-mail services attach: an encrypted blob, a password form posting back to the service."""
+    blob = base64.b64encode(bytes(range(256)) * 8).decode()
+    return f"""<html><head><title>Secure Message</title><script src="{script_src}"></script></head><body>
+    <form method="post" action="{form_target}"><input type="hidden" name="key" value="{blob}">
+    <input type="password" name="passphrase"><input type="submit" value="Open"></form></body></html>"""
+
+
+def test_encrypted_mail_services_envelope_is_not_a_phishing_page():
+    page = envelope_page("https://res.cisco.com/websafe/decrypt", "https://res.cisco.com/websafe/js/open.js")
+    findings, _, ctx = scan(page, "securedoc_20260907.html")
+    assert findings == {}
+    assert "res.cisco.com" in {u.host for u in attachment_urls(ctx)}
+
+
+def test_envelope_imitation_posting_elsewhere_is_a_credential_page():
+    page = envelope_page("https://res-cisco.lure-host.example/decrypt", "https://res.cisco.com/websafe/js/open.js")
+    findings, _, _ = scan(page, "securedoc_20260907.html")
+    assert {"HTML_CREDENTIAL_FORM", "HTML_FORM_POSTS_AWAY"} <= set(findings)

@@ -15,6 +15,8 @@ scans the smuggled file like an attachment. The page's web links are published f
 detectors (fact BRAND_TEXT_FACT).
 Emits: HTML_SMUGGLING, HTML_SMUGGLED_FILE, HTML_CREDENTIAL_FORM, HTML_FORM_POSTS_AWAY, HTML_OBFUSCATED_SCRIPT,
 HTML_REDIRECT_PAGE, HTML_RECIPIENT_EMBEDDED, HTML_REMOTE_SCRIPT, HTML_REMOTE_LOADER, SVG_ACTIVE_CONTENT.
+Encrypted-mail services' own envelopes (a password form posting back to the service, data file
+secure_message_services.txt) are recognised as such and not reported.
 Blind spots: payloads decrypted with a key (XOR, AES via CryptoJS) or fetched at run time, pages assembled
 by script from fragments we cannot decode, and HTML mail bodies (the URL and text detectors read those).
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import re
+from importlib import resources
 from dataclasses import dataclass, field
 from typing import ClassVar, Iterable
 
@@ -33,6 +36,7 @@ from kakuri.detect.base import ScanContext
 from kakuri.detect.office_format import child_part
 from kakuri.detect.script_literals import char_code_arrays, data_uris, decode_blob, string_literals
 from kakuri.model import Finding, ParsedMessage, Part, SymbolSpec
+from kakuri.parse.domains import registrable_domain
 from kakuri.parse.urls import Url, make_url
 from kakuri.unpack.filetype import sniff
 from kakuri.unpack.limits import UnpackLimits
@@ -118,18 +122,30 @@ class HtmlAttachment:
         SymbolSpec("SVG_ACTIVE_CONTENT", "html", "An SVG image carries script, event handlers or embedded HTML"),
     )
 
-    def __init__(self, limits: UnpackLimits | None = None) -> None:
+    def __init__(self, limits: UnpackLimits | None = None, secure_services: frozenset[str] | None = None) -> None:
         self.limits = limits or UnpackLimits()
+        self.secure_services = load_secure_services() if secure_services is None else secure_services
 
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
         for part in [p for p in message.walk_parts() if is_html_attachment(p)]:
             page = _Page()
             _analyse(_text_of(part.data[:MAX_PAGE_BYTES]), page, layer=0, svg=_is_svg(part))
             publish_urls(ctx, page.links)
+            if self._is_secure_envelope(page):
+                continue  # an encrypted-mail service's own envelope: its password form posts back to it
             if page.titles or page.logos:
                 ctx.facts.setdefault(BRAND_TEXT_FACT, []).extend(page.titles[:3] + page.logos[:5])
             yield from self._report(part, page, message, ctx)
             yield from self._carve(part, page, message)
+
+    def _is_secure_envelope(self, page: _Page) -> bool:
+        """Every form and remote script of the page belongs to one encrypted-mail service, and no script sends
+        data anywhere else."""
+        if not page.form_targets or page.script_sends or page.smuggling or page.svg_active:
+            return False
+        hosts = [u.host for u in (make_url(t, "form") for t in page.form_targets + page.remote_scripts) if u]
+        orgs = {registrable_domain(h) or h for h in hosts}
+        return len(hosts) == len(page.form_targets + page.remote_scripts) and orgs <= self.secure_services
 
     def _report(self, part: Part, page: _Page, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
         ev = {"filename": part.filename or ""}
@@ -182,6 +198,11 @@ _EXTENSIONS = {"zip": "zip", "pe": "exe", "pdf": "pdf", "iso": "iso", "ole": "do
                "xlsx": "xlsx", "xlsm": "xlsm", "7z": "7z", "rar": "rar", "lnk": "lnk", "png": "png", "jpeg": "jpg",
                "gif": "gif", "text": "txt", "html": "html", "onenote": "one", "gzip": "gz"}
 _IMAGES = frozenset({"png", "jpeg", "gif"})
+
+
+def load_secure_services() -> frozenset[str]:
+    text = resources.files("kakuri.data").joinpath("secure_message_services.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
 def is_html_attachment(part: Part) -> bool:
