@@ -14,3 +14,13 @@ def test_service_lists_hold_registrable_domains(load):
     for domain in domains:
         assert domain == domain.lower().strip() and " " not in domain
         assert registrable_domain(domain) == domain, domain
+
+
+def test_operators_extend_the_lists_in_their_rules_folder(tmp_path):
+    from kakuri.detect.calendar import Calendar
+    from kakuri.detect.html_attachment import HtmlAttachment
+    from kakuri.unpack.limits import UnpackLimits
+    (tmp_path / "meeting_services.txt").write_text("# ours\nintra-video.example\n")
+    (tmp_path / "secure_message_services.txt").write_text("securemail-vendor.example\n")
+    assert "intra-video.example" in Calendar.from_folder(tmp_path).meeting_services
+    assert "securemail-vendor.example" in HtmlAttachment.from_folder(UnpackLimits(), tmp_path).secure_services

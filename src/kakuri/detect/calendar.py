@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from importlib import resources
+from pathlib import Path
 from typing import ClassVar, Iterable
 
 from kakuri.detect.attachment_links import publish_urls
@@ -34,9 +35,12 @@ _LINE = re.compile(r"^([A-Za-z0-9-]+)((?:;[^:]*)?):(.*)$")
 _MAILTO = re.compile(r"mailto:([^\s;:\"<>]+@[^\s;:\"<>]+)", re.IGNORECASE)
 
 
-def load_meeting_services() -> frozenset[str]:
-    text = resources.files("kakuri.data").joinpath("meeting_services.txt").read_text(encoding="utf-8")
-    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+def load_meeting_services(*extra: Path) -> frozenset[str]:
+    """The stock list plus the operator's files (`<home>/rules/meeting_services.txt`), when present."""
+    texts = [resources.files("kakuri.data").joinpath("meeting_services.txt").read_text(encoding="utf-8")]
+    texts += [path.read_text(encoding="utf-8") for path in extra if path.is_file()]
+    return frozenset(line.strip().lower() for text in texts for line in text.splitlines()
+                     if line.strip() and not line.startswith("#"))
 
 
 def is_calendar(part: Part) -> bool:
@@ -69,6 +73,10 @@ class Calendar:
 
     def __init__(self, meeting_services: frozenset[str] | None = None) -> None:
         self.meeting_services = load_meeting_services() if meeting_services is None else meeting_services
+
+    @classmethod
+    def from_folder(cls, rules: Path) -> Calendar:
+        return cls(load_meeting_services(rules / "meeting_services.txt"))
 
     def check(self, message: ParsedMessage, ctx: ScanContext) -> Iterable[Finding]:
         for part in message.walk_parts():

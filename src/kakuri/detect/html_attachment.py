@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import re
 from importlib import resources
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import ClassVar, Iterable
 
@@ -138,6 +139,10 @@ class HtmlAttachment:
             yield from self._report(part, page, message, ctx)
             yield from self._carve(part, page, message)
 
+    @classmethod
+    def from_folder(cls, limits: UnpackLimits, rules: Path) -> HtmlAttachment:
+        return cls(limits, load_secure_services(rules / "secure_message_services.txt"))
+
     def _is_secure_envelope(self, page: _Page) -> bool:
         """Every form and remote script of the page belongs to one encrypted-mail service, and no script sends
         data anywhere else."""
@@ -200,9 +205,12 @@ _EXTENSIONS = {"zip": "zip", "pe": "exe", "pdf": "pdf", "iso": "iso", "ole": "do
 _IMAGES = frozenset({"png", "jpeg", "gif"})
 
 
-def load_secure_services() -> frozenset[str]:
-    text = resources.files("kakuri.data").joinpath("secure_message_services.txt").read_text(encoding="utf-8")
-    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+def load_secure_services(*extra: Path) -> frozenset[str]:
+    """The stock list plus the operator's files (`<home>/rules/secure_message_services.txt`), when present."""
+    texts = [resources.files("kakuri.data").joinpath("secure_message_services.txt").read_text(encoding="utf-8")]
+    texts += [path.read_text(encoding="utf-8") for path in extra if path.is_file()]
+    return frozenset(line.strip().lower() for text in texts for line in text.splitlines()
+                     if line.strip() and not line.startswith("#"))
 
 
 def is_html_attachment(part: Part) -> bool:

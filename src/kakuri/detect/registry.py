@@ -33,11 +33,11 @@ def _factories() -> list[Callable[[Settings], Detector]]:
         lambda s: sender_header.SenderHeader(),  # From mailboxes without a domain (name shown, address hidden)
         lambda s: thread_hijack.ThreadHijack(),  # replies into known threads from outsiders to them
         lambda s: outbound_spread.OutboundSpread(),  # our account replying to outsiders of a thread, many companies
-        lambda s: html_attachment.HtmlAttachment(s.unpack),  # phishing pages, redirectors, HTML smuggling (carves files)
+        lambda s: html_attachment.HtmlAttachment.from_folder(s.unpack, s.path("rules")),  # phishing pages, smuggling
         lambda s: pdf_links.PdfLinks(),  # PDF link annotations, buttons, bare lure pages, passwords from the body
         lambda s: office_lures.OfficeLures(),  # macro-free Office files that are a picture and a link; pictures to QR
         lambda s: qr_codes.QrCodes(),  # QR codes in images and PDF pages, decoded into links
-        lambda s: calendar.Calendar(),  # invitations: links in the event, organisers other than the sender
+        lambda s: calendar.Calendar.from_folder(s.path("rules")),  # invitations: links, organisers other than the sender
         lambda s: config_profiles.ConfigProfiles(),  # Apple .mobileconfig: MDM, root certificates, VPN, web clips
         lambda s: urls.UrlLures(s.path("rules", "urlhaus")),  # lure links; URLhaus dumps loaded once
         lambda s: link_destinations.LinkDestinations(s.path("rules", "link_destinations")),  # free hosts, forms, redirect targets
