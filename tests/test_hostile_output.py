@@ -169,9 +169,9 @@ def test_every_table_command_is_fed_hostile_text():
 NOT_THROUGH_OUTPUT = {
     "output.py": "the one place",
     "evaluate.py": "escapes its one value from mail (the misses) with rich.markup.escape",
-    # hunt's CLI is being reworked in another change (host names from logs): to route through output.
-    "hunt.py": "see above",
-    "hunt_output.py": "see above",
+    # hunt's status lines (its own words and the operator's file names) still use markup; its table and
+    # lines with hosts and accounts from logs go through output (hunt_output.py, tested below).
+    "hunt.py": "status lines only",
 }
 
 
@@ -316,3 +316,23 @@ def test_gateway_log_lines_show_hostile_values_on_one_line(capsys):
     assert_shown_not_obeyed(err)
     line = [l for l in err.splitlines() if "rejected" in l]
     assert len(line) == 1 and "Injected: header" in line[0] and "\\x0a" in line[0]
+
+
+@pytest.mark.parametrize("fmt", ["table", "lines"])
+def test_hunt_results_show_hostile_hosts_and_accounts_as_written(fmt):
+    import io
+
+    from kakuri.cli.hunt_output import print_records
+
+    records = [{"host": MARKUP + ANSI, "hostname": RTL + HTML, "score": 12.0, "verdict": "infected",
+                "first_seen": "2026-12-01T00:00:00", "notify": [NUL], "evidence": [
+                    {"symbol": "HUNT_FEED_C2", "evidence": {"dst": NEWLINES, "url": HUGE}}]},
+               {"account": "[/]" + RTL, "score": 1.0, "verdict": "clean", "first_seen": "2026-12-01T00:00:00",
+                "notify": [], "evidence": []}]
+    out = io.StringIO()
+    print_records(records, fmt=fmt, show="all", out=out)
+    text = out.getvalue()
+    assert_shown_not_obeyed(text)
+    assert "[/]" in text and "\\u202e" in text
+    if fmt == "lines":
+        assert len(text.splitlines()) == 2  # a newline in a value adds no line

@@ -13,8 +13,8 @@ import json
 import sys
 from typing import Iterator, TextIO
 
-from rich.console import Console
-from rich.table import Table
+from kakuri.cli.output import SafeConsole, SafeTable
+from kakuri.display import visible
 
 FORMATS = ("auto", "table", "lines", "jsonl", "csv")
 NARROW = 100  # below this width the table drops the name, first-seen and notify columns
@@ -41,7 +41,7 @@ def print_records(records: list[dict], *, fmt: str, show: str, out: TextIO | Non
     elif fmt == "lines":
         for row in finding_rows(rows):
             evidence = " ".join(f"{k}={_token(v)}" for k, v in row["evidence"].items())
-            out.write(f"{row['kind']} {row['key']} {row['verdict']} score={row['score']:g} {row['symbol']} {evidence}"
+            out.write(visible(f"{row['kind']} {row['key']} {row['verdict']} score={row['score']:g} {row['symbol']} {evidence}")
                       .rstrip() + "\n")
     elif fmt == "jsonl":
         for row in finding_rows(rows):
@@ -62,10 +62,10 @@ def _token(value: str) -> str:
 
 
 def _table(rows: list[dict], total: int, out: TextIO) -> None:
-    console = Console(file=out)
+    console = SafeConsole(file=out)  # hosts, names and accounts come from logs: shown, never parsed as markup
     narrow = console.width < NARROW
     infected = sum(1 for r in rows if r["verdict"] == "infected")
-    table = Table(title=f"hunt: {infected} infected of {total} hosts/accounts", expand=False)
+    table = SafeTable(title=f"hunt: {infected} infected of {total} hosts/accounts", expand=False)
     table.add_column("host / account", no_wrap=True)
     if not narrow:
         table.add_column("name", overflow="ellipsis", max_width=28)
