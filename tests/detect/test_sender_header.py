@@ -36,6 +36,8 @@ def test_from_mailbox_without_domain(from_value, mailbox):
     '"Doe, John" <john@partner.test>',  # a quoted comma is part of the name
     "=?utf-8?b?5bGx55Sw?= <yamada@partner.test>",
     "John Doe <john@partner.test>, Jane <jane@partner.test>",
+    "Doe, John <john.doe@partner.test>",  # unquoted by a sloppy mailer: the surname is in the address
+    "Acme Tools, Inc. <news@mailer.test>",  # unquoted company suffix
 ])
 def test_well_formed_from_passes(from_value):
     assert check(raw_with_from(from_value)) == []
