@@ -161,7 +161,8 @@ def test_operator_adds_a_brand(tmp_path: Path):
     folder = tmp_path / "brands"
     folder.mkdir()
     (folder / "local.toml").write_text(
-        '[brands.kitaboshi_bank]\nnames = ["北星銀行"]\nhost_tokens = ["kitaboshi"]\ndomains = ["kitaboshi-bank.example"]\n',
+        '[brands.kitaboshi_bank]\nnames = ["北星銀行"]\nhost_tokens = ["kitaboshi"]\n'
+        'domains = ["kitaboshi-bank.example"]\n',
         encoding="utf-8")
     detector = BrandImpersonation(brand_folder=folder)
     found = check(lure("北星銀行 <info@mailer-77.test>", "https://kitaboshi-login.test/"), detector=detector)

@@ -125,7 +125,8 @@ def test_newsletter_with_tracking_redirectors_is_not_tagged(settings):
     """Many links through a click tracker to the shop's own site, recipient in the unsubscribe link."""
     rcpt = "hanako@tokai-keiki.example"
     links = "".join(
-        f'<a href="https://click.news-esp.test/ls/click?upn={i}&u=' + quote(f"https://www.outdoor-shop.test/p/{i}", safe="")
+        f'<a href="https://click.news-esp.test/ls/click?upn={i}&u='
+        + quote(f"https://www.outdoor-shop.test/p/{i}", safe="")
         + f'">Item {i}</a><img src="https://storage.googleapis.com/shop-assets/{i}.jpg">' for i in range(40))
     html = (links + '<a href="https://www.outdoor-shop.test/unsubscribe?email=' + quote(rcpt, safe="")
             + '">Unsubscribe</a><a href="https://bit.ly/3shopfb">Facebook</a>')

@@ -102,7 +102,8 @@ class BrandImpersonation:
         if claimed:
             ctx.facts[FACT] = claimed
 
-    def _unaligned_from(self, message: ParsedMessage, ctx: ScanContext, links: list[str]) -> tuple[str, str, str] | None:
+    def _unaligned_from(self, message: ParsedMessage, ctx: ScanContext,
+                        links: list[str]) -> tuple[str, str, str] | None:
         from_domain = message.from_addr.rpartition("@")[2]
         brand = self.catalogue.owner(from_domain) if from_domain else None
         envelope = _envelope_domain(message, ctx)

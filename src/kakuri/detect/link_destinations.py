@@ -164,7 +164,8 @@ class LinkDestinations:
         for form, address in recipients:
             if form in url.url or form in lowered:
                 fragment = url.url.partition("#")[2]
-                symbol = "URL_RECIPIENT_IN_FRAGMENT" if form in fragment or form in fragment.lower() else "URL_RECIPIENT_IN_URL"
+                in_fragment = form in fragment or form in fragment.lower()
+                symbol = "URL_RECIPIENT_IN_FRAGMENT" if in_fragment else "URL_RECIPIENT_IN_URL"
                 yield symbol, {"url": url.url[:300], "recipient": address}
                 break
 

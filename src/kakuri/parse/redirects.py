@@ -6,8 +6,9 @@ read that destination so that detectors judge where the reader lands, not only w
 
 Technique, without fetching anything: a query or fragment value that is an http(s) URL, a `www.` name,
 or base64 of one (`aHR0c` is base64 of "http", as in Bing's `u=a1aHR0c...`); a second URL inside the
-path (`/jump/http://x`, Google's `/amp/s/x` and `/amp/x`, Proofpoint's `/v3/__https://x__`); Proofpoint v2's `u=https-3A__x`;
-a path segment that is a `www.` host name (trackers that put the target host in the path).
+path (`/jump/http://x`, Google's `/amp/s/x` and `/amp/x`, Proofpoint's `/v3/__https://x__`);
+Proofpoint v2's `u=https-3A__x`; a path segment that is a `www.` host name (trackers that put the
+target host in the path).
 Blind spot: targets only the redirector's server knows (shorteners, opaque tracker ids).
 """
 
