@@ -152,6 +152,12 @@ def test_mailing_list_digest_mentioning_brands_is_not_quarantined(settings):
     assert verdict(settings, raw).action.value != "quarantine"
 
 
+def test_a_shops_marketplace_storefront_name_is_not_a_claim():
+    raw = lure("ABC家具 楽天市場店 <shop@abc-kagu.test>", "https://abc-kagu.test/order")
+    assert "BRAND_IMPERSONATION" not in check(raw)
+    assert "BRAND_IMPERSONATION" in check(lure("楽天市場 <shop@abc-kagu.test>", "https://abc-kagu.test/order"))
+
+
 def test_person_named_like_a_brand_word_is_not_a_claim():
     raw = lure("Chase Norton <chase@consulting.test>", "https://consulting.test/report")
     assert check(raw) == {}

@@ -42,6 +42,8 @@ _ADDRESS = re.compile(r"[\w.+%'-]*@([\w-]+(?:\.[\w-]+)+)", re.UNICODE)
 _TITLE = re.compile(r"<title[^>]*>([^<]{1,300})</title", re.IGNORECASE)
 _ALT = re.compile(r"<img\b[^>]*?\balt\s*=\s*[\"']([^\"'<>]{2,120})[\"']", re.IGNORECASE)
 _MAX_HTML_SCAN = 300_000
+# "ABC家具 楽天市場店", "XYZ Yahoo!店": a shop's storefront on a marketplace names the shop, not the marketplace.
+_STOREFRONT = re.compile(r"[^\s<>\"',()（）]*店(?=[\s<>\"',()（）]|$)")
 
 
 class BrandImpersonation:
@@ -140,6 +142,7 @@ class BrandImpersonation:
     def _sender_claims(self, message: ParsedMessage, senders: list[str]) -> Iterable[tuple[str, str, str]]:
         from_header = message.header("From") or ""
         identity = _ADDRESS.sub(lambda m: m.group(0).partition("@")[0], from_header)
+        identity = _STOREFRONT.sub(" ", identity)
         for brand, name in self.catalogue.claims(identity):
             yield brand, "sender name", name
         for domain in senders[:1]:  # the From domain; the envelope's is often a bulk mailer's
