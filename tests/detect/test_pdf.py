@@ -171,3 +171,14 @@ def test_object_stream_bomb_is_inflated_only_up_to_the_cap():
 def test_pdf_behind_junk_bytes_is_still_scanned():
     pdf = invoice(b"/OpenAction 5 0 R", b"", b"<< /S /JavaScript /JS (x) >>")
     assert "PDF_JAVASCRIPT" in symbols_of(b"\x01garbage\x02" * 20 + pdf)
+
+
+def test_a_backslash_before_8_or_9_in_a_string_is_the_digit_itself():
+    # Found by fuzzing: "\\8" was read as an octal escape and the detector failed.
+    pdf = make_pdf(
+        b"<< /Type /Catalog /Pages 2 0 R /OpenAction 4 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        PAGE % b"",
+        b"<< /S /Launch /F (c:\\\\windows\\\\9\\8cmd.exe) >>",
+    )
+    assert "PDF_LAUNCH" in symbols_of(pdf)

@@ -203,7 +203,7 @@ _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
 def _unescape_literal(body: bytes) -> bytes:
     def replace(m: re.Match) -> bytes:
         esc = m.group(1)
-        if esc[:1].isdigit():
+        if esc[:1] in (b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7"):  # "\8" is just "8" (found by fuzzing)
             return bytes([int(esc, 8) & 0xFF])
         return _ESCAPES.get(esc, esc)
 
