@@ -184,9 +184,14 @@ def _load_pairs(con: duckdb.DuckDBPyConnection, hosts: dict[str, HostView], cfg:
 
 
 def _load_beacons(con: duckdb.DuckDBPyConnection, hosts: dict[str, HostView], cfg: HuntConfig, window: float) -> None:
+    # only pairs with enough bursts reach the window functions (their sorts are the expensive part);
+    # bursts merged again across midnight are never more, so nothing that could qualify is dropped
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE busy AS
+        SELECT c.host, c.dst FROM candidates c JOIN bursts_all b ON c.host = b.host AND c.dst = b.dst
+        WHERE NOT c.excluded AND c.blocked < c.contacts
+        GROUP BY c.host, c.dst HAVING count(*) >= {cfg.beacon_min_events}""")
     pair_rows = """SELECT b.host || '|' || b.dst AS grp, b.start AS ts, b.bytes
-        FROM bursts_all b JOIN candidates c ON c.host = b.host AND c.dst = b.dst
-        WHERE NOT c.excluded AND c.blocked < c.contacts"""
+        FROM bursts_all b JOIN busy c ON c.host = b.host AND c.dst = b.dst"""
     for row in con.execute(STATS_SQL.format(rows=pair_rows, min_events=cfg.beacon_min_events)).fetchall():
         grp, stats = score_row(row, window)
         host, _, dst = grp.partition("|")
