@@ -171,3 +171,31 @@ def test_wrong_master_password_is_unreachable_not_a_crash(dovecot):
                                          master_password="wrong"), quarantine_folder="Quarantine")
     result = connector.remove(ALICE, "m@x.example", delete=False, dry_run=False)
     assert result.outcome is Outcome.UNREACHABLE and "refused" in result.detail
+
+
+def test_delete_policy_and_per_mailbox_credentials_expunge_only_that_message(tmp_path, dovecot):
+    import smtplib as _smtplib
+
+    from kakuri.respond.clawback import Outcome
+    from kakuri.respond.clawback.imap import ImapConfig, ImapConnector
+
+    with _smtplib.LMTP("127.0.0.1", dovecot.lmtp_port) as lmtp:
+        lmtp.sendmail("x@evil.example", [ALICE], make_message(to=ALICE, message_id="<bad@evil.example>"))
+        lmtp.sendmail("y@friend.example", [ALICE], make_message(to=ALICE, message_id="<keep@friend.example>"))
+    # The user filed the bad one: it is found in any folder, not only the INBOX.
+    client = dovecot.login(ALICE)
+    client.create("Archive")
+    client.select("INBOX")
+    _, found = client.search(None, "HEADER", "Message-ID", "<bad@evil.example>")
+    client.copy(found[0], "Archive")
+    client.store(found[0], "+FLAGS", "\\Deleted")
+    client.expunge()
+    client.logout()
+    (tmp_path / "mailboxes.csv").write_text(f"{ALICE},{ALICE},alice-pw\n")  # no master user on this server
+    connector = ImapConnector(ImapConfig(port=dovecot.imap_port, security="none", credentials_file="mailboxes.csv"),
+                              quarantine_folder="Quarantine", home=tmp_path)
+    result = connector.remove(ALICE, "bad@evil.example", delete=True, dry_run=False)
+    assert (result.outcome, result.folder, result.count) == (Outcome.DELETED, "Archive", 1)
+    assert dovecot.message_ids(ALICE, "Archive") == []
+    assert dovecot.message_ids(ALICE) == ["keep@friend.example"]
+    assert connector.remove(BOB, "bad@evil.example", delete=True, dry_run=False).outcome is Outcome.UNREACHABLE
