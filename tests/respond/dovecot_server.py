@@ -26,7 +26,7 @@ listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -81,8 +81,9 @@ def free_port() -> int:
 
 
 class PrivateDovecot:
-    def __init__(self, users: dict[str, str], master: tuple[str, str] = ("kakuri", "master-secret")) -> None:
-        self.users, self.master = users, master
+    def __init__(self, users: dict[str, str], master: tuple[str, str] = ("kakuri", "master-secret"), *,
+                 tls: bool = False) -> None:
+        self.users, self.master, self.tls = users, master, tls
         self.root = Path(tempfile.mkdtemp(prefix="kakuri-dovecot-", dir="/var/tmp"))
         self.imap_port, self.lmtp_port = free_port(), free_port()
 
@@ -92,7 +93,13 @@ class PrivateDovecot:
             (root / sub).mkdir()
         unused = "\n".join(f"service {name} {{\n  chroot =\n}}" for name in (
             "pop3-login", "submission-login", "managesieve-login", "imap-urlauth-login"))
-        (root / "dovecot.conf").write_text(_CONFIG.format(root=root, imap_port=self.imap_port,
+        ssl = "ssl = no"
+        if self.tls:  # STARTTLS with a self-signed certificate for "localhost" (clients pin it as their CA)
+            from kakuri.receive.tls import make_self_signed
+
+            self.cert, key = make_self_signed(root, "localhost")
+            ssl = f"ssl = yes\nssl_cert = <{self.cert}\nssl_key = <{key}"
+        (root / "dovecot.conf").write_text(_CONFIG.format(root=root, imap_port=self.imap_port, ssl=ssl,
                                                           lmtp_port=self.lmtp_port, unused=unused))
         (root / "masters").write_text(f"{self.master[0]}:{{PLAIN}}{self.master[1]}\n")
         (root / "users").write_text("".join(f"{u}:{{PLAIN}}{p}\n" for u, p in self.users.items()))

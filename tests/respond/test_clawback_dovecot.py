@@ -199,3 +199,24 @@ def test_delete_policy_and_per_mailbox_credentials_expunge_only_that_message(tmp
     assert dovecot.message_ids(ALICE, "Archive") == []
     assert dovecot.message_ids(ALICE) == ["keep@friend.example"]
     assert connector.remove(BOB, "bad@evil.example", delete=True, dry_run=False).outcome is Outcome.UNREACHABLE
+
+
+def test_starttls_verifies_the_server_and_refuses_an_unknown_certificate(tmp_path):
+    import smtplib as _smtplib
+
+    from kakuri.respond.clawback import Outcome
+    from kakuri.respond.clawback.imap import ImapConfig, ImapConnector
+
+    server = PrivateDovecot({ALICE: "alice-pw"}, tls=True).start()
+    try:
+        with _smtplib.LMTP("127.0.0.1", server.lmtp_port) as lmtp:
+            lmtp.sendmail("x@evil.example", [ALICE], make_message(to=ALICE, message_id="<tls@evil.example>"))
+        config = dict(host="localhost", port=server.imap_port, security="starttls", master_user="kakuri",
+                      master_password=server.master[1])
+        pinned = ImapConnector(ImapConfig(**config, ca_file=str(server.cert)), quarantine_folder="Quarantine")
+        assert pinned.remove(ALICE, "tls@evil.example", delete=False, dry_run=True).outcome is Outcome.WOULD_MOVE
+        untrusted = ImapConnector(ImapConfig(**config), quarantine_folder="Quarantine")  # system CAs only
+        result = untrusted.remove(ALICE, "tls@evil.example", delete=False, dry_run=True)
+        assert result.outcome is Outcome.UNREACHABLE and "CERTIFICATE_VERIFY_FAILED" in result.detail
+    finally:
+        server.stop()

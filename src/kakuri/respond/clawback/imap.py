@@ -114,10 +114,14 @@ class ImapConnector:
                 client.starttls(context)
             client.login(login, password)
         except LoginError as exc:
-            client.shutdown()
+            _close(client)
             raise _Unreachable(f"login as {login!r} refused: {exc}; check [clawback.imap] credentials") from exc
+        except ssl.SSLError as exc:
+            _close(client)
+            raise _Unreachable(f"TLS with {config.host}:{config.port} failed: {exc}; set [clawback.imap] ca_file "
+                               "to the CA (or certificate) of the mail server") from exc
         except (OSError, IMAPClientError) as exc:
-            client.shutdown()
+            _close(client)
             raise _Unreachable(f"{config.host}:{config.port}: {exc}") from exc
         return client
 
@@ -175,3 +179,11 @@ class ImapConnector:
 
 class _Unreachable(Exception):
     pass
+
+
+def _close(client: IMAPClient) -> None:
+    """Drop a connection that failed half-way (a failed TLS handshake leaves no socket to shut down)."""
+    try:
+        client.shutdown()
+    except (OSError, IMAPClientError):
+        pass
