@@ -239,4 +239,4 @@ def test_outbreak_from_detection_to_report(live, sink, tmp_path):
     assert "| now bounced | 1 |" in text
     assert "3 contacts on the notify list; 3 warnings sent, 0 failed; 3 accepted by the next hop." in text
     assert "10.20.1.5" in text and TARO in text and "10.20.1.9" not in text
-    assert "archives ON: Emotet outbreak" in text and "hold_outbound OFF: cleaned" in text
+    assert "archives ON: Emotet outbreak" in text and r"hold\_outbound OFF: cleaned" in text  # Markdown-escaped
