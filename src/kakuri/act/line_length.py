@@ -11,7 +11,6 @@ re-serialised through the email package only when one of its lines is too long.
 
 from __future__ import annotations
 
-import re
 import base64
 import quopri
 from email import message_from_bytes
@@ -23,23 +22,27 @@ from io import BytesIO
 from kakuri.act.tagging import split_header
 
 LIMIT = 998  # octets, without CRLF
-_LONG = re.compile(rb"[^\r\n]{%d}" % (LIMIT + 1))
 _POLICY = compat32.clone(linesep="\r\n", max_line_length=0)  # 0: the generator folds nothing itself
+
+
+def _too_long(data: bytes) -> bool:
+    # splitlines is C speed; a regex for "999 non-newline bytes" retries at every offset (10 ms a message).
+    return len(data) > LIMIT and max(map(len, data.splitlines())) > LIMIT
 
 
 def fold_long_lines(raw: bytes) -> bytes:
     """`raw` with every line at most LIMIT octets long; unchanged when it already is."""
-    if not _LONG.search(raw):
+    if not _too_long(raw):
         return raw
     fields, rest = split_header(raw)
     head = b"".join(_fold_field(field) for field in fields)
-    if _LONG.search(rest):
+    if _too_long(rest):
         return _reencode_body(head + rest)
     return head + rest
 
 
 def _fold_field(field: bytes) -> bytes:
-    if not _LONG.search(field):
+    if not _too_long(field):
         return field
     out = []
     for line in field.splitlines():
@@ -58,13 +61,13 @@ def _fold_field(field: bytes) -> bytes:
 def _reencode_body(raw: bytes) -> bytes:
     message = message_from_bytes(raw, policy=compat32)
     for part in message.walk():
-        if not part.is_multipart() and _LONG.search(_payload_bytes(part)):
+        if not part.is_multipart() and _too_long(_payload_bytes(part)):
             _reencode(part)
     out = BytesIO()
     BytesGenerator(out, mangle_from_=False, policy=_POLICY).flatten(message)
     data = out.getvalue()
     # A preamble, epilogue or header of a nested part can still hold a long line: break what is left.
-    return _hard_fold(data) if _LONG.search(data) else data
+    return _hard_fold(data) if _too_long(data) else data
 
 
 def _payload_bytes(part: Message) -> bytes:
