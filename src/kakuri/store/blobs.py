@@ -60,14 +60,20 @@ class FileBlobStore:
         path = self._path(key)
         if not path.exists():
             path.parent.mkdir(exist_ok=True)
-            write_durably(path, data, self.tmp)
+            self._write(path, data)
         return key
+
+    def _write(self, path: Path, data: bytes) -> None:
+        write_durably(path, data, self.tmp)
 
     def get(self, key: str) -> bytes:
         try:
-            return self._path(key).read_bytes()
+            return self._read(self._path(key))
         except FileNotFoundError:
             raise KeyError(key) from None
+
+    def _read(self, path: Path) -> bytes:
+        return path.read_bytes()
 
     def delete(self, key: str) -> None:
         try:
