@@ -62,60 +62,61 @@ class _Sink:
         return "250 2.0.0 Ok"
 
 
-async def _client(port: int, corpus, offset: int, deadline: float, accepted: dict, refused: list) -> None:
+async def _send(client, port: int, message, refused: list):
+    """One message on `client` (a new connection when None): (the connection worth keeping, queue id of a 250)."""
     import aiosmtplib
 
-    i = offset
-    client = None
-    while time.time() < deadline:
-        mail_from, rcpts, raw = corpus[i % len(corpus)]
-        i += 7  # clients walk the corpus at different offsets
-        try:
-            if client is None:
-                client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=60)
-                await client.connect()
-            _, reply = await client.sendmail(mail_from, rcpts, raw)
-            match = _QUEUED.search(reply)
-            if match:
-                accepted[match.group(1)] = time.time()
-        except aiosmtplib.SMTPResponseException as exc:
-            refused.append(exc.code)
-            if exc.code == 451:
-                await asyncio.sleep(0.05)
-        except (aiosmtplib.SMTPException, OSError):
-            refused.append(0)
-            client = None
-    if client is not None:
+    mail_from, rcpts, raw = message
+    try:
+        if client is None:
+            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=60)
+            await client.connect()
+        _, reply = await client.sendmail(mail_from, rcpts, raw)
+        match = _QUEUED.search(reply)
+        return client, match.group(1) if match else None
+    except aiosmtplib.SMTPResponseException as exc:
+        refused.append(exc.code)
+        return client, None
+    except (aiosmtplib.SMTPException, OSError):
+        refused.append(0)
+        return None, None
+
+
+async def _quit(clients) -> None:
+    import aiosmtplib
+
+    for client in clients:
         try:
             await client.quit()
         except aiosmtplib.SMTPException:
             pass
 
 
+async def _client(port: int, corpus, offset: int, deadline: float, accepted: dict, refused: list) -> None:
+    i = offset
+    client = None
+    while time.time() < deadline:
+        before = len(refused)
+        client, queue_id = await _send(client, port, corpus[i % len(corpus)], refused)
+        i += 7  # clients walk the corpus at different offsets
+        if queue_id:
+            accepted[queue_id] = time.time()
+        elif refused[before:] == [451]:
+            await asyncio.sleep(0.05)
+    await _quit([client] if client is not None else [])
+
+
 async def _open_loop(port: int, corpus, rate: float, deadline: float, due_at: dict, refused: list) -> int:
     """One message due every 1/rate s; each is sent on a free pooled connection (a new one if none is free)."""
-    import aiosmtplib
-
     idle: list = []
     pending: set[asyncio.Task] = set()
 
     async def send(index: int, due: float) -> None:
-        mail_from, rcpts, raw = corpus[index % len(corpus)]
-        client = idle.pop() if idle else None
-        try:
-            if client is None:
-                client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=60)
-                await client.connect()
-            _, reply = await client.sendmail(mail_from, rcpts, raw)
-            match = _QUEUED.search(reply)
-            if match:
-                due_at[match.group(1)] = due
+        client, queue_id = await _send(idle.pop() if idle else None, port, corpus[index % len(corpus)], refused)
+        if queue_id:
+            due_at[queue_id] = due
+        if client is not None:
             idle.append(client)
-        except aiosmtplib.SMTPResponseException as exc:
-            refused.append(exc.code)
-            idle.append(client)
-        except (aiosmtplib.SMTPException, OSError):
-            refused.append(0)
 
     start, index = time.time(), 0
     while True:
@@ -129,11 +130,7 @@ async def _open_loop(port: int, corpus, rate: float, deadline: float, due_at: di
         index += 1
     if pending:
         await asyncio.wait(pending, timeout=120)
-    for client in idle:
-        try:
-            await client.quit()
-        except aiosmtplib.SMTPException:
-            pass
+    await _quit(idle)
     return index
 
 
