@@ -60,7 +60,8 @@ def child(target: str, libfuzzer_args: list[str]) -> None:
     atheris.Fuzz()
 
 
-def run(target: str, seconds: int, workdir: Path, rss_mb: int, timeout: int, instrument: str = "all") -> int:
+def run(target: str, seconds: int, workdir: Path, rss_mb: int, timeout: int, instrument: str = "all",
+        seed: int | None = None, runs: int | None = None) -> int:
     corpus = workdir / "corpus" / target
     crashes = workdir / "crashes" / target
     crashes.mkdir(parents=True, exist_ok=True)
@@ -69,6 +70,10 @@ def run(target: str, seconds: int, workdir: Path, rss_mb: int, timeout: int, ins
         str(corpus), f"-max_total_time={seconds}", f"-timeout={timeout}", f"-rss_limit_mb={rss_mb}",
         f"-artifact_prefix={crashes}/", "-max_len=262144", "-print_final_stats=1",
     ]
+    if seed is not None:  # the same mutations every time: a CI run finds what the last one found, no more
+        args.append(f"-seed={seed}")
+    if runs is not None:  # with a seed, exactly the inputs a run here tried, whatever the machine's speed
+        args.append(f"-runs={runs}")
     started = time.monotonic()
     log = workdir / f"{target}.log"
     code, worst = 0, 0
@@ -108,10 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=20, help="seconds one input may take")
     parser.add_argument("--instrument", choices=["all", "kakuri"], default="all",
                         help="coverage of our code and the parsing libraries, or of our code only (faster start)")
+    parser.add_argument("--runs", type=int, default=None, help="stop after this many inputs (with --seed: reproducible)")
+    parser.add_argument("--seed", type=int, default=None, help="libFuzzer's random seed (default: a new one each run)")
     options = parser.parse_args(argv)
     targets = list(TARGETS) if options.target == "all" else [options.target]
-    codes = [run(t, options.seconds, options.workdir, options.rss_limit_mb, options.timeout, options.instrument)
-             for t in targets]
+    codes = [run(t, options.seconds, options.workdir, options.rss_limit_mb, options.timeout, options.instrument,
+                 options.seed, options.runs) for t in targets]
     return max(codes, default=0)
 
 

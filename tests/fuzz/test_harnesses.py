@@ -35,7 +35,7 @@ def test_kept_crash_input_runs_clean(target, path):
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_short_fuzzing_run_finds_nothing(target, tmp_path):
     run = subprocess.run(
-        [sys.executable, "-m", "tests.fuzz.run", target, "--seconds", "8", "--instrument", "kakuri",
+        [sys.executable, "-m", "tests.fuzz.run", target, "--seconds", "30", "--runs", "4000", "--instrument", "kakuri", "--seed", "1",
          "--workdir", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )

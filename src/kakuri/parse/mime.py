@@ -17,6 +17,7 @@ import quopri
 import re
 import secrets
 import email.policy
+from email.errors import HeaderParseError
 from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses
@@ -226,8 +227,14 @@ def _decode_header_value(name: str, raw_value, defects: list[str]) -> str:
 
 def decode_words(value: str) -> str:
     """RFC 2047 words, each decoded with the Japanese-aware charset table."""
+    try:
+        words = decode_header(value)
+    except (HeaderParseError, ValueError, LookupError):
+        # One broken word (bad base64 padding, an odd charset) makes the stdlib give up on the whole value;
+        # mail clients still show the rest decoded, so read what can be read.
+        return _LOOSE_WORD.sub(_decode_loose_word, value)
     chunks = []
-    for data, charset in decode_header(value):
+    for data, charset in words:
         if isinstance(data, str):
             chunks.append(data)
         else:
