@@ -38,7 +38,7 @@ from kakuri.detect.lookalike import find_lookalike
 from kakuri.model import Finding, ParsedMessage, SymbolSpec
 from kakuri.parse.domains import is_ip_literal, registrable_domain, split_domain
 from kakuri.parse.redirects import redirect_targets
-from kakuri.parse.urls import Url, message_urls
+from kakuri.parse.urls import Url, message_urls, normalise_url
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +69,11 @@ def load_urlhaus(folder: Path | None) -> tuple[frozenset[str], frozenset[str]]:
             try:
                 with path.open(encoding="utf-8", errors="replace", newline="") as handle:
                     rows = csv.reader(line for line in handle if not line.startswith("#"))
-                    urls.update(_feed_key(row[_FEED_URL_COLUMN]) for row in rows if len(row) > _FEED_URL_COLUMN)
+                    urls.update(normalise_url(row[_FEED_URL_COLUMN]) for row in rows if len(row) > _FEED_URL_COLUMN)
             except (OSError, csv.Error) as exc:
                 log.warning("URL feed %s skipped: %s", path, exc)
     hosts = {h for h in (_host_of(u) for u in urls) if h}
     return frozenset(urls), frozenset(hosts)
-
-
-def _feed_key(url: str) -> str:
-    scheme, sep, rest = url.strip().partition("://")
-    if not sep:
-        return url.strip()
-    host, slash, path = rest.partition("/")
-    return f"{scheme.lower()}://{host.lower()}{slash}{path}".rstrip("/")
 
 
 def _host_of(key: str) -> str:
@@ -192,7 +184,7 @@ class UrlLures:
     def _feed(self, url: Url) -> Iterable[tuple[str, dict[str, str]]]:
         if not self.feed_hosts:
             return
-        if _feed_key(url.url) in self.feed_urls:
+        if normalise_url(url.url) in self.feed_urls:
             yield "URL_FEED_MATCH", {"feed": "urlhaus"}
         elif url.host in self.feed_hosts:
             yield "URL_FEED_HOST_MATCH", {"feed": "urlhaus", "host": url.host}

@@ -57,6 +57,16 @@ class Url:
         return self.source in ("text", "a", "area", "form", "refresh") or self.source in ATTACHMENT_LINK_SOURCES
 
 
+def normalise_url(url: str) -> str:
+    """The key a URL is compared by (feeds, indicators, judged items): scheme and host lower-cased, the
+    path kept as written, no trailing slash."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        return url.strip()
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{host.lower()}{slash}{path}".rstrip("/")
+
+
 def extract_text_urls(text: str, source: str = "text") -> list[Url]:
     text = text[:MAX_TEXT_CHARS]
     if "://" not in text and "www." not in text.lower():

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from kakuri.model.envelope import Direction, Envelope
 from kakuri.model.message import ParsedMessage
-from kakuri.parse.urls import message_urls
+from kakuri.parse.urls import message_urls, normalise_url
 from kakuri.respond.incidents import add_event, link, open_incident
 from kakuri.store.config import Stores
 from kakuri.store.indicators import Indicator
@@ -77,14 +77,6 @@ def features_of(message: ParsedMessage, envelope: Envelope) -> list[str]:
     if message.subject:
         items.add(f"subject:{message.subject.strip()}")
     return sorted(items)
-
-
-def normalise_url(url: str) -> str:
-    scheme, sep, rest = url.strip().partition("://")
-    if not sep:
-        return url.strip()
-    host, slash, path = rest.partition("/")
-    return f"{scheme.lower()}://{host.lower()}{slash}{path}".rstrip("/")
 
 
 def _is_ip(host: str) -> bool:
