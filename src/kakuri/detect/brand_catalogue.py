@@ -95,7 +95,9 @@ class BrandCatalogue:
         host = host.lower().rstrip(".")
         if not host or registrable_domain(host) in self.shared_mail_domains:
             return False
-        return any(host == d or host.endswith("." + d) for d in self.brands[brand].domains) or self.owner(host) == brand
+        if any(host == d or host.endswith("." + d) for d in self.brands[brand].domains):
+            return True
+        return host.rpartition(".")[2] in RESERVED_TLDS and self.owner(host) == brand
 
     def owner(self, host: str) -> str | None:
         """The brand owning `host`, if any (shared mail domains excluded)."""
