@@ -85,7 +85,7 @@ def scan(
 @hunt_app.command("ingest")
 def ingest(log_paths: list[Path] = LogsArgument, store_dir: Optional[Path] = StoreOption) -> None:
     """Parse new log files into the store (Parquet by table and day) and summarise the days they touch."""
-    from kakuri.hunt.daily import connect, refresh
+    from kakuri.hunt.daily import connect, refresh, refresh_mail
     from kakuri.hunt.store import HuntStore
 
     settings, cfg = _settings()
@@ -96,9 +96,11 @@ def ingest(log_paths: list[Path] = LogsArgument, store_dir: Optional[Path] = Sto
         progress.update(task, total=sum(f.size for f in files))
         report = store.ingest(files, cfg, on_progress=lambda n: progress.advance(task, n))
     days = sorted({d.partition("/")[2] for d in report.days if not d.startswith("mail/")})
+    maildays = sorted(d.partition("/")[2] for d in report.days if d.startswith("mail/"))
     con = connect(cfg, store)
     try:
         summarised = refresh(store, con, cfg, days)
+        summarised += refresh_mail(store, con, cfg, maildays)
     finally:
         con.close()
     seconds = time.perf_counter() - started

@@ -120,12 +120,12 @@ def _phase(argv: list[str]) -> dict:
     store = HuntStore(store_dir)
     started, cpu = time.perf_counter(), time.process_time()
     if phase == "ingest":
-        from kakuri.hunt.daily import connect, network_days, refresh
+        from kakuri.hunt.daily import connect, mail_days, network_days, refresh, refresh_mail
 
         files, _ = expand([path])
         report = store.ingest(files, cfg)
         con = connect(cfg, store)
-        days = refresh(store, con, cfg, network_days(store))
+        days = refresh(store, con, cfg, network_days(store)) + refresh_mail(store, con, cfg, mail_days(store))
         con.close()
         return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
                 "lines": report.stats.lines, "days": len(days), "malformed": report.stats.malformed_total}

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Callable
 
 import duckdb
 import pyarrow as pa
 
+from kakuri.hunt import mail
 from kakuri.hunt.addresses import InternalNetworks, is_ip
 from kakuri.hunt.config import HuntConfig
 from kakuri.hunt.store import SCHEMAS, HuntStore
@@ -163,17 +165,41 @@ def summary_glob(store: HuntStore, name: str, days: list[str]) -> list[str]:
 
 
 def refresh(store: HuntStore, con: duckdb.DuckDBPyConnection, cfg: HuntConfig, days: list[str]) -> list[str]:
-    """Summarise the days whose events changed since their summary was written; the days redone."""
+    """Summarise the network days whose events changed since their summary was written; the days redone."""
+    networks = InternalNetworks(cfg.internal_networks)
+    return _refresh(store, cfg, days, "", NETWORK_TABLES, list(DAILY),
+                    lambda day: _summarise(store, con, networks, day))
+
+
+def refresh_mail(store: HuntStore, con: duckdb.DuckDBPyConnection, cfg: HuntConfig, days: list[str]) -> list[str]:
+    """The same for the maillog's days (`mail.MAIL_DAILY`, summaries named mail_<name>)."""
+    networks = InternalNetworks(cfg.internal_networks)
+
+    def summarise(day: str) -> None:
+        files = [str(p) for p in store.day_files("mail", day)]
+        for name in mail.MAIL_DAILY:
+            (store.root / "daily" / f"mail_{name}").mkdir(parents=True, exist_ok=True)
+        mail.summarise_day(con, files, networks, lambda name: str(store.root / "daily" / f"mail_{name}" / f"day={day}.parquet"))
+
+    return _refresh(store, cfg, days, "mail/", ("mail",), [f"mail_{n}" for n in mail.MAIL_DAILY], summarise)
+
+
+def mail_days(store: HuntStore, since: str | None = None) -> list[str]:
+    return [d for d in store.days("mail") if since is None or d >= since]
+
+
+def _refresh(store: HuntStore, cfg: HuntConfig, days: list[str], prefix: str, tables: tuple[str, ...],
+             names: list[str], summarise: Callable[[str], None]) -> list[str]:
     keys_path = store.root / "daily" / "keys.json"
     keys = json.loads(keys_path.read_text()) if keys_path.exists() else {}
-    networks = InternalNetworks(cfg.internal_networks)
     redone = []
     for day in days:
-        key = _day_key(store, day, cfg)
-        if keys.get(day) == key and all((store.root / "daily" / n / f"day={day}.parquet").exists() for n in DAILY):
+        key = _day_key(store, day, cfg, tables)
+        if keys.get(prefix + day) == key and all((store.root / "daily" / n / f"day={day}.parquet").exists() for n in names):
             continue
-        _summarise(store, con, networks, day)
-        keys[day] = key
+        summarise(day)
+        keys[prefix + day] = key
+        keys_path.parent.mkdir(parents=True, exist_ok=True)
         keys_path.write_text(json.dumps(keys, indent=1, sort_keys=True))
         redone.append(day)
     return redone
@@ -184,8 +210,8 @@ def network_days(store: HuntStore, since: str | None = None) -> list[str]:
     return [d for d in days if since is None or d >= since]
 
 
-def _day_key(store: HuntStore, day: str, cfg: HuntConfig) -> str:
-    files = [f"{t}/{p.name}" for t in NETWORK_TABLES for p in store.day_files(t, day)]
+def _day_key(store: HuntStore, day: str, cfg: HuntConfig, tables: tuple[str, ...]) -> str:
+    files = [f"{t}/{p.name}" for t in tables for p in store.day_files(t, day)]
     material = json.dumps([SUMMARY_VERSION, BURST_GAP_SECONDS, cfg.internal_networks, files])
     return hashlib.sha256(material.encode()).hexdigest()
 

@@ -1,4 +1,10 @@
-"""Per-sender aggregates of the mail server's log, as SQL over the stored transactions.
+"""Per-sender aggregates of the mail server's log, as SQL over per-day summaries of the stored transactions.
+
+Each day of the maillog is reduced once (`MAIL_DAILY`, written by `daily.refresh_mail`) to compact rows:
+outbound messages, their outside recipients, who wrote to us first when, our mailboxes' senders, our
+domains' evidence. A run reads those rows for the selected days and decides in SQL what depends on all
+of them: which domains are ours, which recipients are new, the clock correction, the sliding windows
+and the population baselines.
 
 A sender is an account (SASL login, or envelope sender of mail from an internal client) and also the
 internal host that submitted it, so a spamming PC is seen even when it rotates stolen logins.
@@ -13,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
+from typing import Callable
 
 import duckdb
 import pyarrow as pa
@@ -78,84 +85,128 @@ def is_reply(subject: str | None) -> bool:
     return bool(_REPLY.match(subject))
 
 
-def prepare(con: duckdb.DuckDBPyConnection, files: list[str], networks: InternalNetworks) -> int:
-    """Load the transactions (`mtx`) and their recipients (`mrc`); classify clients and domains. Rows loaded."""
-    # two projections of the same files: Parquet reads only the columns each needs, and no table carries
-    # the nested recipient lists around
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE mtx AS
-        SELECT seq, ts, client_ip, client_name, sasl_username AS sasl, sender, subject, lower(server) AS server
-        FROM read_parquet({files!r})""")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE mrc AS
-        SELECT seq, r.address, r.status, r.dsn, r.local, r.relay, split_part(r.address, '@', -1) AS domain
-        FROM (SELECT seq, unnest(recipients) AS r FROM read_parquet({files!r}))""")
-    clients = [ip for (ip,) in con.execute("SELECT DISTINCT client_ip FROM mtx WHERE client_ip IS NOT NULL").fetchall()]
+# Per-day summaries of the mail log (`refresh_mail` writes them once per day; every later run reads them).
+# They depend on nothing learnt from other days: which domains are ours, who first corresponded when and the
+# clock correction are decided at run time over the summaries of all selected days.
+MAIL_DAILY = {
+    "out": """  -- outbound messages: sent by a login, or by an internal client with an envelope sender
+SELECT seq, ts, coalesce(sasl, sender) AS account, client_ip, internal, sasl IS NOT NULL AS authenticated, reply
+FROM mtx_d WHERE outbound""",
+    "rcpt": """  -- their recipients not delivered here (ours or not is decided at run time)
+SELECT seq, r.address, split_part(r.address, '@', -1) AS domain, r.status,
+       r.status = 'bounced' AND starts_with(r.dsn, '5') AS hard_bounce
+FROM (SELECT seq, unnest(recipients) AS r FROM mtx_d WHERE outbound) WHERE NOT r.local""",
+    "senders": """  -- who wrote to us, and the first time (log order)
+SELECT sender, split_part(sender, '@', -1) AS domain, min(seq) AS seq
+FROM mtx_d WHERE NOT outbound AND coalesce(sender, '') <> '' GROUP BY sender""",
+    "inbox": """  -- which of our mailboxes received mail from whom, first when
+SELECT r.address AS mailbox, sender, split_part(sender, '@', -1) AS domain, min(ts) AS ts
+FROM (SELECT sender, ts, unnest(recipients) AS r FROM mtx_d WHERE NOT outbound AND coalesce(sender, '') <> '')
+WHERE r.local AND r.status = 'sent' GROUP BY ALL""",
+    "facts": """  -- evidence of our domains (delivered here, logged in) and of the mail server's own names
+SELECT DISTINCT 'ours' AS kind, split_part(r.address, '@', -1) AS value
+FROM (SELECT unnest(recipients) AS r FROM mtx_d) WHERE r.local
+UNION SELECT 'ours', split_part(sasl, '@', -1) FROM mtx_d WHERE sasl IS NOT NULL
+UNION SELECT 'server', server FROM mtx_d WHERE coalesce(server, '') <> ''
+UNION SELECT 'server', lower(r.relay) FROM (SELECT unnest(recipients) AS r FROM mtx_d)
+WHERE r.local AND coalesce(r.relay, '') <> ''""",
+    "names": """  -- the name each internal client gave first
+SELECT client_ip, arg_min(lower(client_name), seq) AS name, min(seq) AS seq FROM mtx_d
+WHERE internal AND client_name IS NOT NULL AND client_name <> 'unknown' GROUP BY client_ip""",
+    "clock": f"""  -- outside SMTP clients as the maillog dates them (checks its clock against the network logs)
+SELECT client_ip, ts, seq FROM mtx_d WHERE client_ip IS NOT NULL AND NOT internal ORDER BY seq
+LIMIT {MAX_CLOCK_SAMPLES}""",
+}
+MAIL_DAILY_EMPTY = {
+    "out": "SELECT 0::BIGINT AS seq, 0.0 AS ts, ''::VARCHAR AS account, ''::VARCHAR AS client_ip, FALSE AS internal, "
+           "FALSE AS authenticated, FALSE AS reply",
+    "rcpt": "SELECT 0::BIGINT AS seq, ''::VARCHAR AS address, ''::VARCHAR AS domain, ''::VARCHAR AS status, "
+            "FALSE AS hard_bounce",
+    "senders": "SELECT ''::VARCHAR AS sender, ''::VARCHAR AS domain, 0::BIGINT AS seq",
+    "inbox": "SELECT ''::VARCHAR AS mailbox, ''::VARCHAR AS sender, ''::VARCHAR AS domain, 0.0 AS ts",
+    "facts": "SELECT ''::VARCHAR AS kind, ''::VARCHAR AS value",
+    "names": "SELECT ''::VARCHAR AS client_ip, ''::VARCHAR AS name, 0::BIGINT AS seq",
+    "clock": "SELECT ''::VARCHAR AS client_ip, 0.0 AS ts, 0::BIGINT AS seq",
+}
+
+
+def summarise_day(con: duckdb.DuckDBPyConnection, files: list[str], networks: InternalNetworks,
+                  target: Callable[[str], str]) -> None:
+    """Write the day's `MAIL_DAILY` summaries of the transactions in `files` to `target(name)`."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE mail_d AS
+        SELECT seq, ts, client_ip, client_name, sasl_username AS sasl, sender, subject, lower(server) AS server,
+               recipients FROM read_parquet({files!r})""")
+    clients = [ip for (ip,) in con.execute("SELECT DISTINCT client_ip FROM mail_d WHERE client_ip IS NOT NULL").fetchall()]
     con.register("_mclients", pa.table({"ip": pa.array(clients, pa.string()),
                                          "internal": [is_ip(ip) and networks.is_internal(ip) for ip in clients]}))
-    ours = {d for (d,) in con.execute(
-        "SELECT DISTINCT domain FROM mrc WHERE local UNION SELECT DISTINCT split_part(sasl, '@', -1) FROM mtx "
-        "WHERE sasl IS NOT NULL").fetchall()}
-    domains = [d for (d,) in con.execute(
-        "SELECT DISTINCT domain FROM mrc UNION SELECT DISTINCT split_part(sender, '@', -1) FROM mtx").fetchall()]
-    con.register("_mdomains", pa.table({"domain": pa.array(domains, pa.string()),
-                                         "ours": [is_ours(d or "", ours) for d in domains]}))
-    encoded = [s for (s,) in con.execute("SELECT DISTINCT subject FROM mtx WHERE contains(subject, '=?')").fetchall()]
+    encoded = [s for (s,) in con.execute("SELECT DISTINCT subject FROM mail_d WHERE contains(subject, '=?')").fetchall()]
     con.register("_mencoded", pa.table({"subject": pa.array(encoded, pa.string()),
                                          "reply": [is_reply(s) for s in encoded]}))
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE mtx2 AS
-        SELECT t.*, coalesce(c.internal, FALSE) AS internal, coalesce(d.ours, FALSE) AS sender_ours,
-               (t.sasl IS NOT NULL OR (coalesce(c.internal, FALSE) AND coalesce(t.sender, '') <> '')) AS outbound,
-               coalesce(e.reply, regexp_matches(coalesce(t.subject, ''), '{_REPLY_SQL}')) AS reply
-        FROM mtx t LEFT JOIN _mclients c ON c.ip = t.client_ip
-        LEFT JOIN _mdomains d ON d.domain = split_part(t.sender, '@', -1)
-        LEFT JOIN _mencoded e ON e.subject = t.subject""")
-    return len(ours)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE mtx_d AS
+        SELECT m.* EXCLUDE (subject), coalesce(c.internal, FALSE) AS internal,
+               (m.sasl IS NOT NULL OR (coalesce(c.internal, FALSE) AND coalesce(m.sender, '') <> '')) AS outbound,
+               coalesce(e.reply, regexp_matches(coalesce(m.subject, ''), '{_REPLY_SQL}')) AS reply
+        FROM mail_d m LEFT JOIN _mclients c ON c.ip = m.client_ip LEFT JOIN _mencoded e ON e.subject = m.subject""")
+    for name, query in MAIL_DAILY.items():
+        con.execute(f"COPY ({query}) TO '{target(name)}' (FORMAT parquet, COMPRESSION zstd)")
+    con.execute("DROP TABLE mtx_d; DROP TABLE mail_d")
+    con.unregister("_mclients")
+    con.unregister("_mencoded")
+
+
+def prepare(con: duckdb.DuckDBPyConnection, summaries: dict[str, list[str]]) -> None:
+    """Views over the day summaries of the selected days (`<name>_mail`); which domains are ours (`_mdomains`)."""
+    for name, files in summaries.items():
+        source = f"read_parquet({files!r})" if files else f"(SELECT * FROM ({MAIL_DAILY_EMPTY[name]}) WHERE FALSE)"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name}_mail AS SELECT * FROM {source}")
+    ours = {d for (d,) in con.execute("SELECT DISTINCT value FROM facts_mail WHERE kind = 'ours'").fetchall()}
+    domains = [d for (d,) in con.execute(
+        "SELECT domain FROM rcpt_mail UNION SELECT domain FROM senders_mail UNION SELECT domain FROM inbox_mail "
+        "UNION SELECT value FROM facts_mail WHERE kind = 'ours'").fetchall()]
+    con.register("_mdomains", pa.table({"domain": pa.array(domains, pa.string()),
+                                         "ours": [is_ours(d or "", ours) for d in domains]}))
 
 
 def clock_samples(con: duckdb.DuckDBPyConnection) -> list[tuple[str, float]]:
-    return con.execute(f"SELECT client_ip, ts FROM mtx2 WHERE client_ip IS NOT NULL AND NOT internal "
-                       f"ORDER BY seq LIMIT {MAX_CLOCK_SAMPLES}").fetchall()
+    return con.execute(f"SELECT client_ip, ts FROM clock_mail ORDER BY seq LIMIT {MAX_CLOCK_SAMPLES}").fetchall()
 
 
 def server_names(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {n for (n,) in con.execute(
-        "SELECT DISTINCT server FROM mtx WHERE coalesce(server, '') <> '' "
-        "UNION SELECT DISTINCT lower(relay) FROM mrc WHERE local AND coalesce(relay, '') <> ''").fetchall()}
+    return {n for (n,) in con.execute("SELECT DISTINCT value FROM facts_mail WHERE kind = 'server'").fetchall()}
 
 
 def aggregate(con: duckdb.DuckDBPyConnection, *, offset: float, window_seconds: int, knowledge=None) -> MailView:
     """Every sender's counters, with the maillog's clock moved by `offset` seconds."""
     view = MailView(knowledge=knowledge, server_names=server_names(con))
     view.our_domains = {d for (d,) in con.execute("SELECT domain FROM _mdomains WHERE ours").fetchall()}
-    view.transactions = con.execute("SELECT count(*) FROM mtx").fetchall()[0][0]
+    view.transactions = con.execute("SELECT count(*) FROM out_mail").fetchall()[0][0]
+    con.execute("""CREATE OR REPLACE TEMP TABLE mext AS  -- outside recipients of outbound mail
+        SELECT r.seq, r.address, r.status, r.hard_bounce FROM rcpt_mail r JOIN _mdomains d USING (domain)
+        WHERE NOT d.ours""")
     known_to_graph = []
     if knowledge is not None:
-        candidates = con.execute("""SELECT DISTINCT r.address FROM mrc r JOIN mtx2 t USING (seq)
-            JOIN _mdomains d USING (domain) WHERE t.outbound AND NOT r.local AND NOT d.ours""").fetchall()
+        candidates = con.execute("SELECT DISTINCT address FROM mext").fetchall()
         known_to_graph = [a for (a,) in candidates if knowledge.is_known_contact(a)]
     con.register("_mgraph", pa.table({"address": pa.array(known_to_graph, pa.string())}))
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE mext AS  -- outside recipients of outbound mail
-        SELECT r.seq, r.address, r.status, r.dsn, r.status = 'bounced' AND starts_with(r.dsn, '5') AS hard_bounce
-        FROM mrc r JOIN mtx2 t USING (seq) JOIN _mdomains d USING (domain)
-        WHERE t.outbound AND NOT r.local AND NOT d.ours""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE mwrote AS  -- outside senders, first time they wrote (log order)
+        SELECT s.sender AS address, min(s.seq) AS seq FROM senders_mail s LEFT JOIN _mdomains d USING (domain)
+        WHERE NOT coalesce(d.ours, FALSE) GROUP BY s.sender""")
     con.execute("""CREATE OR REPLACE TEMP TABLE mknown AS  -- when each outside address first corresponded with us
         SELECT address, min(seq) AS seq FROM (
-          SELECT address, seq FROM mext WHERE status = 'sent'
-          UNION ALL SELECT sender, seq FROM mtx2 WHERE NOT outbound AND coalesce(sender, '') <> '' AND NOT sender_ours)
+          SELECT address, seq FROM mext WHERE status = 'sent' UNION ALL SELECT address, seq FROM mwrote)
         GROUP BY address""")
-    con.execute("""CREATE OR REPLACE TEMP TABLE mwrote AS
-        SELECT DISTINCT sender AS address FROM mtx2 WHERE NOT outbound AND coalesce(sender, '') <> '' AND NOT sender_ours""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE mmsg AS  -- one row per outbound message
-        SELECT t.seq, any_value(t.ts) - {offset} AS ts, any_value(coalesce(t.sasl, t.sender)) AS account,
+        SELECT t.seq, any_value(t.ts) - {offset} AS ts, any_value(t.account) AS account,
                any_value(t.client_ip) AS client_ip, any_value(t.internal) AS internal,
-               any_value(t.sasl IS NOT NULL) AS authenticated,
+               any_value(t.authenticated) AS authenticated,
                count(e.address) AS n_ext,
                count(e.address) FILTER (WHERE (k.seq IS NULL OR k.seq >= t.seq) AND g.address IS NULL) AS n_new,
                coalesce(sum(e.hard_bounce::INT), 0) AS n_bounced,
                any_value(t.reply) AND count(e.address) > 0 AS reply,
                bool_or(w.address IS NOT NULL) AS to_correspondent
-        FROM mtx2 t LEFT JOIN mext e USING (seq) LEFT JOIN mknown k ON k.address = e.address
+        FROM out_mail t LEFT JOIN mext e USING (seq) LEFT JOIN mknown k ON k.address = e.address
         LEFT JOIN _mgraph g ON g.address = e.address LEFT JOIN mwrote w ON w.address = e.address
-        WHERE t.outbound GROUP BY t.seq""")
+        GROUP BY t.seq""")
     rows = con.execute(f"""
         WITH s AS (
           SELECT 'account' AS kind, account AS key, * EXCLUDE (account) FROM mmsg
@@ -182,11 +233,10 @@ def aggregate(con: duckdb.DuckDBPyConnection, *, offset: float, window_seconds: 
                             hard_bounces=int(bounces), first_external_auth=first_auth, auth_external_ips=set(auth_ips or ()),
                             clients=set(clients or ()) if kind == "account" else set())
         (view.accounts if kind == "account" else view.hosts)[key] = stats
-    view.host_names = dict(con.execute("""SELECT client_ip, arg_min(lower(client_name), seq) FROM mtx2
-        WHERE internal AND client_name IS NOT NULL AND client_name <> 'unknown' GROUP BY client_ip""").fetchall())
+    view.host_names = dict(con.execute("SELECT client_ip, arg_min(name, seq) FROM names_mail GROUP BY client_ip").fetchall())
     con.execute(f"""CREATE OR REPLACE TEMP TABLE minbound AS  -- outside senders delivered to our mailboxes
-        SELECT r.address AS mailbox, t.sender, t.ts - {offset} AS ts FROM mtx2 t JOIN mrc r USING (seq)
-        WHERE NOT t.outbound AND coalesce(t.sender, '') <> '' AND NOT t.sender_ours AND r.local AND r.status = 'sent'""")
+        SELECT i.mailbox, i.sender, i.ts - {offset} AS ts FROM inbox_mail i LEFT JOIN _mdomains d USING (domain)
+        WHERE NOT coalesce(d.ours, FALSE)""")
     view.mailboxes = dict(con.execute("SELECT mailbox, min(ts) FROM minbound GROUP BY mailbox").fetchall())
     return view
 

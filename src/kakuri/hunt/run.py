@@ -17,11 +17,10 @@ from typing import Callable, Iterable
 
 from kakuri.decide.policy import PolicyConfig
 from kakuri.hunt import mail
-from kakuri.hunt.addresses import InternalNetworks
 from kakuri.hunt.analysis import analyse_network
 from kakuri.hunt.clock_skew import estimate_offset
 from kakuri.hunt.config import HuntConfig
-from kakuri.hunt.daily import connect, network_days, refresh
+from kakuri.hunt.daily import connect, mail_days, network_days, refresh, refresh_mail, summary_glob
 from kakuri.hunt.feeds import Feeds
 from kakuri.hunt.formats import ParseStats, log
 from kakuri.hunt.sources import LogFile
@@ -37,6 +36,7 @@ class HuntReport:
     lines: int = 0  # log lines behind this result
     files: list[LogFile] = field(default_factory=list)
     summarised_days: list[str] = field(default_factory=list)  # days whose summary this run (re)built
+    summarised_mail_days: list[str] = field(default_factory=list)  # the same for the maillog's days
     relays: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -79,19 +79,19 @@ def run(
     started = time.perf_counter()
     con = connect(cfg, store)
     try:
-        days = network_days(store, since)
+        days, maildays = network_days(store, since), mail_days(store, since)
         redone = refresh(store, con, cfg, days)
-        mail_files = [str(p) for d in store.days("mail") if since is None or d >= since for p in store.day_files("mail", d)]
-        if mail_files:
-            mail.prepare(con, mail_files, InternalNetworks(cfg.internal_networks))
-        view = analyse_network(con, store, days, feeds, cfg, mail.server_names(con) if mail_files else set())
+        redone_mail = refresh_mail(store, con, cfg, maildays)
+        if maildays:
+            mail.prepare(con, {name: summary_glob(store, f"mail_{name}", maildays) for name in mail.MAIL_DAILY})
+        view = analyse_network(con, store, days, feeds, cfg, mail.server_names(con) if maildays else set())
         offset = 0.0
-        if mail_files and "maillog" not in cfg.timezones:
+        if maildays and "maillog" not in cfg.timezones:
             offset = estimate_offset(mail.clock_samples(con), view.smtp_inbound) or 0.0
             if offset:
                 log.warning("maillog clock is %+.2f h off the network logs; corrected (set [hunt] timezones.maillog "
                             "to silence this)", offset / 3600)
-        if mail_files:
+        if maildays:
             mail_view = mail.aggregate(con, offset=offset, window_seconds=cfg.burst_window_seconds, knowledge=knowledge)
             correspondents = partial(mail.correspondents, con)
         else:
@@ -102,4 +102,5 @@ def run(
     finally:
         con.close()
     return HuntReport(records=records, stats=ParseStats(), seconds=time.perf_counter() - started,
-                      lines=store.lines, summarised_days=redone, relays=view.relays)
+                      lines=store.lines, summarised_days=redone, summarised_mail_days=redone_mail,
+                      relays=view.relays)
