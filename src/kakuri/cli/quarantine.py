@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 import typer
 
@@ -100,15 +98,14 @@ def release(
 ) -> None:
     """Deliver a quarantined or held message to its recipients (through the gateway's spool)."""
     from kakuri.act.release import release_message
-    from kakuri.receive.config import SpoolConfig
-    from kakuri.receive.spool import Spool
+    from kakuri.receive.shared_spool import spool_for
     from kakuri.store.quarantine import QuarantineError
 
-    settings = state.settings()
-    spool_dir = Path(settings.home) / SpoolConfig.model_validate(settings.section("spool")).dir
+    stores = _stores()
     try:
         message = release_message(
-            stores=_stores(), spool=Spool(spool_dir), queue_id=queue_id, actor=current_actor(), reason=reason
+            stores=stores, spool=spool_for(state.settings(), engine=stores.engine), queue_id=queue_id,
+            actor=current_actor(), reason=reason,
         )
     except QuarantineError as exc:
         _fail(exc)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from kakuri.cli import output, state
@@ -11,14 +9,13 @@ from kakuri.cli import output, state
 
 def queue(jsonl: bool = typer.Option(False, "--jsonl")) -> None:
     """Spool entries with their recipients' status, attempts, last reply and next attempt."""
-    from kakuri.receive.config import SpoolConfig
-    from kakuri.receive.spool import Spool
+    from kakuri.receive.shared_spool import spool_for
     from kakuri.store.config import open_stores
     from kakuri.store.messages import WAITING, Message
 
     settings = state.settings()
-    spool = Spool(Path(settings.home) / SpoolConfig.model_validate(settings.section("spool")).dir)
     stores = open_stores(settings)
+    spool = spool_for(settings, engine=stores.engine)
     rows = []
     with stores.sessions() as session:
         for queue_id in spool.queue_ids():

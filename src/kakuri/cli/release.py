@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 from datetime import datetime
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -38,8 +37,8 @@ def release(
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would be released; change nothing"),
 ) -> None:
     """Release (or bounce) kept mail in bulk through the running gateway; every message is audited."""
-    from kakuri.receive.config import GatewayConfig, SpoolConfig
-    from kakuri.receive.spool import Spool
+    from kakuri.receive.config import GatewayConfig
+    from kakuri.receive.shared_spool import spool_for
     from kakuri.respond.incidents import IncidentError
     from kakuri.respond.release import ReleaseError, ReleaseFilter, bounce_matching, release_matching, select_messages
     from kakuri.store.config import open_stores
@@ -54,7 +53,7 @@ def release(
             with stores.sessions() as session:
                 _show(select_messages(session, flt), "bounce" if bounce else "release")
             return
-        spool = Spool(Path(settings.home) / SpoolConfig.model_validate(settings.section("spool")).dir)
+        spool = spool_for(settings, engine=stores.engine)
         if bounce:
             hostname = GatewayConfig.from_settings(settings).smtp.hostname or socket.getfqdn()
             result = bounce_matching(stores, spool, flt, actor=current_actor(), reason=reason, hostname=hostname)

@@ -43,6 +43,10 @@ ORPHAN_CHECK_POLLS = 5  # every 5th spool poll also looks for releases made with
 MAX_SCAN_FAILURES = 3  # then the message is quarantined: a poison message must not block the queue
 
 
+class LostEntry(Exception):
+    """The shared spool's entry is owned by another node now (receive/shared_spool.py): stop, do not retry."""
+
+
 class DeliveryQueue:
     def __init__(
         self,
@@ -126,6 +130,9 @@ class DeliveryQueue:
                 await self.process(queue_id)
             except asyncio.CancelledError:
                 raise
+            except LostEntry:  # cluster: another node owns it now and finishes it
+                log.warning("%s was taken over by another node; left to it", queue_id)
+                self._fresh.pop(queue_id, None)
             except Exception:  # the entry stays in the spool; try again later rather than lose it
                 log.exception("processing %s failed; retrying in %ss", queue_id, SCAN_RETRY_SECONDS)
                 self._submit_later(queue_id, SCAN_RETRY_SECONDS)
@@ -252,15 +259,20 @@ class DeliveryQueue:
         known_new: bool = False,
     ) -> Message:
         data = outgoing_bytes(entry.raw, message=message, hostname=self.hostname, subject_tag=self.config.subject_tag)
-        replies = await self.transport.deliver(mail_from=entry.envelope.mail_from, rcpt_tos=due, data=data)
-        attempts = {r.address: r.attempts for r in message.recipients}
-        results = {rcpt: self._outcome(reply, attempts.get(rcpt, 0) + 1, entry) for rcpt, reply in replies.items()}
-        if outcome is not None:  # not recorded yet (delivered first)
-            return await self._ingest(entry, outcome, results, known_new=known_new)
-        queue_id = entry.queue_id
-        return await self.writer.run(
-            lambda session: mailflow.record_attempt(session, queue_id=queue_id, results=results, commit=False)
-        )
+        # cluster: on the shared spool another node may have taken the entry over (we stalled past the
+        # lease); holding the fence until the result is recorded keeps it from taking it over mid-way.
+        async with self.spool.fence(entry.queue_id) as ours:
+            if not ours:
+                raise LostEntry(entry.queue_id)
+            replies = await self.transport.deliver(mail_from=entry.envelope.mail_from, rcpt_tos=due, data=data)
+            attempts = {r.address: r.attempts for r in message.recipients}
+            results = {rcpt: self._outcome(reply, attempts.get(rcpt, 0) + 1, entry) for rcpt, reply in replies.items()}
+            if outcome is not None:  # not recorded yet (delivered first)
+                return await self._ingest(entry, outcome, results, known_new=known_new)
+            queue_id = entry.queue_id
+            return await self.writer.run(
+                lambda session: mailflow.record_attempt(session, queue_id=queue_id, results=results, commit=False)
+            )
 
     def _outcome(self, reply: Reply, attempts: int, entry: SpoolEntry):
         if reply.is_success:

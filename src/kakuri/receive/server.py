@@ -71,7 +71,9 @@ def xtext_decode(value: str) -> str:
 
 
 class Gateway:
-    def __init__(self, settings, *, smtp_listen: str | None = None, next_hop: str | None = None) -> None:
+    def __init__(
+        self, settings, *, smtp_listen: str | None = None, next_hop: str | None = None, node_id: str | None = None
+    ) -> None:
         self.settings = with_ppap_policy(settings)  # holds unopenable archives for their password mail
         self.config = GatewayConfig.from_settings(settings)
         if smtp_listen:
@@ -88,6 +90,8 @@ class Gateway:
         self.rules: DirectionRules | None = None
         self._server: asyncio.base_events.Server | None = None
         self.ppap: PpapWatcher | None = None
+        self.node_id = node_id  # cluster: this node's id on a shared PostgreSQL (default [cluster] node_id or host name)
+        self.nodes = None  # cluster: store.nodes.NodeRegistry (heartbeat) in PostgreSQL mode
 
     @property
     def address(self) -> tuple[str, int]:
@@ -109,12 +113,7 @@ class Gateway:
     async def start(self) -> None:
         smtp, spool_cfg = self.config.smtp, self.config.spool
         self.stores = await asyncio.to_thread(open_stores, self.settings)
-        self.spool = Spool(
-            self.home / spool_cfg.dir,
-            max_bytes=spool_cfg.max_bytes,
-            max_age_seconds=spool_cfg.max_age_seconds,
-            owner=True,
-        )
+        self.spool = await self._open_spool()
         self.scans = await asyncio.to_thread(ScanPool, self.settings, workers=smtp.scan_workers, mode=smtp.scan_pool)
         await self.scans.warm_up()
         self.queue = DeliveryQueue(
@@ -149,6 +148,24 @@ class Gateway:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: self._protocol(handler), host=host, port=port)
         log.info("kakuri gateway listening on %s:%s", *self.address)
+
+    async def _open_spool(self):
+        """cluster: the folder spool, or on PostgreSQL the shared spool of this node (registered first, so
+        that no other node takes its entries for a dead node's)."""
+        spool_cfg = self.config.spool
+        limits = dict(max_bytes=spool_cfg.max_bytes, max_age_seconds=spool_cfg.max_age_seconds)
+        if self.stores.engine.dialect.name != "postgresql":
+            return Spool(self.home / spool_cfg.dir, **limits, owner=True)
+        from kakuri.receive.shared_spool import spool_for
+        from kakuri.store.nodes import ClusterConfig, NodeRegistry, node_id_for
+
+        self.node_id = self.node_id or node_id_for(self.settings)
+        self.nodes = NodeRegistry(self.stores.engine, self.node_id,
+                                  heartbeat_seconds=ClusterConfig.from_settings(self.settings).heartbeat_seconds,
+                                  queue_size=lambda: len(self.spool.queue_ids()))
+        await self.nodes.start()
+        return await asyncio.to_thread(spool_for, self.settings, engine=self.stores.engine, node_id=self.node_id,
+                                       **limits)
 
     def _our_domains(self) -> list[str]:
         """[org] our_domains plus those recorded with `kakuri init --domain`."""
@@ -229,6 +246,10 @@ class Gateway:
             await self.queue.stop()
         if self.scans is not None:
             self.scans.close()
+        if self.nodes is not None:  # cluster: the entries left go to the other nodes at once
+            await asyncio.to_thread(self.spool.release_all)
+            self.spool.close()
+            await self.nodes.stop()
         if self.stores is not None:
             self.stores.close()
 

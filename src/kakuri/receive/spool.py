@@ -14,6 +14,7 @@ entry here; the gateway polls for entries it does not know.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -155,6 +156,14 @@ class Spool:
             self._total -= self._sizes.pop(queue_id, 0)
             self._unstarted.pop(queue_id, None)
 
+    def forget(self, queue_id: str) -> None:
+        self._forget(queue_id)
+
+    def fence(self, queue_id: str):
+        """Async context: True while this process may deliver the entry; one gateway owns a spool folder
+        (the shared spool, receive/shared_spool.py, checks ownership here)."""
+        return _always_ours()
+
     def set_aside(self, queue_id: str) -> None:
         """Move an unreadable entry out of the way, keeping it for a human."""
         self.quarantine_dir.mkdir(exist_ok=True)
@@ -202,6 +211,11 @@ class Spool:
             if oldest is not None and time.time() - oldest > self.max_age_seconds:
                 return "behind"
         return None
+
+
+@contextlib.asynccontextmanager
+async def _always_ours():
+    yield True
 
 
 class _GroupDirSync:

@@ -5,22 +5,34 @@ Each active mode becomes a policy `Override` (decide/scoring applies it, and it 
 - hold_outbound: hold every outbound message (accepted and kept, for release or bounce in bulk later)
 - hold_sender:   hold every message from one account / sender address (envelope sender or From)
 - hold_host:     hold every message submitted by one host (client IP), e.g. an infected PC
+
+On PostgreSQL a switch reaches every node and scan worker within a second: `enable_mode`/`disable_mode`
+send NOTIFY kakuri_emergency in their transaction, and each `EmergencySwitch` LISTENs on a connection of
+its own and re-reads the modes when told. Polling stays as the fallback (and the only way on SQLite).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import threading
 import time
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from kakuri.decide.policy import Override
 from kakuri.model import Action, Direction
 from kakuri.store.incidents import EmergencyMode, IncidentEvent
 from kakuri.store.messages import utcnow
+
+
+CHANNEL = "kakuri_emergency"
+POLL_SECONDS = 2.0  # without a listener (SQLite, or the listening connection is down)
+POLL_SECONDS_LISTENING = 30.0  # with one: only in case a notification was missed
+
+log = logging.getLogger(__name__)
 
 
 class ModeKind(StrEnum):
@@ -50,6 +62,7 @@ def enable_mode(
     if incident_id is not None:
         session.add(IncidentEvent(incident_id=incident_id, actor=actor, kind="emergency", text=f"{describe(mode)} ON: {reason}"))
     session.flush()
+    _notify(session)
     return mode
 
 
@@ -69,7 +82,15 @@ def disable_mode(session: Session, *, kind: ModeKind, actor: str, value: str = "
             session.add(IncidentEvent(incident_id=mode.incident_id, actor=actor, kind="emergency", text=f"{describe(mode)} OFF: {reason}"))
         closed += 1
     session.flush()
+    if closed:
+        _notify(session)
     return closed
+
+
+def _notify(session: Session) -> None:
+    """Tell every listening node at commit (PostgreSQL delivers NOTIFY only when the transaction commits)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
 
 def active_modes(session: Session) -> list[EmergencyMode]:
@@ -96,31 +117,67 @@ def describe(mode: EmergencyMode) -> str:
 
 
 class EmergencySwitch:
-    """The gateway's view of the active modes, re-read from the database at most every `ttl_seconds`.
+    """The gateway's view of the active modes, re-read from the database at most every `ttl_seconds`, and
+    at once when a NOTIFY says they changed (PostgreSQL).
 
-    The database is the one source of truth shared by every worker and node; the short cache keeps the
-    per-message cost at a dictionary lookup while a switch still takes effect within seconds.
+    The database is the one source of truth shared by every worker and node; the cache keeps the
+    per-message cost at a dictionary lookup while a switch still takes effect within a second (NOTIFY) or
+    within `ttl_seconds` (polling).
     """
 
-    def __init__(self, sessions: sessionmaker, ttl_seconds: float = 2.0) -> None:
+    def __init__(self, sessions: sessionmaker, ttl_seconds: float = POLL_SECONDS, listen: bool = True) -> None:
         self._sessions = sessions
         self._ttl = ttl_seconds
         self._lock = threading.Lock()
         self._loaded_at = float("-inf")
         self._overrides: list[Override] = []
+        self._listening = False
+        self._closed = threading.Event()
+        engine = sessions.kw.get("bind")
+        if listen and engine is not None and engine.dialect.name == "postgresql":
+            dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            threading.Thread(target=self._listen, args=(dsn,), daemon=True, name="emergency-listen").start()
 
     def overrides(self) -> list[Override]:
         now = time.monotonic()
-        if now - self._loaded_at >= self._ttl:
+        ttl = POLL_SECONDS_LISTENING if self._listening else self._ttl
+        if now - self._loaded_at >= ttl:
             with self._lock:
-                if now - self._loaded_at >= self._ttl:
-                    try:
-                        with self._sessions() as session:
-                            self._overrides = overrides_for(active_modes(session))
-                    except Exception:  # keep the last known modes rather than fail open or stop mail
-                        pass
-                    self._loaded_at = now
+                if now - self._loaded_at >= ttl:
+                    self._load(now)
         return self._overrides
+
+    def _load(self, now: float) -> None:
+        try:
+            with self._sessions() as session:
+                self._overrides = overrides_for(active_modes(session))
+        except Exception:  # keep the last known modes rather than fail open or stop mail
+            pass
+        self._loaded_at = now
+
+    def _listen(self, dsn: str) -> None:
+        import psycopg
+
+        while not self._closed.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._listening = True
+                    with self._lock:  # what changed while we were not listening
+                        self._load(time.monotonic())
+                    while not self._closed.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            with self._lock:
+                                self._load(time.monotonic())
+            except Exception:
+                if not self._closed.is_set():
+                    log.warning("emergency switches: LISTEN connection lost; polling every %ss", self._ttl)
+            finally:
+                self._listening = False
+            self._closed.wait(1.0)
+
+    def close(self) -> None:
+        self._closed.set()
 
 
 def _check_value(kind: ModeKind, value: str) -> str:

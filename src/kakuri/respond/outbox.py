@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from email import message_from_bytes
 from email.header import decode_header, make_header
-from pathlib import Path
 
 from kakuri.act.dispose import OWN_MAIL_VERDICT
 from kakuri.model.envelope import Direction, Envelope
@@ -60,10 +59,9 @@ class SpoolWarningSender:
 
 def spool_sender(settings, *, incident_ref: str = "") -> SpoolWarningSender:
     """The sender for a CLI or console process beside a running gateway (same data folder)."""
-    from kakuri.receive.config import SpoolConfig
+    from kakuri.receive.shared_spool import spool_for
 
-    spool_dir = Path(settings.home) / SpoolConfig.model_validate(settings.section("spool")).dir
-    return SpoolWarningSender(Spool(spool_dir), incident_ref=incident_ref)
+    return SpoolWarningSender(spool_for(settings), incident_ref=incident_ref)
 
 
 def warning_config(settings) -> WarningConfig:

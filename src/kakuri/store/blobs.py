@@ -83,3 +83,51 @@ class FileBlobStore:
 
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
+
+
+class PgBlobStore:
+    """Blobs in PostgreSQL (table `blob_store`), reachable from every gateway node and console.
+
+    `put` returns after its own commit, so the copy is durable before the message row that points to it
+    is written, exactly as with FileBlobStore's fsync. `fallback` (the blob folder) is read for copies
+    stored before the database held them, e.g. by an earlier version on the same PostgreSQL.
+    """
+
+    def __init__(self, engine, *, fallback: BlobStore | None = None) -> None:
+        from kakuri.store.cluster_tables import StoredBlob
+
+        self.engine = engine
+        self.table = StoredBlob.__table__
+        self.fallback = fallback
+
+    def put(self, data: bytes) -> str:
+        from sqlalchemy.dialects.postgresql import insert
+
+        key = hashlib.sha256(data).hexdigest()
+        with self.engine.begin() as conn:
+            conn.execute(insert(self.table).values(key=key, data=data, size=len(data)).on_conflict_do_nothing())
+        return key
+
+    def get(self, key: str) -> bytes:
+        from sqlalchemy import select
+
+        with self.engine.connect() as conn:
+            data = conn.scalar(select(self.table.c.data).where(self.table.c.key == key))
+        if data is None:
+            if self.fallback is not None:
+                return self.fallback.get(key)
+            raise KeyError(key)
+        return bytes(data)
+
+    def delete(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(self.table.delete().where(self.table.c.key == key))
+        if self.fallback is not None:
+            self.fallback.delete(key)
+
+    def exists(self, key: str) -> bool:
+        from sqlalchemy import select
+
+        with self.engine.connect() as conn:
+            found = conn.scalar(select(self.table.c.key).where(self.table.c.key == key)) is not None
+        return found or (self.fallback is not None and self.fallback.exists(key))

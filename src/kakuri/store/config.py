@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from kakuri.settings import make_private_dir
-from kakuri.store.blobs import BlobStore, FileBlobStore
+from kakuri.store.blobs import BlobStore, FileBlobStore, PgBlobStore
 from kakuri.store.db import make_engine, make_sessionmaker, migrate, sqlite_url
 
 
@@ -77,4 +77,12 @@ def open_stores(settings, *, url: str | None = None, upgrade: bool = True) -> St
         ) from exc
     if new_sqlite and database.exists():
         database.chmod(0o600)  # mail and account hashes; SQLite gives its -wal and -shm files the same mode
-    return Stores(engine=engine, sessions=make_sessionmaker(engine), blobs=FileBlobStore(home / config.blobs_dir))
+    return Stores(engine=engine, sessions=make_sessionmaker(engine), blobs=blob_store(engine, home / config.blobs_dir))
+
+
+def blob_store(engine: Engine, folder: Path) -> BlobStore:
+    """PostgreSQL keeps the blobs itself, so that every node and console reaches them (scale-out mode);
+    the embedded SQLite mode keeps them in files beside the database."""
+    if engine.dialect.name == "postgresql":
+        return PgBlobStore(engine, fallback=FileBlobStore(folder) if folder.exists() else None)
+    return FileBlobStore(folder)

@@ -44,10 +44,10 @@ class StoreQuarantine:
                 with self.stores.sessions() as db:
                     return str(quarantine_store.release(db, queue_id=queue_id, actor=actor, reason=reason).state)
             from kakuri.act.release import release_message
-            from kakuri.receive.spool import Spool
+            from kakuri.receive.shared_spool import spool_at
 
-            message = release_message(stores=self.stores, spool=Spool(self.spool_dir), queue_id=queue_id,
-                                      actor=actor, reason=reason)
+            message = release_message(stores=self.stores, spool=spool_at(self.stores.engine, self.spool_dir),
+                                      queue_id=queue_id, actor=actor, reason=reason)
             return str(message.state)
         except quarantine_store.QuarantineError as exc:
             raise ActionError(str(exc)) from exc

@@ -8,7 +8,6 @@ status is committed as it goes, so the incident page shows progress and a crash 
 from __future__ import annotations
 
 from email import message_from_bytes
-from pathlib import Path
 from email.header import decode_header, make_header
 
 from fastapi import BackgroundTasks, HTTPException, Request
@@ -100,8 +99,7 @@ def _send(sessions, settings, incident_id: int, config: WarningConfig, who: str)
 def release(request: Request, incident_id: int, body: ReleaseIn, user: Principal) -> ReleaseOut:
     """The all-clear for one incident: its kept mail (linked, or from its accounts and hosts) goes out
     message by message through the audited release and the gateway's spool."""
-    from kakuri.receive.config import SpoolConfig
-    from kakuri.receive.spool import Spool
+    from kakuri.receive.shared_spool import spool_for
 
     app = request.app
     flt = ReleaseFilter(states=tuple(body.states), incident_id=incident_id)
@@ -109,7 +107,7 @@ def release(request: Request, incident_id: int, body: ReleaseIn, user: Principal
         with app.state.sessions() as db:
             return ReleaseOut(queue_ids=[m.queue_id for m in select_messages(db, flt)])
     settings = app.state.settings
-    spool = Spool(Path(settings.home) / SpoolConfig.model_validate(settings.section("spool")).dir)
+    spool = spool_for(settings, engine=app.state.stores.engine)
     result = release_matching(app.state.stores, spool, flt, actor=f"web:{user.name}", reason=body.reason)
     return ReleaseOut(queue_ids=result.done, failed=result.failed)
 
