@@ -114,10 +114,11 @@ def import_(
     path: Path = typer.Argument(..., help="A STIX 2.1 bundle, a MISP event (JSON) or an abuse.ch CSV/list"),
     fmt: str = typer.Option("auto", "--format", help="auto | stix | misp | abusech"),
     incident: Optional[int] = typer.Option(None, "--incident", help="Link the indicators (and any finding) to this incident"),
-    retro: bool = typer.Option(True, "--retro-scan/--no-retro-scan", help="Match them against retained delivered mail now"),
-    since: str = typer.Option("14d", "--since", help="Window of the retro-scan"),
+    retro_option: Optional[bool] = typer.Option(
+        None, "--retro-scan/--no-retro-scan", help="Match them against retained delivered mail now (default: [retro] auto)"),
+    since: Optional[str] = typer.Option(None, "--since", help="Window of the retro-scan (default: the retention days)"),
 ) -> None:
-    """Import indicators; by default the retained mail is checked for them at once (no rescan needed)."""
+    """Import indicators; the retained mail is then checked for them at once (a retro-scan job, no rescan)."""
     from kakuri.respond.iocx import store_iocs, write_scanner_lists
 
     text = path.read_text(encoding="utf-8", errors="replace")
@@ -128,8 +129,9 @@ def import_(
             hashes, urls = write_scanner_lists(session, Path(settings.home))
             session.commit()
         typer.echo(f"{len(iocs)} indicator(s) from {source}, {new} new; scanner lists: {hashes} hashes, {urls} URLs")
-        if retro:
-            _report_run(_run(settings, stores, since=since, incident=incident, skip=True, scan=False, workers=None))
+        if retro_option or (retro_option is None and new and _auto(settings, None)):
+            _report_run(_job(settings, stores, reason=f"iocs import {path.name}", full=False, since=since,
+                             incident=incident))
 
 
 def read_any(text: str, fmt: str, name: str):
@@ -218,8 +220,9 @@ def refresh(force: bool = typer.Option(False, "--force", help="Fetch even the fe
                 write_scanner_lists(session, Path(settings.home))
         for r in results:
             typer.echo(f"{r.name}: {r.status}, {r.indicators} indicator(s)" + (f" ({shown(r.detail)})" if r.detail else ""))
-        if any(r.status == "updated" for r in results):
-            _report_run(_run(settings, stores, since="14d", incident=None, skip=True, scan=False, workers=None))
+        updated = [r.name for r in results if r.status == "updated" and r.indicators]
+        if updated and _auto(settings, None):
+            _report_run(_job(settings, stores, reason=f"iocs refresh {', '.join(updated)}"[:200], full=False))
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 
@@ -239,44 +242,116 @@ def pull_misp(incident: Optional[int] = typer.Option(None, "--incident")) -> Non
             write_scanner_lists(session, Path(settings.home))
             session.commit()
         typer.echo(f"{len(events)} event(s), {new} new indicator(s)")
-        _report_run(_run(settings, stores, since="14d", incident=incident, skip=True, scan=False, workers=None))
+        if new and _auto(settings, None):
+            _report_run(_job(settings, stores, reason="iocs pull-misp", full=False, incident=incident))
 
 
 # -- retro-scan ----------------------------------------------------------------------------------
 def retro_scan_command(
-    since: str = typer.Option("7d", "--since", help="7d, 12h or an ISO date (UTC)"),
+    since: Optional[str] = typer.Option(None, "--since", help="7d, 12h or an ISO date (UTC); default the retention days"),
     incident: Optional[int] = typer.Option(None, "--incident", help="Link findings here (default: a new incident)"),
     skip: bool = typer.Option(True, "--skip-judged/--no-skip-judged", help="Skip mail already judged under this rule version"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Scan processes (default: one per core; 0 = this process)"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Scan processes (default: [retro] workers, one per core; 0 = this process)"),
+    auto: bool = typer.Option(False, "--auto", help="Only if the window was last judged under another rule version (cron)"),
+    jobs: bool = typer.Option(False, "--jobs", help="List the recent retro-scan jobs (and the running one's progress)"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Judge retained delivered mail again with today's indicators, rules and policy."""
+    """Judge retained delivered mail again with today's indicators, rules and policy (one job at a time)."""
+    from kakuri.respond.retrojobs import RetroConfig, rescan_reason
+
     with opened() as (settings, stores):
-        run = _run(settings, stores, since=since, incident=incident, skip=skip, scan=True, workers=workers)
+        if jobs:
+            _list_jobs(stores, as_json=as_json)
+            return
+        reason = "retro-scan"
+        if auto:
+            due = rescan_reason(settings, stores) if RetroConfig.from_settings(settings).auto else None
+            if due is None:
+                typer.echo("retro-scan: the retained window is judged under today's rule version (or [retro] auto = false)")
+                return
+            reason = f"retro-scan --auto: {due}"
+        run = _job(settings, stores, reason=reason, full=True, since=since, incident=incident, skip=skip,
+                   workers=workers, quiet=as_json)
     _report_run(run, as_json=as_json)
 
 
-def _run(settings, stores, *, since: str, incident, skip: bool, scan: bool, workers):
-    from kakuri.respond.retroscan import RetroPool, retro_scan
+def _auto(settings, option: Optional[bool]) -> bool:
+    """An explicit --retro-scan/--no-retro-scan, else `[retro] auto`."""
+    from kakuri.respond.retrojobs import RetroConfig
 
-    pool = RetroPool(Path(settings.home), workers=workers) if workers is not None else None
-    try:
-        return retro_scan(settings, stores, since=parse_since(since), actor=current_actor(), incident_id=incident,
-                          skip_judged=skip, pool=pool, scan=scan)
-    finally:
-        if pool is not None:
-            pool.close()
+    return option if option is not None else RetroConfig.from_settings(settings).auto
+
+
+def _job(settings, stores, *, reason: str, full: bool, since: Optional[str] = None, incident=None, skip: bool = True,
+         workers=None, quiet: bool = False):
+    """Run one retro-scan job in this process, waiting for a running one first; progress on stderr."""
+    from kakuri.respond.retrojobs import run_job
+
+    shown_progress = _Progress(quiet)
+
+    def waiting(job) -> None:
+        typer.echo(f"retro-scan: waiting for job {job.id} ({shown(job.reason)}, started {job.started_at:%H:%M:%S} UTC, "
+                   f"{job.examined}/{job.total}) to finish", err=True)
+
+    job, run = run_job(settings, stores, reason=reason, actor=current_actor(), full=full,
+                       since=parse_since(since) if since else None, incident_id=incident, skip_judged=skip,
+                       workers=workers, on_wait=waiting, progress=shown_progress)
+    run.job_id = job.id
+    return run
+
+
+class _Progress:
+    """One stderr line every few seconds: done/total, rate."""
+
+    def __init__(self, quiet: bool, every: float = 3.0) -> None:
+        import time
+
+        self.quiet, self.every, self.clock = quiet, every, time.monotonic
+        self.started = self.last = self.clock()
+
+    def __call__(self, run) -> None:
+        now = self.clock()
+        if self.quiet or now - self.last < self.every:
+            return
+        self.last = now
+        done = run.scanned + run.skipped + run.missing
+        rate = done / (now - self.started) if now > self.started else 0.0
+        typer.echo(f"retro-scan: {done}/{run.total} ({run.scanned} scanned, {run.skipped} skipped), {rate:.0f} msg/s",
+                   err=True)
+
+
+def _list_jobs(stores, *, as_json: bool) -> None:
+    from kakuri.cli import output
+    from kakuri.respond.retrojobs import recent_jobs
+
+    rows = recent_jobs(stores, limit=20)
+    if as_json:
+        for j in rows:
+            typer.echo(json.dumps({"id": j.id, "reason": j.reason, "state": j.state, "rule_version": j.rule_version,
+                                   "full": j.full, "started_at": j.started_at.isoformat(), "total": j.total,
+                                   "examined": j.examined, "scanned": j.scanned, "skipped": j.skipped,
+                                   "findings": j.findings, "incident": j.incident_id, "error": j.error},
+                                  ensure_ascii=False))
+        return
+    table = output.table("job", "started (UTC)", "reason", "state", "rules", "done/total", "scanned", "findings", "incident")
+    for j in rows:
+        done = j.scanned + j.skipped
+        table.add_row(str(j.id), f"{j.started_at:%Y-%m-%d %H:%M:%S}", j.reason, j.state + (f": {j.error}" if j.error else ""),
+                      j.rule_version[:12] + ("" if j.full else " (indicators)"), f"{done}/{j.total}", str(j.scanned),
+                      str(j.findings), str(j.incident_id or ""))
+    output.console().print(table)
 
 
 def _report_run(run, *, as_json: bool = False) -> None:
-    summary = {"rule_version": run.rule_version, "examined": run.examined, "scanned": run.scanned,
+    summary = {"job": getattr(run, "job_id", None), "rule_version": run.rule_version, "examined": run.examined, "scanned": run.scanned,
                "skipped": run.skipped, "missing": run.missing, "findings": len(run.findings),
                "incident": run.incident_id, "seconds": round(run.seconds, 3), "per_second": round(run.rate, 1)}
     if as_json:
         typer.echo(json.dumps({**summary, "messages": [
             {"queue_id": f.queue_id, "recipients": f.recipients, "matched": f.matched} for f in run.findings]}))
         return
-    typer.echo(f"retro-scan: {run.examined} examined, {run.scanned} scanned, {run.skipped} skipped (judged before), "
+    job = getattr(run, "job_id", None)
+    typer.echo(f"retro-scan{f' job {job}' if job else ''}: {run.examined} examined, {run.scanned} scanned, {run.skipped} skipped (judged before), "
                f"{len(run.findings)} new finding(s) in {run.seconds:.1f}s ({run.rate:.0f} msg/s)")
     for f in run.findings:
         typer.echo(f"  {f.queue_id} -> {', '.join(shown(r) for r in f.recipients)}: {shown('; '.join(f.matched))[:300]}")

@@ -64,6 +64,7 @@ Stop with Ctrl-C.
 
 async def _serve(settings, *, smtp: str | None, next_hop: str | None, web: str | None) -> None:
     from kakuri.receive.reload import ConfigReloader, relay_rules_listener, remove_pid, write_pid
+    from kakuri.receive.rules_reload import rules_listener
     from kakuri.receive.server import Gateway
 
     gateway = Gateway(settings, smtp_listen=smtp, next_hop=next_hop)
@@ -76,6 +77,7 @@ async def _serve(settings, *, smtp: str | None, next_hop: str | None, web: str |
     typer.echo(f"kakuri: SMTP on {host}:{port}, next hop {gateway.config.delivery.next_hop}", err=True)
     reloader = ConfigReloader(settings)
     reloader.on_reload(relay_rules_listener(gateway))
+    reloader.on_reload(rules_listener(gateway))  # `kakuri rules reload`: YARA, policy, detectors (then a retro-scan)
     console = await _start_console(settings, gateway, web, reloader) if web else None
     loop.add_signal_handler(signal.SIGHUP, reloader.reload)  # `kakuri reload` sends it
     write_pid(Path(settings.home))

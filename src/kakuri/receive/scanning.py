@@ -183,6 +183,14 @@ class ScanPool:
     async def scan(self, raw: bytes, envelope: Envelope) -> ScanOutcome:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, raw, envelope)
 
+    def reload(self, settings) -> None:
+        """New scanning rules (`kakuri rules reload`): a fresh pool from now on; scans already submitted
+        finish in the old one, which then exits."""
+        old = self._executor
+        self._settings = settings
+        self._start()
+        old.shutdown(wait=False)
+
     def restart(self) -> None:
         """After a worker died (BrokenProcessPool): a fresh pool; the old one cannot take work any more."""
         self.close()

@@ -90,6 +90,8 @@ class Gateway:
         self.rules: DirectionRules | None = None
         self._server: asyncio.base_events.Server | None = None
         self.ppap: PpapWatcher | None = None
+        self.retro = None  # respond.retrojobs.BackgroundRetro: retro-scans the retained mail when the rules change
+        self.rule_version = ""  # of the rules the scan pool uses (receive/rules_reload.py)
         self.node_id = node_id  # cluster: this node's id on a shared PostgreSQL (default [cluster] node_id or host name)
         self.nodes = None  # cluster: store.nodes.NodeRegistry (heartbeat) in PostgreSQL mode
 
@@ -130,6 +132,7 @@ class Gateway:
         self.queue.retention = Retention.from_settings(self.settings)  # None when [retention] enabled = false
         await self.ppap.start()
         await self.queue.start()
+        await asyncio.to_thread(self._start_retro)
         self.rules = DirectionRules(  # also used by the milter listener (receive/milter) beside this gateway
             our_domains=await asyncio.to_thread(self._our_domains),
             internal_networks=self.settings.org.internal_networks,
@@ -166,6 +169,16 @@ class Gateway:
         await self.nodes.start()
         return await asyncio.to_thread(spool_for, self.settings, engine=self.stores.engine, node_id=self.node_id,
                                        **limits)
+
+    def _start_retro(self) -> None:
+        """A retained window last judged under other rules (new release, rules changed while stopped) is judged
+        again in the background (respond/retrojobs.py)."""
+        from kakuri.respond.retrojobs import BackgroundRetro
+        from kakuri.respond.retroscan import rule_version
+
+        self.rule_version = rule_version(self.settings)
+        self.retro = BackgroundRetro(self.settings, self.stores)
+        self.retro.check(why="gateway start")
 
     def _our_domains(self) -> list[str]:
         """[org] our_domains plus those recorded with `kakuri init --domain`."""
@@ -242,6 +255,8 @@ class Gateway:
             await self._server.wait_closed()
         if self.ppap is not None:
             await self.ppap.stop()
+        if self.retro is not None:
+            await asyncio.to_thread(self.retro.stop)
         if self.queue is not None:
             await self.queue.stop()
         if self.scans is not None:

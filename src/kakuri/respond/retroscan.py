@@ -149,8 +149,14 @@ def rule_version(settings) -> str:
 _worker = None
 
 
-def _init_worker(home: str) -> None:
+def _init_worker(home: str, parent: int | None = None) -> None:
     global _worker
+    if parent is not None:  # a worker of a killed gateway or CLI must not go on reading mail
+        import threading
+
+        from kakuri.receive.scanning import _exit_with_parent
+
+        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     from kakuri.settings import load_settings
     from kakuri.store.retention import Retention
     from kakuri.wiring import build_scanner_from_home
@@ -185,7 +191,12 @@ class RetroPool:
         self.workers = (os.cpu_count() or 1) if workers is None else workers
         self._pool = None
         if self.workers > 0:
-            self._pool = ProcessPoolExecutor(self.workers, initializer=_init_worker, initargs=(self.home,))
+            import multiprocessing
+
+            # spawn: the gateway runs jobs from a thread beside its event loop, which must not be forked
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
+                                             initargs=(self.home, os.getpid()))
         else:
             _init_worker(self.home)
 
@@ -216,6 +227,7 @@ class RetroPool:
 @dataclass
 class RetroRun:
     rule_version: str
+    total: int = 0  # messages in the window
     examined: int = 0
     skipped: int = 0  # judged before under this rule version: not scanned
     scanned: int = 0
@@ -239,12 +251,13 @@ def retro_scan(
     skip_judged: bool = True,
     pool: RetroPool | None = None,
     scan: bool = True,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[RetroRun], None] | None = None,
 ) -> RetroRun:
     """Judge retained mail received since `since` again; returns the run with its new findings.
 
     `scan=False` only matches indicators against messages whose features are known (what an IOC
-    import does first, in seconds); messages never parsed are scanned regardless, to learn them."""
+    import does first, in seconds); messages never parsed are scanned regardless, to learn them.
+    `progress(run)` is called as the counts move (every 100 results); it may raise to stop the run."""
     started = time.perf_counter()
     run = RetroRun(rule_version=rule_version(settings))
     with stores.sessions() as session:
@@ -262,6 +275,7 @@ def retro_scan(
     verdicts: dict[str, dict] = {}
     jobs, deferred = [], []
     pending: set[str] = set()  # content items that messages already queued in this run will judge
+    run.total = len(rows)
     for queue_id, key, mail_from, direction, client_ip, helo, items in rows:
         run.examined += 1
         job = (queue_id, key, _envelope(mail_from, direction, client_ip, helo))
@@ -278,6 +292,8 @@ def retro_scan(
                 continue
             pending |= content
         jobs.append(job)
+    if progress:
+        progress(run)
     own_pool = pool is None and (jobs or deferred)
     if own_pool:
         pool = RetroPool(Path(settings.home), workers=0 if len(jobs) < 50 else None)
@@ -314,8 +330,8 @@ def retro_scan(
             if len(new_features) >= 2000:
                 _save_learning(stores, new_features, new_judged)
                 new_features, new_judged = [], []
-            if progress and count % 1000 == 0:
-                progress(count)
+            if progress and count % 100 == 0:
+                progress(run)
         _save_learning(stores, new_features, new_judged)
     finally:
         if own_pool:

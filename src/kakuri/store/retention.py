@@ -16,7 +16,9 @@ Tables (branch "retro" of the migrations):
 - `rt_judged`: attachment hashes and URLs judged clean under a rule version (the retro-scan skips
   messages made only of such items);
 - `rt_findings`: delivered mail a retro-scan now judges malicious, with the incident it was linked to;
-- `rt_clawback`: each attempt to take such a message out of one recipient's mailbox, and its undo.
+- `rt_clawback`: each attempt to take such a message out of one recipient's mailbox, and its undo;
+- `rt_jobs`: each retro-scan run (why, under which rule version, its counts); `slot` is 1 while a job
+  runs and NULL after, and a unique index on it lets one job run at a time on every node.
 """
 
 from __future__ import annotations
@@ -103,6 +105,29 @@ class ClawbackRecord(Base):
     actor: Mapped[str] = mapped_column(String(255), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RetroJob(Base):
+    __tablename__ = "rt_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)  # 1 while running
+    reason: Mapped[str] = mapped_column(String(200))  # "iocs import x.json", "rules reload", "new rule version", "manual"
+    state: Mapped[str] = mapped_column(String(16), default="running")  # running | done | failed | abandoned
+    rule_version: Mapped[str] = mapped_column(String(64), default="")
+    full: Mapped[bool] = mapped_column(Boolean, default=True)  # rules applied (False: indicators matched only)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(255), default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    total: Mapped[int] = mapped_column(Integer, default=0)  # messages in the window
+    examined: Mapped[int] = mapped_column(Integer, default=0)
+    scanned: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    findings: Mapped[int] = mapped_column(Integer, default=0)
+    incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
 
 
 def insert_ignoring(session: Session, table, rows: list[dict]) -> None:
