@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 
 from kakuri.decide.policy import load_policy
+from kakuri.hunt import mail
+from kakuri.hunt.config import HuntConfig
+from kakuri.hunt.daily import connect, mail_days, refresh_mail, summary_glob
 from kakuri.hunt.feeds import Feeds, add_feed_text
 from kakuri.hunt.run import run
 from kakuri.hunt.sources import expand
@@ -34,6 +37,8 @@ def _day(folder: Path, day: int) -> Path:
                                           for i, h in enumerate(OFFICE + [VICTIM])])
     mail = Maillog(counter=0x10000 + day * 1000)
     mail.submit(start + 10 * HOUR, "ann@corp.example", [f"p{day}@partner.example"], client_ip=VICTIM)
+    if day == 1:  # someone she wrote to yesterday: no longer a new recipient
+        mail.submit(start + 11 * HOUR, "ann@corp.example", ["p0@partner.example"], client_ip=VICTIM)
     mail.deliver(start + 9 * HOUR, f"s{day}@customer.example", ["ann@corp.example"])
     mail.write(folder / "maillog")
     return folder
@@ -59,10 +64,14 @@ def test_second_day_reuses_the_first_days_summaries_and_matches_one_run_over_bot
     assert first.summarised_days == ["2021-03-01"]
     summary = daily.root / "daily" / "pairs" / "day=2021-03-01.parquet"
     written = summary.stat().st_mtime_ns
+    mail_summary = daily.root / "daily" / "mail_out" / "day=2021-03-01.parquet"
+    mail_written = mail_summary.stat().st_mtime_ns
     daily.ingest(expand([day2])[0])
     second = run(daily, feeds, policy)
     assert second.summarised_days == ["2021-03-02"]  # day one is read back, not recomputed
     assert summary.stat().st_mtime_ns == written
+    assert first.summarised_mail_days == ["2021-03-01"] and second.summarised_mail_days == ["2021-03-02"]
+    assert mail_summary.stat().st_mtime_ns == mail_written  # the maillog's first day too
 
     whole = HuntStore(tmp_path / "whole")
     whole.ingest(expand([day1, day2])[0])
@@ -72,6 +81,37 @@ def test_second_day_reuses_the_first_days_summaries_and_matches_one_run_over_bot
     assert by_key[VICTIM]["verdict"] == "infected" and LATECOMER in by_key
     assert set(by_key[VICTIM]["notify"]) == {"p0@partner.example", "p1@partner.example", "s0@customer.example",
                                              "s1@customer.example"}
+
+
+def _senders(store: HuntStore) -> dict:
+    """Every mail sender's counters as a run computes them from the stored day summaries."""
+    cfg = HuntConfig()
+    con = connect(cfg, store)
+    try:
+        days = mail_days(store)
+        refresh_mail(store, con, cfg, days)
+        mail.prepare(con, {name: summary_glob(store, f"mail_{name}", days) for name in mail.MAIL_DAILY})
+        view = mail.aggregate(con, offset=0.0, window_seconds=cfg.burst_window_seconds)
+    finally:
+        con.close()
+    return {**{f"account {k}": v for k, v in view.accounts.items()}, **{f"host {k}": v for k, v in view.hosts.items()}}
+
+
+def test_mail_state_of_earlier_days_carries_into_a_later_days_counters(tmp_path: Path):
+    """Recipients known from day one are not new on day two, whether the days were summarised apart or together."""
+    day1, day2 = _day(tmp_path / "day1", 0), _day(tmp_path / "day2", 1)
+    daily = HuntStore(tmp_path / "daily")
+    daily.ingest(expand([day1])[0])
+    _senders(daily)
+    daily.ingest(expand([day2])[0])
+    whole = HuntStore(tmp_path / "whole")
+    whole.ingest(expand([day1, day2])[0])
+    apart, together = _senders(daily), _senders(whole)
+    assert apart == together
+    ann = apart["account ann@corp.example"]
+    assert ann.messages == 3 and ann.external_recipients == 3
+    assert ann.new_recipients == 2  # p0 on day one, p1 on day two; p0 again on day two is known
+    assert ann.first_seen == together["account ann@corp.example"].first_seen
 
 
 def test_a_run_again_reads_everything_back_and_since_limits_the_days(tmp_path: Path):
