@@ -1,0 +1,57 @@
+"""Retro-scan jobs: one at a time (a unique slot), a dead job's slot taken over, the outcome recorded."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+
+from kakuri.respond.retrojobs import JobBusy, claim, recent_jobs, rescan_reason, run_job
+from kakuri.store.config import open_stores
+from kakuri.store.retention import Retention, RetentionConfig, RetroJob
+from tests.builders import make_message
+from tests.respond.test_retroscan import retain
+
+SINCE = datetime.now(UTC) - timedelta(days=1)
+
+
+def check_one_at_a_time(settings, stores) -> None:
+    """Shared by the SQLite and PostgreSQL tests."""
+    first = claim(stores, reason="first", full=True, since=SINCE, actor="t", version="v1")
+    with pytest.raises(JobBusy, match="first"):
+        claim(stores, reason="second", full=True, since=SINCE, actor="t", version="v1")
+    with pytest.raises(JobBusy):  # also when waiting is not wanted through run_job
+        run_job(settings, stores, reason="third", actor="t", since=SINCE, wait=False, workers=0)
+    with stores.sessions() as session:  # its process died: no heartbeat for 11 minutes
+        session.execute(update(RetroJob).where(RetroJob.id == first.id)
+                        .values(heartbeat_at=datetime.now(UTC) - timedelta(minutes=11)))
+        session.commit()
+    taken = claim(stores, reason="after the dead one", full=True, since=SINCE, actor="t", version="v1")
+    states = {j.id: (j.state, j.slot) for j in recent_jobs(stores)}
+    assert states[first.id] == ("abandoned", None) and states[taken.id] == ("running", 1)
+
+
+def test_one_job_at_a_time_and_a_dead_job_is_taken_over(settings):
+    stores = open_stores(settings)
+    try:
+        check_one_at_a_time(settings, stores)
+    finally:
+        stores.close()
+
+
+def test_a_full_job_is_due_when_the_rule_version_differs_from_the_last_judgement(settings):
+    stores = open_stores(settings)
+    try:
+        assert rescan_reason(settings, stores) is None  # nothing retained
+        retain(stores, Retention(RetentionConfig(), settings.home), make_message(subject="x"), queue_id="q1")
+        assert "never judged" in rescan_reason(settings, stores)
+        job, run = run_job(settings, stores, reason="test", actor="t", since=SINCE, workers=0)
+        assert (job.state, job.slot, job.total, job.scanned) == ("done", None, 1, 1) and run.scanned == 1
+        assert rescan_reason(settings, stores) is None
+        (settings.home / "policy.toml").write_text("[symbols.URL_SHORTENER]\nscore = 2.5\n")  # a policy change
+        assert rescan_reason(settings, stores).startswith(f"rule version {job.rule_version[:12]} -> ")
+        indicators_only, _ = run_job(settings, stores, reason="iocs", actor="t", since=SINCE, full=False, workers=0)
+        assert indicators_only.full is False and rescan_reason(settings, stores) is not None  # rules not applied yet
+    finally:
+        stores.close()
