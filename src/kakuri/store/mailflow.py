@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from kakuri.store import counts
 from kakuri.store.messages import (
     WAITING,
     AuditEvent,
@@ -59,6 +60,7 @@ def record_accepted(
         _settle(message)
     if commit:
         session.add(message)
+        counts.record(session, message)  # the dashboard's counts, in the same transaction
         session.commit()
     else:
         insert_new(session, message)
@@ -77,6 +79,7 @@ def insert_new(session: Session, message: Message) -> None:
         session.execute(insert(Recipient.__table__), rows)
     if message.audit:
         session.execute(insert(AuditEvent.__table__), [_row(a, queue_id=message.queue_id) for a in message.audit])
+    counts.record(session, message)
 
 
 def _row(obj, **fixed) -> dict:

@@ -9,3 +9,4 @@ import kakuri.store.knowledge_tables  # noqa: F401,E402  directory, thread ledge
 import kakuri.store.retention  # noqa: F401,E402  retained delivered mail, retro-scan, clawback
 import kakuri.store.indicators  # noqa: F401,E402  imported indicators and feed state
 import kakuri.store.cluster_tables  # noqa: F401,E402  scale-out: node registry, shared spool, blobs in PostgreSQL
+import kakuri.store.counts  # noqa: F401,E402  dashboard counts per hour (totals and pending deltas)

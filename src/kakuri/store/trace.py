@@ -1,11 +1,15 @@
-"""Message trace: find what happened to a mail by sender, recipient, subject, Message-ID or time."""
+"""Message trace: find what happened to a mail by sender, recipient, subject, Message-ID or time.
+
+Fragments are matched with ILIKE, which PostgreSQL answers from the trigram indexes (migration 0013c);
+pages go back in time by keyset (`before` = the last row's received_at and queue id), never OFFSET.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from kakuri.store.messages import Message, Recipient, as_utc
@@ -26,9 +30,11 @@ def search(
     since: datetime | None = None,
     until: datetime | None = None,
     state: str | None = None,
+    before: tuple[datetime, str] | None = None,
     limit: int = 200,
 ) -> list[Message]:
-    """Newest first. Sender and recipient match substrings of envelope addresses (case-insensitive)."""
+    """Newest first. Sender and recipient match substrings of envelope addresses (case-insensitive);
+    `before` (received_at, queue_id) starts after that row, for the next page."""
     stmt = select(Message)
     if sender:
         stmt = stmt.where(Message.mail_from.ilike(_like(sender), escape="\\"))
@@ -48,7 +54,10 @@ def search(
         stmt = stmt.where(Message.received_at < until)
     if state:
         stmt = stmt.where(Message.state == state)
-    return list(session.scalars(stmt.order_by(Message.received_at.desc()).limit(limit)))
+    if before:
+        stmt = stmt.where(tuple_(Message.received_at, Message.queue_id) < tuple_(*before))
+    order = (Message.received_at.desc(), Message.queue_id.desc())
+    return list(session.scalars(stmt.order_by(*order).limit(limit)))
 
 
 def _iso(value: datetime | None) -> str | None:

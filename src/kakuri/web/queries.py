@@ -2,7 +2,9 @@
 
 Keyset paging (`received_at, queue_id` below the last row seen) costs the same on page 1 and page
 2,000, where OFFSET would read and drop every earlier row; the index `ix_gw_messages_state_received`
-(migration 0004a) serves both the state filter and the order.
+(migration 0004a) serves both the state filter and the order. Fragments of senders, subjects and
+recipients are matched with ILIKE, which PostgreSQL answers from the trigram indexes of migration 0013c
+(SQLite, the embedded default, reads `lower(x) LIKE lower(y)`, by scanning).
 """
 
 from __future__ import annotations
@@ -13,12 +15,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, Text, cast, func, literal_column, select, true, tuple_
+from sqlalchemy import Select, Text, cast, select, tuple_
 from sqlalchemy.orm import Session, lazyload, selectinload
 
+from kakuri.store import counts
 from kakuri.store.messages import AuditEvent, Message, Recipient, as_utc
-
-THREAT_ACTIONS = ("quarantine", "reject", "hold")
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def _utc_naive_safe(value: datetime) -> datetime:
 
 
 def _contains(column, value: str):
-    return func.lower(column).contains(value.lower(), autoescape=True)
+    return column.icontains(value, autoescape=True)
 
 
 def _filtered(flt: MessageFilter) -> Select:
@@ -131,77 +132,26 @@ class DashboardData:
 
 
 def dashboard(db: Session, *, now: datetime, hours: int, groups: dict[str, str], top: int = 10) -> DashboardData:
-    """Counts for the last `hours` hours; `groups` maps symbol -> family (from the symbol catalogue)."""
+    """Counts for the last `hours` hours from the count tables (store/counts.py), never over gw_messages;
+    `groups` maps symbol -> family (from the symbol catalogue)."""
     start = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
-    per_hour = _per_hour(db, start, hours)
-    in_window = Message.received_at >= start
-    symbols = _symbol_counts(db, in_window)
-    names: Counter[str] = Counter()
-    impersonation = cast(Message.symbols, Text).contains('"IMPERSONATION_', autoescape=True)
-    for findings, from_header in db.execute(select(Message.findings, Message.from_header).where(in_window, impersonation)):
-        names[_impersonated_name(findings, from_header)] += 1
+    since = counts.epoch_hour(start)
+    by_hour: dict[int, dict[str, int]] = {}
+    for hour, action, count in counts.summed(db, counts.ACTION, since, by_hour=True):
+        by_hour.setdefault(hour, {})[action] = count
+    per_hour = [(start + timedelta(hours=i), by_hour.get(since + i, {})) for i in range(hours)]
+    symbols = Counter(dict(counts.summed(db, counts.SYMBOL, since)))
     families: Counter[str] = Counter()
     for symbol, count in symbols.items():
         families[groups.get(symbol) or symbol.split("_", 1)[0].lower()] += count
-    targeted = db.execute(
-        select(Recipient.address, func.count())
-        .join(Message, Message.queue_id == Recipient.queue_id)
-        .where(Message.received_at >= start, Message.action.in_(THREAT_ACTIONS))
-        .group_by(Recipient.address)
-        .order_by(func.count().desc(), Recipient.address)
-        .limit(top)
-    ).all()
-    names.pop("", None)
     return DashboardData(
         since=start,
         hours=hours,
         per_hour=per_hour,
         symbols=symbols.most_common(top),
         families=families.most_common(top),
-        recipients=[(a, c) for a, c in targeted],
-        impersonated=names.most_common(top),
+        recipients=counts.summed(db, counts.RECIPIENT, since, top=top),
+        impersonated=counts.summed(db, counts.IMPERSONATED, since, top=top),
     )
 
 
-def _symbol_counts(db: Session, in_window) -> Counter[str]:
-    """Symbol -> messages, unnested in the database (decoding every JSON list in Python took seconds)."""
-    unnest = func.json_each if db.get_bind().dialect.name == "sqlite" else func.json_array_elements_text
-    element = unnest(Message.symbols).table_valued("value")
-    # The table first, then the function that reads its row (implicitly LATERAL in both databases).
-    stmt = select(element.c.value, func.count()).select_from(Message).join(element, true())
-    rows = db.execute(stmt.where(in_window).group_by(element.c.value))
-    return Counter({str(symbol): count for symbol, count in rows})
-
-
-def _per_hour(db: Session, start: datetime, hours: int) -> list[tuple[datetime, dict[str, int]]]:
-    # Literal SQL constants: bound parameters would differ between SELECT and GROUP BY for PostgreSQL.
-    if db.get_bind().dialect.name == "sqlite":
-        bucket = func.strftime(literal_column("'%Y-%m-%d %H:00:00'"), Message.received_at)
-    else:
-        utc = func.timezone(literal_column("'UTC'"), Message.received_at)
-        bucket = func.to_char(func.date_trunc(literal_column("'hour'"), utc), literal_column("'YYYY-MM-DD HH24:00:00'"))
-    action = func.coalesce(Message.action, literal_column("'none'"))
-    counts: dict[str, dict[str, int]] = {}
-    stmt = select(bucket, action, func.count()).where(Message.received_at >= start).group_by(bucket, action)
-    for hour, action, count in db.execute(stmt):
-        counts.setdefault(hour, {})[action] = count
-    slots = [start + timedelta(hours=i) for i in range(hours)]
-    return [(slot, counts.get(slot.strftime("%Y-%m-%d %H:00:00"), {})) for slot in slots]
-
-
-def _impersonated_name(findings: list, from_header: str) -> str:
-    """The name a finding says was impersonated, else the display name the message used."""
-    for finding in findings or []:
-        if str(finding.get("symbol", "")).startswith("IMPERSONATION_"):
-            evidence = finding.get("evidence") or {}
-            for key in ("impersonated", "person", "name", "display_name", "matched"):
-                if evidence.get(key):
-                    return str(evidence[key])[:100]
-    return _display_name(from_header or "")
-
-
-def _display_name(from_header: str) -> str:
-    """The part before the last "<": a label for a chart, not an address parser (email.utils.parseaddr
-    costs ~0.2 ms a call, which is seconds over a week of an outbreak)."""
-    name, bracket, _ = from_header.rpartition("<")
-    return name.strip().strip('"').strip()[:100] if bracket else ""

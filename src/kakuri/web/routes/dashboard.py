@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from kakuri.store import counts
 from kakuri.web import charts, i18n, present, queries
 from kakuri.web.deps import DbDep, Viewer
 from kakuri.web.pages import language, render
@@ -20,6 +21,8 @@ Hours = Annotated[int, Query(ge=1, le=24 * 14, description="window, in hours bac
 
 def _data(request: Request, db, hours: int) -> queries.DashboardData:
     groups = {name: spec.group for name, spec in present.catalogue(request.app.state).items()}
+    with request.app.state.sessions() as folding:  # its own short transaction; readers add pending deltas anyway
+        counts.fold(folding)
     return queries.dashboard(db, now=datetime.now(UTC), hours=hours, groups=groups)
 
 
