@@ -63,6 +63,9 @@ def _register() -> None:
 
     retro.register(app)  # retention, iocs, retro-scan
     clawback.register(app)
+    from kakuri.cli import status
+
+    status.register(app)  # gateway nodes, queues, heartbeats
     from kakuri.cli import rules
 
     rules.register(app)  # rules reload
