@@ -257,4 +257,7 @@ def register(app: typer.Typer) -> None:
     from kakuri.cli.bench_retro import retro
 
     bench_app.command("retro")(retro)
+    from kakuri.cli.bench_console import bench_console
+
+    bench_app.command("console")(bench_console)
     app.add_typer(bench_app, name="bench")
