@@ -62,7 +62,7 @@ def spool_for(settings, *, engine: Engine | None = None, node_id: str | None = N
     return Spool(folder, **spool_kwargs)
 
 
-def spool_at(engine: Engine, folder: Path):
+def spool_at(engine: Engine, folder: Path | None):
     """For a writer that is no node (a console without gateway, the CLI) and knows its store and spool folder."""
     return SharedSpool(engine) if engine.dialect.name == "postgresql" else Spool(folder)
 
