@@ -121,6 +121,9 @@ def analyse_network(con: duckdb.DuckDBPyConnection, store: HuntStore, days: list
     for kind, ip, name in con.execute("SELECT kind, ip, min(name) FROM names_all GROUP BY kind, ip").fetchall():
         (names if kind == "ptr" else forward)[ip] = name
     inbound = dict(con.execute("SELECT ip, list_slice(list_sort(list(ts)), 1, 50) FROM smtp_in_all GROUP BY ip").fetchall())
+    # what the network analysis built is not needed again: its memory goes to the mail analysis that follows
+    con.execute("DROP TABLE IF EXISTS web_hits; DROP TABLE IF EXISTS busy; DROP TABLE candidates; DROP TABLE rare_pairs; "
+                "DROP TABLE rare; DROP TABLE relays; DROP TABLE host_totals")
     return NetworkView(hosts=hosts, relays=relays, names=names, forward=forward, smtp_inbound=inbound,
                        window_seconds=window)
 
@@ -241,12 +244,12 @@ def _load_hits(con, store: HuntStore, days: list[str], feeds: Feeds, cfg: HuntCo
     if store.has_table("web"):
         # one pass over the proxy log keeps the rows whose host or upstream address a feed names (equality
         # only, no per-row string work); the URL forms and the kinds of match are worked out on those few
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE web_named AS
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE web_hits AS
+            WITH web_named AS (
             SELECT client, ts, url, method, host, port, path, server_ip, code, status
             FROM {_events(store, 'web', days)}
             WHERE host IN (SELECT host FROM _feed_hosts UNION ALL SELECT ip FROM _feed_c2)
-               OR server_ip IN (SELECT ip FROM _feed_c2)""")
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE web_hits AS
+               OR server_ip IN (SELECT ip FROM _feed_c2))
             SELECT w.client, w.ts, w.url, w.method, f.ip AS c2_ip, f.port AS c2_port, f.status, f.last_online,
                    u.url IS NOT NULL AS url_listed, h.host IS NOT NULL AS host_listed,
                    (contains(w.code, 'DENIED') OR (w.server_ip IS NULL AND w.status IN (0, 403, 407))) AS denied

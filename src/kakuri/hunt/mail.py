@@ -195,18 +195,19 @@ def aggregate(con: duckdb.DuckDBPyConnection, *, offset: float, window_seconds: 
         SELECT address, min(seq) AS seq FROM (
           SELECT address, seq FROM mext WHERE status = 'sent' UNION ALL SELECT address, seq FROM mwrote)
         GROUP BY address""")
+    # the recipients' counts per message first (a narrow aggregate), then one row per outbound message
+    con.execute("""CREATE OR REPLACE TEMP TABLE mcounts AS
+        SELECT e.seq, count(*) AS n_ext,
+               count(*) FILTER (WHERE (k.seq IS NULL OR k.seq >= e.seq) AND g.address IS NULL) AS n_new,
+               sum(e.hard_bounce::INT) AS n_bounced, bool_or(w.address IS NOT NULL) AS to_correspondent
+        FROM mext e LEFT JOIN mknown k ON k.address = e.address LEFT JOIN _mgraph g ON g.address = e.address
+        LEFT JOIN mwrote w ON w.address = e.address GROUP BY e.seq""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE mmsg AS  -- one row per outbound message
-        SELECT t.seq, any_value(t.ts) - {offset} AS ts, any_value(t.account) AS account,
-               any_value(t.client_ip) AS client_ip, any_value(t.internal) AS internal,
-               any_value(t.authenticated) AS authenticated,
-               count(e.address) AS n_ext,
-               count(e.address) FILTER (WHERE (k.seq IS NULL OR k.seq >= t.seq) AND g.address IS NULL) AS n_new,
-               coalesce(sum(e.hard_bounce::INT), 0) AS n_bounced,
-               any_value(t.reply) AND count(e.address) > 0 AS reply,
-               bool_or(w.address IS NOT NULL) AS to_correspondent
-        FROM out_mail t LEFT JOIN mext e USING (seq) LEFT JOIN mknown k ON k.address = e.address
-        LEFT JOIN _mgraph g ON g.address = e.address LEFT JOIN mwrote w ON w.address = e.address
-        GROUP BY t.seq""")
+        SELECT t.seq, t.ts - {offset} AS ts, t.account, t.client_ip, t.internal, t.authenticated,
+               coalesce(c.n_ext, 0) AS n_ext, coalesce(c.n_new, 0) AS n_new, coalesce(c.n_bounced, 0) AS n_bounced,
+               t.reply AND coalesce(c.n_ext, 0) > 0 AS reply, c.to_correspondent
+        FROM out_mail t LEFT JOIN mcounts c USING (seq)""")
+    con.execute("DROP TABLE mcounts; DROP TABLE mknown; DROP TABLE mwrote")
     rows = con.execute(f"""
         WITH s AS (
           SELECT 'account' AS kind, account AS key, * EXCLUDE (account) FROM mmsg
