@@ -16,6 +16,7 @@ fsync off: the benchmark measures reads) and removed at the end; `--keep-url` re
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import random
@@ -108,6 +109,16 @@ class Maker:
         self.outcomes = [(a, s) for a, s, _ in OUTCOMES]
         self.weights = [w for _, _, w in OUTCOMES]
 
+    @functools.cache  # noqa: B019  (one Maker per run)
+    def _verdict_json(self, symbols: tuple[str, ...], name: str) -> tuple[str, str]:
+        findings = [{"symbol": s, "detector": s.split("_", 1)[0].lower(), "weight": 4.0,
+                     "evidence": {"person": name} if s.startswith("IMPERSONATION_") else {"seen": s.lower()}}
+                    for s in symbols]
+        return output.json_text(list(symbols)), output.json_text(findings)
+
+    def _json(self, value) -> str:
+        return "[]" if value == [] else output.json_text(value)
+
     def times(self, count: int, days: int, now: datetime) -> Iterator[datetime]:
         """`count` times over the last `days` days, busier in working hours and on weekdays, in order."""
         start = (now - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
@@ -142,9 +153,8 @@ class Maker:
         else:
             symbols = rng.sample(SYMBOLS_BENIGN, rng.choice((0, 0, 0, 1, 1, 2)))
             score = round(rng.uniform(0, 9), 1)
-        findings = [{"symbol": s, "detector": s.split("_", 1)[0].lower(), "weight": 4.0,
-                     "evidence": {"person": name} if s.startswith("IMPERSONATION_") else {"seen": s.lower()}}
-                    for s in symbols]
+        impersonated = name if any(s.startswith("IMPERSONATION_") for s in symbols) else ""
+        symbols_json, findings_json = self._verdict_json(tuple(symbols), impersonated)
         subject = rng.choice(SUBJECTS).format(
             month=at.month, day=at.day, n=rng.randrange(10000, 999999), week=at.isocalendar()[1],
             v=rng.randint(1, 9), company=rng.choice(COMPANY_JA if rng.random() < 0.5 else COMPANY).title(),
@@ -153,12 +163,12 @@ class Maker:
         from_header = f'"{name}" <{sender}>'
         finished = None if state in ("queued", "released") else at + timedelta(seconds=rng.uniform(0.05, 3))
         kept = action in ("quarantine", "hold", "reject") and state != "deleted"
-        json = output.json_text
+        json = self._json
         message = (
             qid, f"{qid}.{n}@{sender.split('@')[1]}", sender, from_header, ", ".join(rcpts), subject,
             at.strftime("%a, %d %b %Y %H:%M:%S +0000"), rng.randint(1500, 3_000_000), self.blob if kept else None,
             direction, f"198.51.100.{rng.randrange(1, 255)}", f"mx{rng.randrange(9)}.{sender.split('@')[1]}", "",
-            "smtp", action, score, json([f"score {score}"] if threat else []), json(symbols), json(findings),
+            "smtp", action, score, json([f"score {score}"] if threat else []), symbols_json, findings_json,
             state, at, at, finished, finished or at,
         )
         rcpt_status = {"delivered": "delivered", "bounced": "bounced", "queued": "deferred", "quarantined":

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import Session
 
 from kakuri.store.messages import Message, Recipient, as_utc
@@ -20,8 +20,12 @@ def _like(value: str) -> str:
     return f"%{escaped}%"
 
 
-def search(
-    session: Session,
+def search(session: Session, **criteria) -> list[Message]:
+    """The messages `query(**criteria)` selects."""
+    return list(session.scalars(query(**criteria)))
+
+
+def query(
     *,
     sender: str | None = None,
     recipient: str | None = None,
@@ -32,7 +36,7 @@ def search(
     state: str | None = None,
     before: tuple[datetime, str] | None = None,
     limit: int = 200,
-) -> list[Message]:
+) -> Select:
     """Newest first. Sender and recipient match substrings of envelope addresses (case-insensitive);
     `before` (received_at, queue_id) starts after that row, for the next page."""
     stmt = select(Message)
@@ -56,8 +60,7 @@ def search(
         stmt = stmt.where(Message.state == state)
     if before:
         stmt = stmt.where(tuple_(Message.received_at, Message.queue_id) < tuple_(*before))
-    order = (Message.received_at.desc(), Message.queue_id.desc())
-    return list(session.scalars(stmt.order_by(*order).limit(limit)))
+    return stmt.order_by(Message.received_at.desc(), Message.queue_id.desc()).limit(limit)
 
 
 def _iso(value: datetime | None) -> str | None:
