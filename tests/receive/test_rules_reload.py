@@ -88,3 +88,34 @@ async def test_rules_reload_in_a_running_gateway_refuses_broken_rules_then_appli
         assert _findings_and_jobs(stores)[1][-1][0].startswith("rules reload: rule version")
     finally:
         stores.close()
+
+
+async def test_delivered_mail_keeps_its_features_so_an_indicator_import_reads_no_mail(start_gateway, tmp_path):
+    from kakuri.store.retention import MessageFeatures
+    from tests.receive.conftest import message_state
+    from tests.receive.test_smtp_handler import send
+
+    home = tmp_path / "kakuri-data"
+    gateway = await start_gateway(home=home, org={"our_domains": ["corp.example"]})
+    raw = make_message(subject="Docs", body="shared at https://share.badcdn.example/d/91\n", message_id="<d@x.example>")
+    queue_id = await send(gateway, raw, rcpts=("hanako@corp.example",))
+    await wait_until(lambda: (m := message_state(gateway, queue_id)) and m.state == "delivered")
+    with gateway.stores.sessions() as session:
+        features = session.get(MessageFeatures, queue_id)
+        assert features.judged_version == gateway.rule_version
+        assert "domain:share.badcdn.example" in features.items
+    for path in (home / "retained").rglob("*"):  # the indicator match must not need the copy
+        if path.is_file():
+            path.unlink()
+    with gateway.stores.sessions() as session:
+        from kakuri.store.indicators import Indicator
+
+        session.add(Indicator(kind="domain", value="badcdn.example", source="test"))
+        session.commit()
+    job, run = run_job(load_settings(home), gateway.stores, reason="iocs import", actor="t", full=False, workers=0,
+                       since=datetime.now(UTC) - timedelta(days=1))
+    assert (run.examined, run.scanned, run.missing) == (1, 0, 0)
+    assert [f.queue_id for f in run.findings] == [queue_id] and job.findings == 1
+    same_rules, run = run_job(load_settings(home), gateway.stores, reason="t", actor="t", workers=0,
+                              since=datetime.now(UTC) - timedelta(days=1))
+    assert (run.skipped, run.scanned) == (1, 0)  # judged clean at delivery under this rule version

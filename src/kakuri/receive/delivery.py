@@ -234,7 +234,8 @@ class DeliveryQueue:
         def write(session):
             message = mailflow.record_accepted(session, **fields, results=results, commit=False, known_new=known_new)
             if retained is not None:
-                retention.record(session, queue_id=entry.queue_id, key=retained, size=len(entry.raw))
+                retention.record(session, queue_id=entry.queue_id, key=retained, size=len(entry.raw),
+                                 items=outcome.headers.get("retro_items"))
             return message
 
         return await self.writer.run(write)

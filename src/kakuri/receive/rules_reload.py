@@ -90,6 +90,8 @@ async def apply_rules(gateway, settings: Settings) -> RulesState:
         await gateway.scans.warm_up()
         log.warning("scanning rules %s in force (were %s)", version[:12], gateway.rule_version[:12])
         gateway.rule_version = version
+        if gateway.queue.retention is not None:
+            gateway.queue.retention.rule_version = version
         state = RulesState(version, _now())
         if gateway.retro is not None:
             gateway.retro.check(settings, why="rules reload")

@@ -68,6 +68,9 @@ class _Worker:
         self.knowledge = load_knowledge(settings, engine=self.stores.engine)
         self.scanner = build_scanner(settings, knowledge=self.knowledge)
         self.emergency = EmergencySwitch(self.stores.sessions)  # active modes, re-read every few seconds
+        from kakuri.store.retention import RetentionConfig
+
+        self.retention = RetentionConfig.model_validate(settings.section("retention"))
         # Scans read the ledger's in-memory index and learning writes it: never both at once.
         self.lock = threading.Lock()
         self._to_learn: list = []
@@ -82,7 +85,14 @@ class _Worker:
                 self._to_learn.append((result.message, envelope))
                 if len(self._to_learn) >= LEARN_BATCH:
                     self._learn()
-        return ScanOutcome(verdict=verdict, headers=header_summary(result.message))
+        headers = header_summary(result.message)
+        retention = self.retention
+        if verdict["action"] in LEARN_ACTIONS and retention.enabled and envelope.direction.value in retention.directions:
+            from kakuri.respond.retroscan import features_of
+
+            # what indicators can name, kept beside the retained copy: the retro-scan then never parses it
+            headers["retro_items"] = features_of(result.message, envelope)
+        return ScanOutcome(verdict=verdict, headers=headers)
 
     def _learn(self) -> None:
         # One transaction per batch: a commit (fsync) per message would cost more than the scan itself.

@@ -177,6 +177,8 @@ class Gateway:
         from kakuri.respond.retroscan import rule_version
 
         self.rule_version = rule_version(self.settings)
+        if self.queue.retention is not None:  # retained mail is judged clean under it at delivery
+            self.queue.retention.rule_version = self.rule_version
         self.retro = BackgroundRetro(self.settings, self.stores)
         self.retro.check(why="gateway start")
 

@@ -20,6 +20,7 @@ reached, so that `kakuri clawback --incident N` can take it back.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -29,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kakuri.model.envelope import Direction, Envelope
@@ -257,87 +258,97 @@ def retro_scan(
 
     `scan=False` only matches indicators against messages whose features are known (what an IOC
     import does first, in seconds); messages never parsed are scanned regardless, to learn them.
-    `progress(run)` is called as the counts move (every 100 results); it may raise to stop the run."""
+    `progress(run)` is called as the counts move (every 100 results); it may raise to stop the run.
+
+    The window is read from the database in batches as the pool takes work, so a window of millions
+    of messages is never held in memory; only the judged content items are (one set entry each)."""
     started = time.perf_counter()
     run = RetroRun(rule_version=rule_version(settings))
+    version = run.rule_version
+    window = (
+        select(RetainedMessage.queue_id, RetainedMessage.blob_key, Message.mail_from, Message.direction,
+               Message.client_ip, Message.helo, MessageFeatures.items, MessageFeatures.judged_version)
+        .join(Message, Message.queue_id == RetainedMessage.queue_id)
+        .outerjoin(MessageFeatures, MessageFeatures.queue_id == RetainedMessage.queue_id)
+        .where(Message.received_at >= since, Message.state.in_([str(s) for s in REACHED]))
+    )
     with stores.sessions() as session:
         index = IndicatorIndex.load(session)
-        judged = set(session.scalars(select(JudgedItem.item).where(JudgedItem.rule_version == run.rule_version)))
-        rows = session.execute(
-            select(RetainedMessage.queue_id, RetainedMessage.blob_key, Message.mail_from, Message.direction,
-                   Message.client_ip, Message.helo, MessageFeatures.items)
-            .join(Message, Message.queue_id == RetainedMessage.queue_id)
-            .outerjoin(MessageFeatures, MessageFeatures.queue_id == RetainedMessage.queue_id)
-            .where(Message.received_at >= since, Message.state.in_([str(s) for s in REACHED]))
-            .order_by(Message.received_at)
-        ).all()
+        judged = set(session.scalars(select(JudgedItem.item).where(JudgedItem.rule_version == version)))
+        run.total = session.scalar(select(func.count()).select_from(window.subquery())) or 0
     hits: dict[str, list[str]] = {}
     verdicts: dict[str, dict] = {}
-    jobs, deferred = [], []
+    deferred: list = []
     pending: set[str] = set()  # content items that messages already queued in this run will judge
-    run.total = len(rows)
-    for queue_id, key, mail_from, direction, client_ip, helo, items in rows:
-        run.examined += 1
-        job = (queue_id, key, _envelope(mail_from, direction, client_ip, helo))
-        if items is not None:
-            matched = index.match(items)
-            if matched:
-                hits[queue_id] = matched
-            if not scan or (skip_judged and _already_judged(queue_id, items, judged)):
-                run.skipped += 1
-                continue
-            content = {i for i in items if i.startswith(CONTENT)}
-            if skip_judged and content and content <= judged | pending:
-                deferred.append((job, content))  # another message of this run will judge the same content
-                continue
-            pending |= content
-        jobs.append(job)
     if progress:
         progress(run)
-    own_pool = pool is None and (jobs or deferred)
-    if own_pool:
-        pool = RetroPool(Path(settings.home), workers=0 if len(jobs) < 50 else None)
-    try:
-        new_features, new_judged = [], []
 
-        def later():  # the deferred messages whose content the first pass did not judge clean
-            for job, content in deferred:
-                if content <= judged:
-                    run.skipped += 1
-                else:
+    def first_pass() -> Iterator[tuple[str, str, Envelope]]:
+        """The messages to scan, as the pool asks for them; the others are matched and counted here."""
+        with stores.sessions() as session:
+            rows = session.execute(window.order_by(Message.received_at).execution_options(yield_per=5000))
+            for queue_id, key, mail_from, direction, client_ip, helo, items, judged_version in rows:
+                run.examined += 1
+                job = (queue_id, key, _envelope(mail_from, direction, client_ip, helo))
+                if items is None:  # never parsed: scan it to learn it, whatever the mode
                     yield job
+                    continue
+                matched = index.match(items)
+                if matched:
+                    hits[queue_id] = matched
+                content = {i for i in items if i.startswith(CONTENT)}
+                if not scan or (skip_judged and (judged_version == version or (content and content <= judged))):
+                    run.skipped += 1
+                    continue
+                if skip_judged and content and content <= judged | pending:
+                    deferred.append((job, content))  # another message of this run judges the same content first
+                    continue
+                pending.update(content)
+                yield job
 
-        def all_jobs():
-            yield from pool.map(jobs)
-            if deferred:
-                yield from pool.map(later())
+    def second_pass() -> Iterator[tuple[str, str, Envelope]]:
+        """The deferred messages whose content the first pass did not judge clean."""
+        for job, content in deferred:
+            if content <= judged:
+                run.skipped += 1
+            else:
+                yield job
 
-        for count, (queue_id, verdict, items) in enumerate(all_jobs() if jobs or deferred else (), 1):
+    own_pool = pool is None
+    if own_pool:  # small windows (tests, a CLI on a quiet site) are judged here; large ones in the pool
+        pool = RetroPool(Path(settings.home), workers=0 if run.total < 50 else None)
+    try:
+        features, new_judged = [], []
+        results = itertools.chain(pool.map(first_pass()), pool.map(second_pass()))
+        for count, (queue_id, verdict, items) in enumerate(results, 1):
             if verdict is None:
                 run.missing += 1
                 continue
             run.scanned += 1
-            new_features.append({"queue_id": queue_id, "items": items})
             matched = index.match(items)
             if matched:
                 hits[queue_id] = matched
-            if verdict["action"] in NOW_BAD:
-                verdicts[queue_id] = verdict
-            else:
-                fresh = {i for i in items if i.startswith(CONTENT)} | {f"msg:{queue_id}"}
-                new_judged += [{"item": i, "rule_version": run.rule_version} for i in fresh - judged]
+            clean = verdict["action"] not in NOW_BAD
+            if clean:
+                fresh = {i for i in items if i.startswith(CONTENT)} - judged
+                new_judged += [{"item": i, "rule_version": version} for i in fresh]
                 judged |= fresh
-            if len(new_features) >= 2000:
-                _save_learning(stores, new_features, new_judged)
-                new_features, new_judged = [], []
+            else:
+                verdicts[queue_id] = verdict
+            features.append({"queue_id": queue_id, "items": items, "judged_version": version if clean else None})
+            if len(features) >= 2000:
+                _save_learning(stores, features, new_judged)
+                features, new_judged = [], []
             if progress and count % 100 == 0:
                 progress(run)
-        _save_learning(stores, new_features, new_judged)
+        _save_learning(stores, features, new_judged)
     finally:
         if own_pool:
             pool.close()
-    run.incident_id, run.findings = _record_findings(stores, hits, verdicts, run.rule_version, actor, incident_id)
+    run.incident_id, run.findings = _record_findings(stores, hits, verdicts, version, actor, incident_id)
     run.seconds = time.perf_counter() - started
+    if progress:
+        progress(run)
     return run
 
 
@@ -347,13 +358,6 @@ def _envelope(mail_from: str, direction: str, client_ip: str, helo: str) -> Enve
                     direction=Direction(direction) if known else Direction.INBOUND)
 
 
-def _already_judged(queue_id: str, items: list[str], judged: set[str]) -> bool:
-    if f"msg:{queue_id}" in judged:
-        return True
-    content = [i for i in items if i.startswith(CONTENT)]
-    return bool(content) and all(i in judged for i in content)
-
-
 def _save_learning(stores: Stores, features: list[dict], judged: list[dict]) -> None:
     if not features and not judged:
         return
@@ -361,21 +365,27 @@ def _save_learning(stores: Stores, features: list[dict], judged: list[dict]) -> 
 
     now = utcnow()
     with stores.sessions() as session:
-        insert_ignoring(session, MessageFeatures, [{**f, "extracted_at": now} for f in features])
-        if judged:  # judged again under a newer rule version: the row moves to it
-            upsert_judged(session, [{**j, "judged_at": now} for j in judged])
+        _upsert(session, MessageFeatures, [{**f, "extracted_at": now} for f in features], ["queue_id"],
+                ["items", "judged_version", "extracted_at"])
+        # judged again under a newer rule version: the row moves to it
+        _upsert(session, JudgedItem, [{**j, "judged_at": now} for j in judged], ["item"], ["rule_version", "judged_at"])
         session.commit()
 
 
 def upsert_judged(session: Session, rows: list[dict]) -> None:
+    _upsert(session, JudgedItem, rows, ["item"], ["rule_version", "judged_at"])
+
+
+def _upsert(session: Session, table, rows: list[dict], keys: list[str], columns: list[str]) -> None:
+    if not rows:
+        return
     if session.bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    statement = dialect_insert(JudgedItem)
+    statement = dialect_insert(table)
     statement = statement.on_conflict_do_update(
-        index_elements=[JudgedItem.item],
-        set_={"rule_version": statement.excluded.rule_version, "judged_at": statement.excluded.judged_at})
+        index_elements=keys, set_={c: statement.excluded[c] for c in columns})
     for start in range(0, len(rows), 500):
         session.execute(statement, rows[start:start + 500])
 

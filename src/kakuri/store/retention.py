@@ -12,7 +12,8 @@ delivered message would cost the gateway's throughput every day.
 Tables (branch "retro" of the migrations):
 - `rt_retained`: one row per retained message (queue id -> blob key, size, when it expires);
 - `rt_features`: what a message carries that indicators name (file hashes, URLs, hosts, senders, client IP),
-  written by the first retro-scan that parsed it, so later indicator matches need no parsing;
+  written by the gateway's scan worker at delivery (or the first retro-scan that parsed it), with the rule
+  version it was judged clean under, so indicator matches and same-rules retro-scans need no parsing;
 - `rt_judged`: attachment hashes and URLs judged clean under a rule version (the retro-scan skips
   messages made only of such items);
 - `rt_findings`: delivered mail a retro-scan now judges malicious, with the incident it was linked to;
@@ -65,6 +66,9 @@ class MessageFeatures(Base):
     queue_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     items: Mapped[list] = mapped_column(JSON, default=list)  # "sha256:..", "url:..", "domain:..", "email:..", "ip:.."
     extracted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The rule version it was last judged clean under (by the gateway at delivery, or a retro-scan);
+    # a retro-scan under that version skips it without reading it. NULL: judged bad, or never.
+    judged_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class JudgedItem(Base):
@@ -176,6 +180,7 @@ class Retention:
 
     def __init__(self, config: RetentionConfig, home: Path) -> None:
         self.config = config
+        self.rule_version = ""  # of the scan that lets retained mail through (the gateway sets it)
         key_file = (Path(home) / config.encryption_key_file) if config.encryption_key_file else None
         self.blobs = RetainedBlobs(Path(home) / config.dir, key_file=key_file)
 
@@ -190,12 +195,19 @@ class Retention:
     def keep(self, raw: bytes) -> str:
         return self.blobs.put(raw)
 
-    def record(self, session: Session, *, queue_id: str, key: str, size: int, at: datetime | None = None) -> None:
-        """Insert the row in the caller's transaction (the gateway's group commit)."""
+    def record(self, session: Session, *, queue_id: str, key: str, size: int, at: datetime | None = None,
+               items: list[str] | None = None) -> None:
+        """Insert the row in the caller's transaction (the gateway's group commit).
+
+        `items`: the message's features from the scan that let it through (respond.retroscan.features_of),
+        judged clean under `self.rule_version` (set by the gateway; "" = unknown)."""
         at = at or utcnow()
         row = dict(queue_id=queue_id, blob_key=key, size=size, retained_at=at,
                    expires_at=at + timedelta(days=self.config.days))
         insert_ignoring(session, RetainedMessage, [row])
+        if items is not None:
+            insert_ignoring(session, MessageFeatures, [dict(queue_id=queue_id, items=items, extracted_at=at,
+                                                            judged_version=self.rule_version or None)])
 
     def expire(self, session: Session, *, now: datetime | None = None) -> tuple[int, int]:
         """Drop copies past their time, then the oldest ones while over `max_total_bytes`.
