@@ -251,12 +251,15 @@ def _malformed(stats) -> None:
 
 
 def _results(report, json_out, notify_csv, labels, show: str, fmt: str) -> None:
-    records = [r.as_json() for r in report.records]
+    from kakuri.hunt.verdicts import write_json
+
     if json_out:
-        json_out.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+        write_json(json_out, report.records)
+    # the clean hosts' dicts only when they are printed: the infected are what the rest reads
+    records = [r.as_json() for r in report.records if show == "all" or r.verdict == "infected"]
     if notify_csv:
         write_notify_csv(notify_csv, records)
-    print_records(records, fmt=fmt, show=show)
+    print_records(records, fmt=fmt, show=show, total=len(report.records))
     read = f", {report.stats.malformed_total} malformed skipped, {len(report.files)} files" if report.files else ""
     console.print(f"{report.lines} lines in {report.seconds:.1f} s ({report.lines_per_second:,.0f} lines/s){read}",
                   highlight=False, soft_wrap=True)

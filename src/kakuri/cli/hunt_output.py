@@ -29,7 +29,9 @@ def finding_rows(records: list[dict]) -> Iterator[dict]:
                    "evidence": e.get("evidence", {}), "notify": len(r["notify"])}
 
 
-def print_records(records: list[dict], *, fmt: str, show: str, out: TextIO | None = None) -> None:
+def print_records(records: list[dict], *, fmt: str, show: str, out: TextIO | None = None,
+                  total: int | None = None) -> None:
+    """`total`: hosts and accounts analysed, when `records` holds only the infected ones."""
     out = out or sys.stdout
     if show == "none":
         return
@@ -37,7 +39,7 @@ def print_records(records: list[dict], *, fmt: str, show: str, out: TextIO | Non
     if fmt == "auto":
         fmt = "table" if out.isatty() else "lines"
     if fmt == "table":
-        _table(rows, len(records), out)
+        _table(rows, len(records) if total is None else total, out)
     elif fmt == "lines":
         for row in finding_rows(rows):
             evidence = " ".join(f"{k}={_token(v)}" for k, v in row["evidence"].items())

@@ -16,6 +16,7 @@ import pyarrow as pa
 from kakuri.hunt.beaconing import STATS_SQL, BeaconStats, score_row
 from kakuri.hunt.config import HuntConfig
 from kakuri.hunt.daily import DAILY, LITERAL_HOST, summary_glob
+from kakuri.hunt.engine import stream
 from kakuri.hunt.feeds import Feeds
 from kakuri.hunt.infrastructure import InfraEvidence, find_relays
 from kakuri.hunt.store import HuntStore
@@ -23,7 +24,7 @@ from kakuri.hunt.store import HuntStore
 SMTP_PORTS = (25, 465, 587)
 
 
-@dataclass
+@dataclass(slots=True)
 class Pair:
     """One host's traffic with one rare destination, over the selected days."""
 
@@ -41,7 +42,7 @@ class Pair:
     beacon: BeaconStats | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class HitSummary:
     count: int
     first: float
@@ -49,7 +50,7 @@ class HitSummary:
     examples: list[str]
 
 
-@dataclass
+@dataclass(slots=True)
 class HostView:
     first_seen: float
     last_seen: float
@@ -82,8 +83,8 @@ def analyse_network(con: duckdb.DuckDBPyConnection, store: HuntStore, days: list
     con.execute("""CREATE OR REPLACE TEMP TABLE host_totals AS
         SELECT host, min(first) AS first, max(last) AS last, sum(dns_queries) AS dns_queries,
                sum(web_requests) AS web_requests FROM hosts_all GROUP BY host""")
-    hosts = {ip: HostView(first_seen=first, last_seen=last, dns_queries=int(dns)) for ip, first, last, dns in con.execute(
-        "SELECT host, first, last, dns_queries FROM host_totals").fetchall()}
+    hosts = {ip: HostView(first_seen=first, last_seen=last, dns_queries=int(dns)) for ip, first, last, dns in stream(
+        con, "SELECT host, first, last, dns_queries FROM host_totals")}
     evidence = _infra_evidence(con)
     relays = find_relays(cfg, evidence, mail_server_names)
     con.register("_relays", pa.table({"ip": pa.array(list(relays), pa.string())}))
@@ -118,12 +119,12 @@ def analyse_network(con: duckdb.DuckDBPyConnection, store: HuntStore, days: list
         if host in hosts:
             hosts[host].mx_count, hosts[host].mx_domains = count, examples
     names, forward = {}, {}
-    for kind, ip, name in con.execute("SELECT kind, ip, min(name) FROM names_all GROUP BY kind, ip").fetchall():
+    for kind, ip, name in stream(con, "SELECT kind, ip, min(name) FROM names_all GROUP BY kind, ip"):
         (names if kind == "ptr" else forward)[ip] = name
     inbound = dict(con.execute("SELECT ip, list_slice(list_sort(list(ts)), 1, 50) FROM smtp_in_all GROUP BY ip").fetchall())
     # what the network analysis built is not needed again: its memory goes to the mail analysis that follows
-    con.execute("DROP TABLE IF EXISTS web_hits; DROP TABLE IF EXISTS busy; DROP TABLE candidates; DROP TABLE rare_pairs; "
-                "DROP TABLE rare; DROP TABLE relays; DROP TABLE host_totals")
+    for table in ("web_hits", "busy", "candidates", "rare_pairs", "rare", "relays", "host_totals"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     return NetworkView(hosts=hosts, relays=relays, names=names, forward=forward, smtp_inbound=inbound,
                        window_seconds=window)
 

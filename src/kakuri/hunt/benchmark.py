@@ -130,13 +130,13 @@ def _phase(argv: list[str]) -> dict:
         return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
                 "lines": report.stats.lines, "days": len(days), "malformed": report.stats.malformed_total}
     from kakuri.hunt.run import run
+    from kakuri.hunt.verdicts import write_json
 
     result = run(store, load_feeds(path), load_policy(), cfg)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
-    records = [r.as_json() for r in result.records]
-    (store_dir / "result.json").write_text(json.dumps(records), encoding="utf-8")
-    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "lines": result.lines, "records": len(records),
-            "infected": sum(r["verdict"] == "infected" for r in records)}
+    write_json(store_dir / "result.json", result.records)
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "lines": result.lines, "records": len(result.records),
+            "infected": sum(r.verdict == "infected" for r in result.records)}
 
 
 if __name__ == "__main__":

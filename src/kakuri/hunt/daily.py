@@ -31,6 +31,7 @@ import pyarrow as pa
 from kakuri.hunt import mail
 from kakuri.hunt.addresses import InternalNetworks, is_ip
 from kakuri.hunt.config import HuntConfig
+from kakuri.hunt.engine import connect  # noqa: F401  (the connection every step shares)
 from kakuri.hunt.store import SCHEMAS, HuntStore
 
 SUMMARY_VERSION = 3
@@ -147,19 +148,6 @@ WHERE c.resp_port IN (25, 465, 587) AND c.state NOT IN {_FAILED_STATES}""",
 }
 
 
-def connect(cfg: HuntConfig, store: HuntStore) -> duckdb.DuckDBPyConnection:
-    """DuckDB with a memory cap and a spill folder: large inputs spill to disk instead of growing memory."""
-    con = duckdb.connect()
-    spill = store.root / "tmp"
-    spill.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET memory_limit = '{cfg.engine_memory_mb}MB'")
-    con.execute(f"SET temp_directory = '{spill}'")
-    if cfg.engine_threads:
-        con.execute(f"SET threads = {int(cfg.engine_threads)}")
-    con.execute("SET preserve_insertion_order = false")
-    return con
-
-
 def summary_glob(store: HuntStore, name: str, days: list[str]) -> list[str]:
     return [str(p) for day in days for p in [store.root / "daily" / name / f"day={day}.parquet"] if p.exists()]
 
@@ -179,7 +167,8 @@ def refresh_mail(store: HuntStore, con: duckdb.DuckDBPyConnection, cfg: HuntConf
         files = [str(p) for p in store.day_files("mail", day)]
         for name in mail.MAIL_DAILY:
             (store.root / "daily" / f"mail_{name}").mkdir(parents=True, exist_ok=True)
-        mail.summarise_day(con, files, networks, lambda name: str(store.root / "daily" / f"mail_{name}" / f"day={day}.parquet"))
+        mail.summarise_day(con, files, networks,
+                           lambda name: str(store.root / "daily" / f"mail_{name}" / f"day={day}.parquet"))
 
     return _refresh(store, cfg, days, "mail/", ("mail",), [f"mail_{n}" for n in mail.MAIL_DAILY], summarise)
 
@@ -195,7 +184,8 @@ def _refresh(store: HuntStore, cfg: HuntConfig, days: list[str], prefix: str, ta
     redone = []
     for day in days:
         key = _day_key(store, day, cfg, tables)
-        if keys.get(prefix + day) == key and all((store.root / "daily" / n / f"day={day}.parquet").exists() for n in names):
+        written = all((store.root / "daily" / n / f"day={day}.parquet").exists() for n in names)
+        if keys.get(prefix + day) == key and written:
             continue
         summarise(day)
         keys[prefix + day] = key

@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from kakuri.hunt.addresses import InternalNetworks, is_ip
+from kakuri.hunt.engine import stream
 
 DAY = 86400.0
 MAX_CLOCK_SAMPLES = 5_000
@@ -32,7 +33,7 @@ _REPLY = re.compile(r"^\s*(re|aw|sv|antw|r|返信)\s*[:：]", re.IGNORECASE)
 _REPLY_SQL = r"(?i)^\s*(re|aw|sv|antw|r|返信)\s*[:：]"
 
 
-@dataclass
+@dataclass(slots=True)
 class SenderStats:
     first_seen: float
     messages: int = 0
@@ -46,8 +47,8 @@ class SenderStats:
     external_recipients: int = 0
     hard_bounces: int = 0
     first_external_auth: float | None = None
-    auth_external_ips: set[str] = field(default_factory=set)
-    clients: set[str] = field(default_factory=set)  # internal hosts that sent as this account
+    auth_external_ips: frozenset[str] = frozenset()
+    clients: frozenset[str] = frozenset()  # internal hosts that sent as this account
 
 
 @dataclass
@@ -136,10 +137,12 @@ def summarise_day(con: duckdb.DuckDBPyConnection, files: list[str], networks: In
     con.execute(f"""CREATE OR REPLACE TEMP TABLE mail_d AS
         SELECT seq, ts, client_ip, client_name, sasl_username AS sasl, sender, subject, lower(server) AS server,
                recipients FROM read_parquet({files!r})""")
-    clients = [ip for (ip,) in con.execute("SELECT DISTINCT client_ip FROM mail_d WHERE client_ip IS NOT NULL").fetchall()]
+    clients = [ip for (ip,) in con.execute(
+        "SELECT DISTINCT client_ip FROM mail_d WHERE client_ip IS NOT NULL").fetchall()]
     con.register("_mclients", pa.table({"ip": pa.array(clients, pa.string()),
                                          "internal": [is_ip(ip) and networks.is_internal(ip) for ip in clients]}))
-    encoded = [s for (s,) in con.execute("SELECT DISTINCT subject FROM mail_d WHERE contains(subject, '=?')").fetchall()]
+    encoded = [s for (s,) in con.execute(
+        "SELECT DISTINCT subject FROM mail_d WHERE contains(subject, '=?')").fetchall()]
     con.register("_mencoded", pa.table({"subject": pa.array(encoded, pa.string()),
                                          "reply": [is_reply(s) for s in encoded]}))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE mtx_d AS
@@ -208,7 +211,7 @@ def aggregate(con: duckdb.DuckDBPyConnection, *, offset: float, window_seconds: 
                t.reply AND coalesce(c.n_ext, 0) > 0 AS reply, c.to_correspondent
         FROM out_mail t LEFT JOIN mcounts c USING (seq)""")
     con.execute("DROP TABLE mcounts; DROP TABLE mknown; DROP TABLE mwrote")
-    rows = con.execute(f"""
+    rows = stream(con, f"""
         WITH s AS (
           SELECT 'account' AS kind, account AS key, * EXCLUDE (account) FROM mmsg
           UNION ALL SELECT 'host', client_ip, * EXCLUDE (account) FROM mmsg WHERE internal),
@@ -225,16 +228,18 @@ def aggregate(con: duckdb.DuckDBPyConnection, *, offset: float, window_seconds: 
                min(ts) FILTER (WHERE authenticated AND NOT internal AND client_ip IS NOT NULL),
                list(DISTINCT client_ip) FILTER (WHERE authenticated AND NOT internal AND client_ip IS NOT NULL),
                list(DISTINCT client_ip) FILTER (WHERE internal)
-        FROM w WHERE key IS NOT NULL GROUP BY kind, key""").fetchall()
+        FROM w WHERE key IS NOT NULL GROUP BY kind, key""")
     for (kind, key, first, messages, burst, burst_start, new_peak, new_start, new, replies, strangers, external,
          bounces, first_auth, auth_ips, clients) in rows:
         stats = SenderStats(first_seen=first, messages=messages, peak_burst=burst, peak_burst_start=burst_start,
                             peak_new_messages=new_peak, peak_new_start=new_start or 0.0, new_recipients=int(new),
                             replies=int(replies), stranger_replies=strangers, external_recipients=int(external),
-                            hard_bounces=int(bounces), first_external_auth=first_auth, auth_external_ips=set(auth_ips or ()),
-                            clients=set(clients or ()) if kind == "account" else set())
+                            hard_bounces=int(bounces), first_external_auth=first_auth,
+                            auth_external_ips=frozenset(auth_ips or ()),
+                            clients=frozenset(clients or ()) if kind == "account" else frozenset())
         (view.accounts if kind == "account" else view.hosts)[key] = stats
-    view.host_names = dict(con.execute("SELECT client_ip, arg_min(name, seq) FROM names_mail GROUP BY client_ip").fetchall())
+    view.host_names = dict(con.execute(
+        "SELECT client_ip, arg_min(name, seq) FROM names_mail GROUP BY client_ip").fetchall())
     con.execute(f"""CREATE OR REPLACE TEMP TABLE minbound AS  -- outside senders delivered to our mailboxes
         SELECT i.mailbox, i.sender, i.ts - {offset} AS ts FROM inbox_mail i LEFT JOIN _mdomains d USING (domain)
         WHERE NOT coalesce(d.ours, FALSE)""")

@@ -7,9 +7,11 @@ A host's list is the union over the accounts used from it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Callable
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
 
 from kakuri.decide.policy import PolicyConfig
 from kakuri.hunt.config import HuntConfig
@@ -20,7 +22,7 @@ from kakuri.hunt.symbols import DETECTOR
 from kakuri.model import Finding
 
 
-@dataclass
+@dataclass(slots=True)
 class HuntRecord:
     kind: str  # host | account
     key: str
@@ -45,6 +47,16 @@ class HuntRecord:
         )
         out["accounts" if self.kind == "host" else "hosts"] = self.linked
         return out
+
+
+def write_json(path: Path, records: Iterable[HuntRecord]) -> None:
+    """Every record as one JSON array, written record by record (no copy of the whole result in memory)."""
+    with path.open("w", encoding="utf-8") as out:
+        out.write("[")
+        for i, record in enumerate(records):
+            out.write(",\n" if i else "\n")
+            out.write(json.dumps(record.as_json(), ensure_ascii=False, indent=1))
+        out.write("\n]\n")
 
 
 def build_records(net: NetworkView, mail: MailView, policy: PolicyConfig, cfg: HuntConfig,
