@@ -17,6 +17,7 @@ from typing import Protocol
 import aiosmtplib
 
 from kakuri.act.line_length import fold_long_lines
+from kakuri.receive.smtp_client import RelayClient
 from kakuri.store.blobs import fsync_dir
 
 
@@ -115,7 +116,7 @@ class SmtpRelay:
         return await self._connect(), False
 
     async def _connect(self) -> aiosmtplib.SMTP:
-        client = aiosmtplib.SMTP(
+        client = RelayClient(
             hostname=self.host, port=self.port, timeout=self.timeout, local_hostname=self.helo, start_tls=False
         )
         await client.connect()

@@ -37,6 +37,18 @@ class _SMTP(FastDataSMTP):  # aiosmtpd's SMTP, reading DATA in chunks (receive/s
     # a line is abuse: 500, and aiosmtpd discards it as it reads, without buffering it.
     line_length_limit = 64 * 1024
 
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """MAIL/RCPT path: `<dot-atom@domain>` without a comment is taken as it is; anything else goes
+        through aiosmtpd's RFC 5322 parser (email's header parser: ~0.4 ms a command, the largest
+        cost of a transaction in the main process), which gives the same answer for the simple form."""
+        match = _SIMPLE_PATH.match(arg)
+        if match is not None:
+            rest = arg[match.end():].lstrip(" \t")
+            local = match.group(1)
+            if not rest.startswith("(") and not (self.local_part_limit and len(local) > self.local_part_limit):
+                return f"{local}@{match.group(2)}", rest
+        return super()._getaddr(arg)
+
     @syntax("XFORWARD attribute=value ...")
     async def smtp_XFORWARD(self, arg: str) -> None:
         """Postfix's XFORWARD (after-queue content filter): the original client behind the MTA.
@@ -62,6 +74,8 @@ class _SMTP(FastDataSMTP):  # aiosmtpd's SMTP, reading DATA in chunks (receive/s
         await self.push("250 2.0.0 Ok")
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_SIMPLE_PATH = re.compile(rf"[ \t]*<({_ATOM}(?:\.{_ATOM})*)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
 _XFORWARD_NAMES = frozenset({"NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE", "LOGIN"})
 
 
