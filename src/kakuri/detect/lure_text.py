@@ -25,6 +25,7 @@ wording paraphrased past the patterns; text only inside attachments.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 import unicodedata
@@ -282,11 +283,17 @@ def _recipient_as_name(message: ParsedMessage, text: str) -> dict[str, str] | No
             return {"address": address, "where": "greeting"}
         if len(local) >= 5 and re.search(r"[._\d]", local) and greeting:
             near = head[greeting.end():greeting.end() + 40]
-            if re.search(rf"(?<![\w.]){re.escape(local)}(?![\w@])", near) or re.search(
-                rf"(?<![\w.]){re.escape(local)}(?![\w@])", subject
-            ):
+            alone = _standalone(local)
+            if alone.search(near) or alone.search(subject):
                 return {"address": address, "where": "greeting"}
     return None
+
+
+@functools.lru_cache(maxsize=8192)
+def _standalone(local: str) -> re.Pattern:
+    """The local part as a word of its own. Cached per local part: an organisation's recipients are a
+    bounded set, and re's own cache (512 patterns) was recompiling one per message (0.3 ms each)."""
+    return re.compile(rf"(?<![\w.]){re.escape(local)}(?![\w@])")
 
 
 def _decorated_letters(message: ParsedMessage, raw_text: str) -> dict[str, str] | None:
