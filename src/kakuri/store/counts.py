@@ -150,8 +150,10 @@ def rebuild(connection) -> None:
     connection.execute(delete(CountDelta))
     connection.execute(delete(CountTotal))
     pg = connection.dialect.name == "postgresql"
+    # SQLite: the hour cut from the text SQLAlchemy stores ("YYYY-MM-DD HH:MM:SS.ffffff"), because strftime
+    # rounds to the millisecond and would put 10:59:59.9996 in the 11:00 hour.
     hour = ("floor(extract(epoch FROM m.received_at) / 3600)::int" if pg
-            else "CAST(strftime('%s', m.received_at) AS INTEGER) / 3600")
+            else "CAST(strftime('%s', substr(m.received_at, 1, 13) || ':00:00') AS INTEGER) / 3600")
     symbols = ("CROSS JOIN LATERAL json_array_elements_text(m.symbols) AS s(value)" if pg
                else "JOIN json_each(m.symbols) AS s")
     threats = ", ".join(f"'{a}'" for a in THREAT_ACTIONS)
