@@ -38,6 +38,8 @@ def _finding(symbol: str, ts: float | None, **evidence) -> tuple[Finding, float 
 
 def host_findings(host: HostView, cfg: HuntConfig) -> list[tuple[Finding, float | None]]:
     """Findings with the time each was first seen (for first_seen). `host.pairs` holds only rare destinations."""
+    if not (host.pairs or host.hits or host.payloads or host.smtp_destinations or host.mx_count):
+        return []  # most hosts: nothing rare, listed or dropped to look at
     out = _feed_findings(host)
     out += _beacon_findings(host.pairs, cfg)
     out += _literal_findings(host, cfg)

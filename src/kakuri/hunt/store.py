@@ -118,7 +118,12 @@ class HuntStore:
         return sorted(p.name.removeprefix("day=") for p in folder.glob("day=*")) if folder.is_dir() else []
 
     def day_files(self, table: str, day: str) -> list[Path]:
-        return sorted((self.root / "events" / table / f"day={day}").glob("*.parquet"))
+        folder = self.root / "events" / table / f"day={day}"
+        try:  # a run asks for every day's files of every table: listdir, not glob
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return []
+        return [folder / name for name in sorted(names) if name.endswith(".parquet")]
 
     @property
     def lines(self) -> int:
