@@ -99,8 +99,10 @@ def test_a_dead_nodes_entries_go_to_a_survivor_and_the_stalled_node_is_fenced_of
     with pytest.raises(FileNotFoundError):
         stalled.read(mine.queue_id)
     stalled.remove(mine.queue_id)  # not its entry any more: left alone
+    stalled.close()  # (deletes are batched in the background; close waits for them)
     assert asyncio.run(deliver_as(survivor)) is True
     survivor.remove(mine.queue_id)
+    survivor.close()
     assert not survivor.exists(mine.queue_id)
 
 

@@ -159,7 +159,7 @@ class DeliveryQueue:
         known_new = entry is not None  # made by our SMTP handler in this run: no row can exist yet
         if entry is None:
             try:
-                entry = self.spool.read(queue_id)
+                entry = await asyncio.to_thread(self.spool.read, queue_id)  # a query on the shared spool
             except FileNotFoundError:
                 return
             except (ValueError, KeyError, UnicodeDecodeError):

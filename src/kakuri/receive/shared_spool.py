@@ -87,6 +87,7 @@ class SharedSpool:
         self._total = 0
         self._unstarted: dict[str, float] = {}
         self._inserts = _GroupInsert(engine, owner=node_id)
+        self._deletes = _GroupDelete(engine, owner=node_id)
         self._resumed = False
         if node_id is not None:
             self.refresh()
@@ -121,14 +122,17 @@ class SharedSpool:
             return conn.scalar(text("SELECT 1 FROM spool_entries WHERE queue_id = :q"), {"q": queue_id}) is not None
 
     def remove(self, queue_id: str) -> None:
-        """Delete the entry if this node still owns it (a node that lost it leaves it to the new owner)."""
-        with self.engine.begin() as conn:
-            if self.node_id is None:
-                conn.execute(text("DELETE FROM spool_entries WHERE queue_id = :q"), {"q": queue_id})
-            else:
-                conn.execute(text("DELETE FROM spool_entries WHERE queue_id = :q AND owner = :me"),
-                             {"q": queue_id, "me": self.node_id})
+        """Delete the entry if this node still owns it (a node that lost it leaves it to the new owner).
+
+        A node's deletes are batched by a thread of their own and the caller (the event loop) does not wait:
+        as with the folder spool's unsynced unlink, an entry whose delete a crash undoes is processed
+        again, finds every recipient final, and is removed again."""
         self.forget(queue_id)
+        if self.node_id is None:
+            with self.engine.begin() as conn:
+                conn.execute(text("DELETE FROM spool_entries WHERE queue_id = :q"), {"q": queue_id})
+        else:
+            self._deletes.put(queue_id)
 
     def set_aside(self, queue_id: str) -> None:
         """An unreadable entry stays in the table for a human, out of every node's way."""
@@ -199,6 +203,7 @@ class SharedSpool:
         """At a clean stop: give this node's entries back, so the other nodes take them at once."""
         if self.node_id is None:
             return 0
+        self._deletes.close()  # finished entries go first, so that nobody processes them again
         with self.engine.begin() as conn:
             released = conn.execute(text("UPDATE spool_entries SET owner = NULL WHERE owner = :me"),
                                     {"me": self.node_id}).rowcount
@@ -210,6 +215,7 @@ class SharedSpool:
 
     def close(self) -> None:
         self._inserts.close()
+        self._deletes.close()
 
     # -- in-memory backlog (backpressure), as in Spool -----------------------------------------------
     def _know(self, queue_id: str, size: int, at: float) -> bool:
@@ -325,3 +331,50 @@ class _GroupInsert:
             return
         for queue_id, _, done in batch:
             done.set_result(queue_id in inserted and unique[queue_id][2] is done)
+
+
+class _GroupDelete:
+    """Deletes of finished entries, many per statement, in the background."""
+
+    def __init__(self, engine: Engine, *, owner: str | None) -> None:
+        self.engine, self.owner = engine, owner
+        self._ids: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def put(self, queue_id: str) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True, name="spool-delete")
+                self._thread.start()
+        self._ids.put(queue_id)
+
+    def close(self) -> None:
+        with self._start_lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._ids.put(None)
+            thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            first = self._ids.get()
+            batch = [] if first is None else [first]
+            while first is not None and len(batch) < 500:
+                try:
+                    more = self._ids.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    first = None
+                    break
+                batch.append(more)
+            if batch:
+                try:
+                    with self.engine.begin() as conn:
+                        conn.execute(text("DELETE FROM spool_entries WHERE queue_id = ANY(:ids) AND owner = :me"),
+                                     {"ids": batch, "me": self.owner})
+                except Exception:  # left in the table: processed again later (all final) and removed then
+                    log.warning("could not delete %d finished spool entries", len(batch), exc_info=True)
+            if first is None:
+                return
