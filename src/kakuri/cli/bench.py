@@ -257,6 +257,9 @@ def register(app: typer.Typer) -> None:
     from kakuri.cli.bench_retro import retro
 
     bench_app.command("retro")(retro)
+    from kakuri.cli.bench_cluster import cluster
+
+    bench_app.command("cluster")(cluster)  # several nodes on one PostgreSQL
     from kakuri.cli.bench_console import bench_console
 
     bench_app.command("console")(bench_console)

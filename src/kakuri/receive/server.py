@@ -173,9 +173,14 @@ class Gateway:
         limits = dict(max_bytes=spool_cfg.max_bytes, max_age_seconds=spool_cfg.max_age_seconds)
         if self.stores.engine.dialect.name != "postgresql":
             return Spool(self.home / spool_cfg.dir, **limits, owner=True)
-        from kakuri.receive.shared_spool import spool_for
+        from concurrent.futures import ThreadPoolExecutor
+
+        from kakuri.receive.shared_spool import SHARED_SPOOL_THREADS, spool_for
         from kakuri.store.nodes import ClusterConfig, NodeRegistry, node_id_for
 
+        # Every spool step is now a round trip to the database, each holding a thread of the default pool while
+        # it waits (min(32, cores + 4) = 6 threads here): more threads, or deliveries queue behind accepts.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(SHARED_SPOOL_THREADS, thread_name_prefix="db"))
         self.node_id = self.node_id or node_id_for(self.settings)
         self.nodes = NodeRegistry(self.stores.engine, self.node_id,
                                   heartbeat_seconds=ClusterConfig.from_settings(self.settings).heartbeat_seconds,

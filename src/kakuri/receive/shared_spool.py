@@ -38,6 +38,7 @@ from kakuri.receive.spool import Spool, SpoolEntry
 log = logging.getLogger(__name__)
 
 MAX_INSERT_BATCH = 64
+SHARED_SPOOL_THREADS = 32  # the gateway's default thread pool on the shared spool (see receive/server.py)
 
 
 def spool_for(settings, *, engine: Engine | None = None, node_id: str | None = None, **spool_kwargs):

@@ -170,7 +170,7 @@ class EmergencySwitch:
                             with self._lock:
                                 self._load(time.monotonic())
             except Exception:
-                if not self._closed.is_set():
+                if self._listening and not self._closed.is_set():  # once per loss, not at every retry
                     log.warning("emergency switches: LISTEN connection lost; polling every %ss", self._ttl)
             finally:
                 self._listening = False
