@@ -21,12 +21,21 @@ def serve(
         None, "--next-hop", help='Deliver to HOST:PORT, or "maildir" (overrides [delivery] next_hop)'
     ),
     web: str | None = typer.Option(None, "--web", help="Also serve the console on HOST:PORT"),
+    processes: int = typer.Option(
+        1, "--processes", "-p", min=0,
+        help="Gateway processes sharing the SMTP port, each with its own spool folder (0 = one per core)",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every SMTP command"),
 ) -> None:
     """Run the SMTP gateway: accept, scan, quarantine or deliver, until stopped (Ctrl-C or SIGTERM)."""
     _logging(verbose)
     settings = state.settings()
     warn_permissions(settings)
+    if processes != 1:
+        from kakuri.receive.supervisor import default_processes
+
+        _supervise(settings, processes or default_processes(), smtp=smtp, next_hop=next_hop, web=web, verbose=verbose)
+        return
     asyncio.run(_serve(settings, smtp=smtp, next_hop=next_hop, web=web))
 
 
@@ -62,29 +71,88 @@ Stop with Ctrl-C.
     asyncio.run(_serve(settings, smtp=DEFAULT_SMTP, next_hop="maildir", web=DEFAULT_WEB))
 
 
-async def _serve(settings, *, smtp: str | None, next_hop: str | None, web: str | None) -> None:
+def _supervise(settings, processes: int, *, smtp: str | None, next_hop: str | None, web: str | None,
+               verbose: bool) -> None:
+    """`--processes N`: N gateways on one port (receive/supervisor.py), until SIGTERM or Ctrl-C."""
+    import socket
+
+    from kakuri.receive.config import GatewayConfig, parse_host_port
+    from kakuri.receive.reload import remove_pid, write_pid
+    from kakuri.receive.supervisor import Supervisor, adopt_orphans
+    from kakuri.store.config import open_stores
+
+    home = Path(settings.home)
+    config = GatewayConfig.from_settings(settings)
+    host, port = parse_host_port(smtp or config.smtp.listen, default_port=25)
+    reserved = None
+    if port == 0:  # one port for all: reserve a free one (SO_REUSEPORT lets the children bind it too)
+        reserved = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        reserved.bind((host, 0))
+        port = reserved.getsockname()[1]
+    listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    stores = open_stores(settings)  # the schema is brought up to date once, before N processes open it
+    if stores.engine.dialect.name != "postgresql":
+        adopt_orphans(home / config.spool.dir, processes)
+    stores.close()
+    typer.echo(f"kakuri: SMTP on {listen} in {processes} processes, next hop {next_hop or config.delivery.next_hop}",
+               err=True)
+    write_pid(home)  # `kakuri reload` signals the supervisor, which passes SIGHUP on to every process
+    try:
+        Supervisor(_acceptor, (settings, listen, next_hop, web, verbose), processes=processes).run()
+    finally:
+        remove_pid(home)
+        if reserved is not None:
+            reserved.close()
+
+
+def _acceptor(index: int, settings, smtp: str, next_hop: str | None, web: str | None, verbose: bool) -> None:
+    """One acceptor process of `--processes N` (started by the supervisor, spawned)."""
+    _logging(verbose)
+    asyncio.run(_serve(settings, smtp=smtp, next_hop=next_hop, web=web if index == 0 else None, process_index=index))
+
+
+async def _serve(
+    settings, *, smtp: str | None, next_hop: str | None, web: str | None, process_index: int | None = None
+) -> None:
+    """One gateway until SIGINT/SIGTERM; `process_index` set: one acceptor process of `--processes N`."""
     from kakuri.receive.reload import ConfigReloader, relay_rules_listener, remove_pid, write_pid
     from kakuri.receive.rules_reload import rules_listener
     from kakuri.receive.server import Gateway
 
-    gateway = Gateway(settings, smtp_listen=smtp, next_hop=next_hop)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await gateway.start()
+    if process_index is None:
+        gateway = Gateway(settings, smtp_listen=smtp, next_hop=next_hop)
+    else:
+        from kakuri.receive.supervisor import watch_parent
+        from kakuri.store.nodes import node_id_for
+
+        watch_parent(lambda: loop.call_soon_threadsafe(stop.set))
+        gateway = Gateway(settings, smtp_listen=smtp, next_hop=next_hop, process_index=process_index, reuse_port=True,
+                          node_id=node_id_for(settings, suffix=f"-{process_index}"))
+    try:
+        await gateway.start()
+    except BaseException:
+        await gateway.stop()  # what did start (scan workers) must not outlive the failure
+        raise
     host, port = gateway.address
-    typer.echo(f"kakuri: SMTP on {host}:{port}, next hop {gateway.config.delivery.next_hop}", err=True)
+    if process_index is None:
+        typer.echo(f"kakuri: SMTP on {host}:{port}, next hop {gateway.config.delivery.next_hop}", err=True)
     reloader = ConfigReloader(settings)
     reloader.on_reload(relay_rules_listener(gateway))
     reloader.on_reload(rules_listener(gateway))  # `kakuri rules reload`: YARA, policy, detectors (then a retro-scan)
     console = await _start_console(settings, gateway, web, reloader) if web else None
     loop.add_signal_handler(signal.SIGHUP, reloader.reload)  # `kakuri reload` sends it
-    write_pid(Path(settings.home))
+    if process_index is None:  # with --processes the supervisor owns the pid file
+        write_pid(Path(settings.home))
     try:
         await stop.wait()
     finally:
-        remove_pid(Path(settings.home))
+        if process_index is None:
+            remove_pid(Path(settings.home))
         if console is not None:
             console.should_exit = True
         await gateway.stop()

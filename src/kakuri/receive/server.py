@@ -24,7 +24,7 @@ from kakuri.receive.relay import MaildirRelay, SmtpRelay, Transport
 from kakuri.receive.scanning import ScanPool
 from kakuri.receive.smtp_data import FastDataSMTP
 from kakuri.receive.smtp_handler import GatewayHandler
-from kakuri.receive.spool import Spool
+from kakuri.receive.spool import Spool, process_folder
 from kakuri.store.config import Stores, open_stores
 from kakuri.store.retention import Retention
 
@@ -86,7 +86,14 @@ def xtext_decode(value: str) -> str:
 
 class Gateway:
     def __init__(
-        self, settings, *, smtp_listen: str | None = None, next_hop: str | None = None, node_id: str | None = None
+        self,
+        settings,
+        *,
+        smtp_listen: str | None = None,
+        next_hop: str | None = None,
+        node_id: str | None = None,
+        process_index: int = 0,
+        reuse_port: bool = False,
     ) -> None:
         self.settings = with_ppap_policy(settings)  # holds unopenable archives for their password mail
         self.config = GatewayConfig.from_settings(settings)
@@ -106,6 +113,9 @@ class Gateway:
         self.ppap: PpapWatcher | None = None
         self.retro = None  # respond.retrojobs.BackgroundRetro: retro-scans the retained mail when the rules change
         self.rule_version = ""  # of the rules the scan pool uses (receive/rules_reload.py)
+        # `serve --processes N` (receive/supervisor.py): which acceptor this is (its spool folder), and
+        # whether its listener shares the port with the others (SO_REUSEPORT).
+        self.process_index, self.reuse_port = process_index, reuse_port
         self.node_id = node_id  # cluster: this node's id on a shared PostgreSQL (default [cluster] node_id or host name)
         self.nodes = None  # cluster: store.nodes.NodeRegistry (heartbeat) in PostgreSQL mode
 
@@ -163,7 +173,9 @@ class Gateway:
         )
         host, port = parse_host_port(smtp.listen, default_port=25)
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: self._protocol(handler), host=host, port=port)
+        self._server = await loop.create_server(
+            lambda: self._protocol(handler), host=host, port=port, reuse_port=self.reuse_port or None
+        )
         log.info("kakuri gateway listening on %s:%s", *self.address)
 
     async def _open_spool(self):
@@ -172,7 +184,8 @@ class Gateway:
         spool_cfg = self.config.spool
         limits = dict(max_bytes=spool_cfg.max_bytes, max_age_seconds=spool_cfg.max_age_seconds)
         if self.stores.engine.dialect.name != "postgresql":
-            return Spool(self.home / spool_cfg.dir, **limits, owner=True)
+            folder = process_folder(self.home / spool_cfg.dir, self.process_index)
+            return await asyncio.to_thread(Spool, folder, **limits, owner=True)  # waits for a previous owner
         from concurrent.futures import ThreadPoolExecutor
 
         from kakuri.receive.shared_spool import SHARED_SPOOL_THREADS, spool_for
@@ -199,7 +212,8 @@ class Gateway:
         if self.queue.retention is not None:  # retained mail is judged clean under it at delivery
             self.queue.retention.rule_version = self.rule_version
         self.retro = BackgroundRetro(self.settings, self.stores)
-        self.retro.check(why="gateway start")
+        if self.process_index == 0:  # one background retro-scan per node, not one per acceptor process
+            self.retro.check(why="gateway start")
 
     def _our_domains(self) -> list[str]:
         """[org] our_domains plus those recorded with `kakuri init --domain`."""
@@ -286,6 +300,8 @@ class Gateway:
             await asyncio.to_thread(self.spool.release_all)
             self.spool.close()
             await self.nodes.stop()
+        elif isinstance(self.spool, Spool):
+            self.spool.close()  # the folder's lock: a restarted or other process may own it now
         if self.stores is not None:
             self.stores.close()
 

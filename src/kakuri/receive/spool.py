@@ -9,7 +9,9 @@ The entry is immutable; delivery progress lives in the database (`store/mailflow
 removed only when every recipient has reached a final state there.
 
 Other processes (e.g. `kakuri quarantine release`) hand messages to a running gateway by writing an
-entry here; the gateway polls for entries it does not know.
+entry here; the gateway polls for entries it does not know. The gateway process that owns a folder holds
+an exclusive lock on its `.lock` file (`FolderLock`); with `kakuri serve --processes N` acceptor process i
+owns `process_folder(root, i)`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ SUFFIX = ".msg"
 def new_queue_id() -> str:
     """Sortable by arrival (microseconds, hex) and unique across processes (random tail)."""
     return f"{time.time_ns() // 1000:014x}{secrets.token_hex(4)}"
+
+
+def process_folder(root: Path, index: int) -> Path:
+    """The spool folder of acceptor process `index` (`kakuri serve --processes N`): the folder itself for
+    the first, where the CLI drops released messages; `p<index>` inside it for the others."""
+    return Path(root) if index == 0 else Path(root) / f"p{index}"
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,13 @@ class Spool:
     """The spool folder, plus the size and backlog figures backpressure needs (kept in memory)."""
 
     def __init__(
-        self, root: Path, *, max_bytes: int = 1 << 62, max_age_seconds: float = float("inf"), owner: bool = False
+        self,
+        root: Path,
+        *,
+        max_bytes: int = 1 << 62,
+        max_age_seconds: float = float("inf"),
+        owner: bool = False,
+        lock_wait_seconds: float = 30.0,
     ) -> None:
         self.root = Path(root)
         self.tmp = self.root / "tmp"
@@ -104,10 +118,19 @@ class Spool:
         self._total = 0  # sum of _sizes, kept so that every MAIL command does not add them up
         self._unstarted: dict[str, float] = {}  # queue id -> mtime, until the first scan/delivery step
         self._dir_sync = _GroupDirSync(self.root)
+        self._owner_lock: FolderLock | None = None
         if owner:  # the gateway at start: half-written files were never acknowledged, safe to drop
+            # ... unless another gateway process still works in this folder: one owner at a time.
+            self._owner_lock = FolderLock(self.root / ".lock", wait_seconds=lock_wait_seconds)
             for stale in self.tmp.iterdir():
                 stale.unlink(missing_ok=True)
         self.refresh()
+
+    def close(self) -> None:
+        """Give up ownership (the gateway stops); an owner's exit or death does the same."""
+        if self._owner_lock is not None:
+            self._owner_lock.release()
+            self._owner_lock = None
 
     def _path(self, queue_id: str) -> Path:
         if not queue_id or "/" in queue_id or queue_id.startswith("."):
@@ -216,6 +239,42 @@ class Spool:
 @contextlib.asynccontextmanager
 async def _always_ours():
     yield True
+
+
+class SpoolBusy(RuntimeError):
+    """Another live process owns the spool folder."""
+
+
+class FolderLock:
+    """An exclusive `flock` on a file in the spool folder, held while a gateway process owns the folder.
+
+    The kernel drops it when the holder exits or is killed, so a restarted process gets it at once; a
+    second gateway on the same folder (a stray `kakuri serve`, an acceptor process whose supervisor died
+    and that is still finishing) waits up to `wait_seconds` and then refuses to start, instead of
+    delivering the same entries twice."""
+
+    def __init__(self, path: Path, *, wait_seconds: float) -> None:
+        import fcntl
+
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "?"
+                    os.close(self._fd)
+                    raise SpoolBusy(f"spool folder {path.parent} is owned by another gateway process (pid {holder})")
+                time.sleep(0.1)
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = -1
 
 
 class _GroupDirSync:
