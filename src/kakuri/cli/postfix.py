@@ -143,6 +143,7 @@ async def _run_milter(settings, *, listen: str | None, smtp: str | None, next_ho
         max_message_bytes=gateway.config.smtp.max_message_bytes,
         subject_tag=gateway.config.delivery.subject_tag,
     )
+    server.retention = gateway.queue.retention  # accepted mail is retained for the retro-scan, as the gateway's
     await server.start()
     typer.echo(
         "kakuri: milter on %s:%s, SMTP on %s:%s, released mail to %s"
@@ -153,6 +154,9 @@ async def _run_milter(settings, *, listen: str | None, smtp: str | None, next_ho
 
     reloader = ConfigReloader(settings)
     reloader.on_reload(relay_rules_listener(gateway))
+    from kakuri.receive.rules_reload import rules_listener
+
+    reloader.on_reload(rules_listener(gateway))  # `kakuri rules reload`: the milter shares the gateway's scan pool
     loop.add_signal_handler(signal.SIGHUP, reloader.reload)  # `kakuri reload`
     write_pid(Path(settings.home))
     try:

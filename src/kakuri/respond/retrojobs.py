@@ -45,6 +45,7 @@ class RetroConfig(BaseModel):
     auto: bool = True  # judge the retained window again when indicators or rules change
     window_days: float | None = None  # how far back an automatic job looks; default [retention] days
     workers: int | None = None  # scan processes of a job (default one per core; 0 = in the job's process)
+    background_workers: int = 1  # of the gateway's own jobs: live mail keeps the other cores
     stale_minutes: float = 10.0  # a running job silent this long is abandoned (its process died)
 
     @classmethod
@@ -237,8 +238,9 @@ class BackgroundRetro:
             try:
                 reason = rescan_reason(self.settings, self.stores)
                 if reason:
+                    workers = RetroConfig.from_settings(self.settings).background_workers
                     job, run = run_job(self.settings, self.stores, reason=f"{why}: {reason}", actor="kakuri-gateway",
-                                       stop=self._stop,
+                                       stop=self._stop, workers=workers,
                                        on_wait=lambda j: log.info("retro-scan waits for job %s (%s)", j.id, j.reason))
                     log.warning("retro-scan job %s (%s): %d examined, %d scanned, %d skipped, %d finding(s)%s",
                                 job.id, job.reason, run.examined, run.scanned, run.skipped, len(run.findings),

@@ -64,6 +64,7 @@ class MilterServer:
         self.stores, self.scans, self.rules, self.config = stores, scans, rules, config
         self.max_message_bytes, self.subject_tag = max_message_bytes, subject_tag
         self._server: asyncio.base_events.Server | None = None
+        self.retention = None  # store.retention.Retention (the gateway's): copies of accepted mail for the retro-scan
 
     @property
     def address(self) -> tuple[str, int]:
@@ -192,7 +193,20 @@ class MilterServer:
                 postfix_id = envelope.extra.get("postfix_queue_id") or "?"
                 handed = (RecipientStatus.DELIVERED, f"250 accepted by milter; Postfix queue id {postfix_id}", None)
                 mailflow.record_attempt(session, queue_id=queue_id, results={r: handed for r in per_rcpt})
+        if action not in KEEP and action != "reject" and self.retention is not None:  # Postfix delivers it
+            self._retain(queue_id, envelope, raw, outcome)
         return message
+
+    def _retain(self, queue_id: str, envelope: Envelope, raw: bytes, outcome: ScanOutcome) -> None:
+        """A copy of accepted mail for the retro-scan, after the record's commit: a kill -9 in between
+        only costs this message's re-examination, never the accept."""
+        retention = self.retention
+        if not retention.wants(direction=envelope.direction.value, size=len(raw)):
+            return
+        key = retention.keep(raw)
+        with self.stores.sessions() as session:
+            retention.record(session, queue_id=queue_id, key=key, size=len(raw), items=outcome.headers.get("retro_items"))
+            session.commit()
 
 
 def _indexed(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, int]]:
