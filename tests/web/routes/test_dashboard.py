@@ -46,3 +46,20 @@ def test_trace_finds_a_message_by_recipient_and_shows_delivery_state(client, tok
     found = client.get("/api/v1/trace", params={"recipient": "kato@"},
                        headers={"Authorization": f"Bearer {tokens['viewer']}"}).json()["items"]
     assert [(m["queue_id"], m["recipients"][0]["status"]) for m in found] == [(qid, "pending")]
+
+
+def test_trace_pages_back_by_cursor_through_ties(client, tokens, stores):
+    now = datetime.now(UTC)
+    made = [store_message(stores, received_at=now - timedelta(minutes=i // 2), subject=f"見積書 {i}") for i in range(7)]
+    store_message(stores, received_at=now, subject="other")
+    headers = {"Authorization": f"Bearer {tokens['viewer']}"}
+    seen, cursor = [], None
+    for _ in range(4):
+        body = client.get("/api/v1/trace", params={"subject": "見積", "limit": 2, **({"cursor": cursor} if cursor else {})},
+                          headers=headers).json()
+        seen += [m["queue_id"] for m in body["items"]]
+        cursor = body["next_cursor"]
+    assert cursor is None
+    # Newest first; messages received in the same minute come in descending queue id.
+    assert seen == [made[1], made[0], made[3], made[2], made[5], made[4], made[6]]
+    assert client.get("/api/v1/trace", params={"cursor": "not a cursor"}, headers=headers).status_code == 422
