@@ -113,4 +113,8 @@ TOML_DEFAULTS = """
 [store]
 # url = ""                         # "" = SQLite kakuri.db here; postgresql+psycopg://user:pw@host/db
 # blobs_dir = "blobs"
+
+[cluster]                          # PostgreSQL only: several `kakuri serve` nodes on one database
+# node_id = ""                     # "" = host name; unique per node
+# lease_seconds = 10               # a node silent this long is dead: the others finish its mail
 """
