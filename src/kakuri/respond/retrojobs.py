@@ -105,7 +105,7 @@ def _save(stores: Stores, job_id: int, run: RetroRun | None, **fields) -> None:
     if run is not None:
         fields.update(total=run.total, examined=run.examined, scanned=run.scanned, skipped=run.skipped,
                       findings=len(run.findings), incident_id=run.incident_id)
-    with stores.sessions() as session:
+    with stores.writing(), stores.sessions() as session:
         session.execute(update(RetroJob).where(RetroJob.id == job_id).values(heartbeat_at=utcnow(), **fields))
         session.commit()
 

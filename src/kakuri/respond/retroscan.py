@@ -364,7 +364,7 @@ def _save_learning(stores: Stores, features: list[dict], judged: list[dict]) -> 
     from kakuri.store.messages import utcnow
 
     now = utcnow()
-    with stores.sessions() as session:
+    with stores.writing(), stores.sessions() as session:  # beside the gateway's writer: SQLite takes turns
         _upsert(session, MessageFeatures, [{**f, "extracted_at": now} for f in features], ["queue_id"],
                 ["items", "judged_version", "extracted_at"])
         # judged again under a newer rule version: the row moves to it
