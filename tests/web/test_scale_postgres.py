@@ -4,6 +4,7 @@ paging that returns every row once, and the trigram indexes in the search plans.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -111,6 +112,31 @@ def test_counts_agree_with_the_records_after_inserts_releases_and_deletes(loaded
         c for (h, _), c in expected[counts.ACTION].items() if h >= start)
     top = {c["key"]: c["count"] for c in data["recipients"]}
     assert top["hanako@tokai-keiki.example"] >= 12  # the threats stored above, plus any loaded
+
+
+def test_folding_while_messages_are_recorded_loses_no_count(loaded):
+    _, stores, _ = loaded
+    done = threading.Event()
+
+    def fold_repeatedly():
+        while not done.is_set():
+            with stores.sessions() as db:
+                counts.fold(db)
+
+    folders = [threading.Thread(target=fold_repeatedly) for _ in range(2)]  # two nodes' consoles
+    for folder in folders:
+        folder.start()
+    try:
+        for i in range(60):
+            store_message(stores, action=("quarantine", "deliver", "reject")[i % 3], symbols=("URL_LURE",),
+                          received_at=datetime.now(UTC), rcpts=(f"r{i % 4}@tokai-keiki.example",))
+    finally:
+        done.set()
+        for folder in folders:
+            folder.join()
+    with stores.sessions() as db:
+        counts.fold(db)
+        assert _kept(db) == _recount(db)
 
 
 def _subjects(db) -> list[tuple[datetime, str, str, str]]:

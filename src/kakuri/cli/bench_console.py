@@ -228,6 +228,7 @@ def load(url: str, home: Path, count: int, *, days: int, seed: int) -> dict:
                 audit.write_row(event)
         timings["copy_s"] = time.perf_counter() - started
         started = time.perf_counter()
+        conn.execute("SET maintenance_work_mem = '512MB'")  # GIN builds sort in memory, not in temp files
         for statement in rebuild:
             conn.execute(statement)
         conn.execute(f"ANALYZE {', '.join(TABLES)}")

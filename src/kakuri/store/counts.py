@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, Integer, String, Text, cast, delete, func, literal, select, text, union_all
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from kakuri.store.db import Base
@@ -28,7 +28,7 @@ THREAT_ACTIONS = ("quarantine", "reject", "hold")
 IMPERSONATION_PREFIX = "IMPERSONATION_"
 ACTION, SYMBOL, RECIPIENT, IMPERSONATED = "action", "symbol", "recipient", "impersonated"
 _FOLD_LOCK = 0x6B616B75  # pg advisory lock key: one folder at a time ("kaku")
-_FOLD_BATCH = 50_000
+_FOLD_BATCH = 100_000
 
 Key = tuple[int, str, str, str]  # hour, facet, direction, name
 
@@ -87,25 +87,48 @@ def record(session: Session, message: Message) -> None:
 
 def fold(session: Session) -> int:
     """Move pending deltas into the totals; returns how many delta rows were folded. Commits."""
+    pg = session.get_bind().dialect.name == "postgresql"
     moved = 0
     while True:
-        if session.get_bind().dialect.name == "postgresql" and not session.scalar(
-            select(func.pg_try_advisory_xact_lock(_FOLD_LOCK))
-        ):
-            session.rollback()
-            return moved  # another process is folding; readers add the deltas anyway
-        batch = select(CountDelta.id).order_by(CountDelta.id).limit(_FOLD_BATCH).scalar_subquery()
-        cols = CountDelta.__table__.c
-        # What is deleted is what is added (DELETE ... RETURNING): a delta committed meanwhile stays for next time.
-        rows = session.execute(
-            delete(CountDelta).where(CountDelta.id.in_(batch))
-            .returning(cols.hour, cols.facet, cols.direction, cols.name, cols.count)
-        ).all()
-        _add_totals(session, _sum(rows))
+        if pg:
+            if not session.scalar(select(func.pg_try_advisory_xact_lock(_FOLD_LOCK))):
+                session.rollback()
+                return moved  # another process is folding; readers add the deltas anyway
+            batch = session.scalar(text(_PG_FOLD), {"batch": _FOLD_BATCH})
+        else:
+            batch = _fold_batch(session)
         session.commit()
-        moved += len(rows)
-        if len(rows) < _FOLD_BATCH:
+        moved += batch
+        if batch < _FOLD_BATCH:
             return moved
+
+
+# What is deleted is what is added (DELETE ... RETURNING): a delta committed meanwhile stays for next time.
+# Sorted: one lock order on the totals whatever else runs.
+_PG_FOLD = """
+WITH moved AS (
+    DELETE FROM gw_count_deltas WHERE id IN (SELECT id FROM gw_count_deltas ORDER BY id LIMIT :batch)
+    RETURNING facet, hour, direction, name, count
+), added AS (
+    INSERT INTO gw_counts (facet, hour, direction, name, count)
+    SELECT facet, hour, direction, name, sum(count) FROM moved GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (facet, hour, direction, name) DO UPDATE SET count = gw_counts.count + excluded.count
+    RETURNING 1
+)
+SELECT count(*) FROM moved
+"""
+
+
+def _fold_batch(session: Session) -> int:
+    """The same on SQLite (one writer at a time), summed here."""
+    cols = CountDelta.__table__.c
+    batch = select(CountDelta.id).order_by(CountDelta.id).limit(_FOLD_BATCH).scalar_subquery()
+    rows = session.execute(
+        delete(CountDelta).where(CountDelta.id.in_(batch))
+        .returning(cols.hour, cols.facet, cols.direction, cols.name, cols.count)
+    ).all()
+    _add_totals(session, _sum(rows))
+    return len(rows)
 
 
 def _sum(rows: Iterable) -> Counter[Key]:
@@ -118,13 +141,11 @@ def _sum(rows: Iterable) -> Counter[Key]:
 def _add_totals(session: Session, sums: Counter[Key]) -> None:
     if not sums:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(CountTotal)
+    stmt = sqlite.insert(CountTotal)
     stmt = stmt.on_conflict_do_update(
         index_elements=["facet", "hour", "direction", "name"],
         set_={"count": CountTotal.__table__.c.count + stmt.excluded["count"]},
     )
-    # Sorted: one lock order for every folder, whatever happens to run at the same time.
     rows = [dict(hour=h, facet=f, direction=d, name=n, count=c) for (h, f, d, n), c in sorted(sums.items())]
     for start in range(0, len(rows), 5000):
         session.execute(stmt, rows[start:start + 5000])
