@@ -70,7 +70,7 @@ def cli(node, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
-def test_status_shows_every_node_alive_with_its_queue(nodes):
+def test_status_shows_every_node_alive_with_its_queue(nodes, admin_token):
     result = cli(nodes["b"], "status", "--jsonl")
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
@@ -78,6 +78,9 @@ def test_status_shows_every_node_alive_with_its_queue(nodes):
     assert set(by_node) == {"node-a", "node-b", "node-c"}
     assert all(row["state"] == "alive" and row["heartbeat_age_seconds"] < LEASE_SECONDS for row in by_node.values())
     assert rows[-1]["unowned_entries"] == 0
+    console = httpx.get(f"{nodes['c'].web}/api/v1/nodes", headers={"Authorization": f"Bearer {admin_token}"}).json()
+    assert console["shared"] and [n["node_id"] for n in console["nodes"]] == ["node-a", "node-b", "node-c"]
+    assert {n["state"] for n in console["nodes"]} == {"alive"}
 
 
 def test_emergency_switch_from_node_a_holds_mail_on_node_b_within_one_second(nodes, admin_token, store, next_hop):
@@ -124,7 +127,7 @@ def test_message_quarantined_on_a_is_released_from_b_once(nodes, admin_token, st
         assert conn.scalar(text("SELECT count(*) FROM spool_entries")) == 0
 
 
-def test_node_killed_under_load_leaves_every_acknowledged_message_exactly_once(nodes, store, next_hop):
+def test_node_killed_under_load_leaves_every_acknowledged_message_exactly_once(nodes, store, next_hop, admin_token):
     acked: dict[str, str] = {}  # Message-ID -> node that answered 250
     sent_ids: set[str] = set()
     stop = threading.Event()
@@ -193,6 +196,8 @@ def test_node_killed_under_load_leaves_every_acknowledged_message_exactly_once(n
               if "node" in row}
     assert status["node-c"]["state"] == "dead" and status["node-c"]["owned_entries"] == 0
     assert status["node-a"]["state"] == status["node-b"]["state"] == "alive"
+    console = httpx.get(f"{nodes['a'].web}/api/v1/nodes", headers={"Authorization": f"Bearer {admin_token}"}).json()
+    assert {n["node_id"]: n["state"] for n in console["nodes"]}["node-c"] == "dead"
 
 
 def _zip_payload() -> bytes:

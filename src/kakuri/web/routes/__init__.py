@@ -8,9 +8,9 @@ from pydantic import BaseModel
 
 
 def route_modules() -> tuple:
-    from kakuri.web.routes import audit, auth, dashboard, emergency, incidents, quarantine, trace, users
+    from kakuri.web.routes import audit, auth, dashboard, emergency, incidents, nodes, quarantine, trace, users
 
-    return (auth, dashboard, quarantine, trace, audit, users, incidents, emergency)
+    return (auth, dashboard, quarantine, trace, audit, users, incidents, emergency, nodes)
 
 
 def register_routes(app: FastAPI) -> None:
