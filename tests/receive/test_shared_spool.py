@@ -150,3 +150,12 @@ def test_the_folder_spool_is_chosen_for_sqlite(tmp_path):
         assert isinstance(spool_at(stores.engine, tmp_path / "spool"), Spool)
     finally:
         stores.close()
+
+
+def test_a_database_that_cannot_take_the_entry_is_an_os_error(engine):
+    spool = node(engine, "n")
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE spool_entries ADD CONSTRAINT tiny CHECK (size < 10)"))
+    with pytest.raises(OSError):
+        spool.write(entry())
+    assert spool.queue_ids() == [] and spool.total_bytes == 0

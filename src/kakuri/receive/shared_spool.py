@@ -32,6 +32,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from kakuri.receive.spool import Spool, SpoolEntry
 
@@ -95,14 +96,17 @@ class SharedSpool:
 
     # -- writing and reading one entry ------------------------------------------------------------
     def write(self, entry: SpoolEntry) -> bool:
-        """Store durably (committed). False when an entry with this id already exists."""
+        """Store durably (committed). False when an entry with this id already exists; OSError when the
+        database cannot take it (the SMTP side then answers 451, as for a full disk)."""
         data = entry.to_bytes()
         mine = self.node_id is not None and self._know(entry.queue_id, len(data), time.time())
         try:
             inserted = self._inserts.insert(entry.queue_id, data)
-        except BaseException:
+        except BaseException as exc:
             if mine:
                 self.forget(entry.queue_id)
+            if isinstance(exc, SQLAlchemyError):
+                raise OSError(f"the shared spool cannot store {entry.queue_id}: {exc}") from exc
             raise
         if not inserted and mine:
             self.forget(entry.queue_id)
