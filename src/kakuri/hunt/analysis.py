@@ -123,7 +123,7 @@ def analyse_network(con: duckdb.DuckDBPyConnection, store: HuntStore, days: list
         (names if kind == "ptr" else forward)[ip] = name
     inbound = dict(con.execute("SELECT ip, list_slice(list_sort(list(ts)), 1, 50) FROM smtp_in_all GROUP BY ip").fetchall())
     # what the network analysis built is not needed again: its memory goes to the mail analysis that follows
-    for table in ("web_hits", "busy", "candidates", "rare_pairs", "rare", "relays", "host_totals"):
+    for table in ("web_hits", "busy", "cand_bursts", "candidates", "rare_pairs", "rare", "relays", "host_totals"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return NetworkView(hosts=hosts, relays=relays, names=names, forward=forward, smtp_inbound=inbound,
                        window_seconds=window)
@@ -190,12 +190,16 @@ def _load_pairs(con: duckdb.DuckDBPyConnection, hosts: dict[str, HostView], cfg:
 def _load_beacons(con: duckdb.DuckDBPyConnection, hosts: dict[str, HostView], cfg: HuntConfig, window: float) -> None:
     # only pairs with enough bursts reach the window functions (their sorts are the expensive part);
     # bursts merged again across midnight are never more, so nothing that could qualify is dropped
+    # the day summaries' bursts are read once: those of the rare pairs that could be a beacon or a C2 list
+    con.execute("""CREATE OR REPLACE TEMP TABLE cand_bursts AS
+        SELECT b.host, b.dst, b.start, b.bytes, c.posting,
+               NOT c.excluded AND c.blocked < c.contacts AS timed
+        FROM bursts_all b JOIN candidates c ON c.host = b.host AND c.dst = b.dst
+        WHERE (NOT c.excluded AND c.blocked < c.contacts) OR c.posting""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE busy AS
-        SELECT c.host, c.dst FROM candidates c JOIN bursts_all b ON c.host = b.host AND c.dst = b.dst
-        WHERE NOT c.excluded AND c.blocked < c.contacts
-        GROUP BY c.host, c.dst HAVING count(*) >= {cfg.beacon_min_events}""")
+        SELECT host, dst FROM cand_bursts WHERE timed GROUP BY host, dst HAVING count(*) >= {cfg.beacon_min_events}""")
     pair_rows = """SELECT b.host || '|' || b.dst AS grp, b.start AS ts, b.bytes
-        FROM bursts_all b JOIN busy c ON c.host = b.host AND c.dst = b.dst"""
+        FROM cand_bursts b JOIN busy c ON c.host = b.host AND c.dst = b.dst"""
     for row in con.execute(STATS_SQL.format(rows=pair_rows, min_events=cfg.beacon_min_events)).fetchall():
         grp, stats = score_row(row, window)
         host, _, dst = grp.partition("|")
@@ -205,9 +209,8 @@ def _load_beacons(con: duckdb.DuckDBPyConnection, hosts: dict[str, HostView], cf
         if pair is None:  # a regular pair with nothing else to show still needs its numbers
             pair = hosts[host].pairs[dst] = _pair_of(con, host, dst)
         pair.beacon = stats
-    rotation_rows = f"""SELECT b.host AS grp, b.start AS ts, b.bytes
-        FROM bursts_all b JOIN candidates c ON c.host = b.host AND c.dst = b.dst
-        WHERE c.posting AND c.host IN (SELECT host FROM candidates WHERE posting GROUP BY host
+    rotation_rows = f"""SELECT b.host AS grp, b.start AS ts, b.bytes FROM cand_bursts b
+        WHERE b.posting AND b.host IN (SELECT host FROM candidates WHERE posting GROUP BY host
                                        HAVING count(*) >= {cfg.rotation_min_destinations})"""
     for row in con.execute(STATS_SQL.format(rows=rotation_rows, min_events=cfg.beacon_min_events)).fetchall():
         host, stats = score_row(row, window)
