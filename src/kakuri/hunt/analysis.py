@@ -149,22 +149,15 @@ DAILY_EMPTY = {
 
 def _infra_evidence(con: duckdb.DuckDBPyConnection) -> InfraEvidence:
     evidence = InfraEvidence()
-    for role, ip, n, matched, total in con.execute(
-            "SELECT role, ip, sum(n), sum(matched), sum(total) FROM infra_all GROUP BY role, ip").fetchall():
+    # distinct clients or destinations summed over days overstate them; the busiest day is the fair measure
+    for role, ip, n, most, matched, total in stream(
+            con, "SELECT role, ip, sum(n), max(n), sum(matched), sum(total) FROM infra_all GROUP BY role, ip"):
         if role == "resolver":
-            pass  # counted per day below
+            evidence.resolvers[ip] = int(most)
         elif role == "smtp_server":
             evidence.smtp_servers[ip] = int(n)
         else:
-            evidence.outside[ip] = (int(n), int(matched), int(total))
-    # distinct clients or destinations summed over days overstate them; the busiest day is the fair measure
-    for role, ip, most in con.execute(
-            "SELECT role, ip, max(n) FROM infra_all WHERE role <> 'smtp_server' GROUP BY role, ip").fetchall():
-        if role == "resolver":
-            evidence.resolvers[ip] = int(most)
-        else:
-            _, matched, total = evidence.outside[ip]
-            evidence.outside[ip] = (int(most), matched, total)
+            evidence.outside[ip] = (int(most), int(matched), int(total))
     evidence.proxy_requests = dict(con.execute(
         "SELECT host, web_requests FROM host_totals WHERE web_requests > 0").fetchall())
     for ip, name in con.execute("SELECT DISTINCT ip, name FROM names_all WHERE kind = 'forward'").fetchall():
