@@ -84,7 +84,8 @@ def test_counts_agree_with_the_records_after_inserts_releases_and_deletes(loaded
     now = datetime.now(UTC)
     for i, (action, symbols) in enumerate([
         ("deliver", ()), ("tag", ("URL_SHORTENER",)), ("quarantine", ("IMPERSONATION_STAFF_NAME", "LURE_MODEL")),
-        ("reject", ("FILE_SCRIPT",)), ("hold", ("URL_FEED_MATCH", "URL_FEED_MATCH")), ("quarantine", ("MACRO_AUTOEXEC",)),
+        ("reject", ("FILE_SCRIPT",)), ("hold", ("URL_FEED_MATCH", "URL_FEED_MATCH")),
+        ("quarantine", ("MACRO_AUTOEXEC",)),
     ] * 3):
         store_message(stores, action=action, symbols=symbols, received_at=now - timedelta(hours=i),
                       rcpts=("hanako@tokai-keiki.example", f"staff{i}@tokai-keiki.example"),

@@ -81,8 +81,7 @@ def facts(message: Message) -> Counter[Key]:
 
 def record(session: Session, message: Message) -> None:
     """Append the message's counts in the caller's transaction (no commit)."""
-    rows = [dict(hour=h, facet=f, direction=d, name=n, count=c) for (h, f, d, n), c in facts(message).items()]
-    session.execute(CountDelta.__table__.insert(), rows)
+    session.execute(CountDelta.__table__.insert(), _rows(facts(message).items()))
 
 
 def fold(session: Session) -> int:
@@ -131,6 +130,10 @@ def _fold_batch(session: Session) -> int:
     return len(rows)
 
 
+def _rows(items: Iterable[tuple[Key, int]]) -> list[dict]:
+    return [{"hour": h, "facet": f, "direction": d, "name": n, "count": c} for (h, f, d, n), c in items]
+
+
 def _sum(rows: Iterable) -> Counter[Key]:
     out: Counter[Key] = Counter()
     for hour, facet, direction, name, count in rows:
@@ -146,7 +149,7 @@ def _add_totals(session: Session, sums: Counter[Key]) -> None:
         index_elements=["facet", "hour", "direction", "name"],
         set_={"count": CountTotal.__table__.c.count + stmt.excluded["count"]},
     )
-    rows = [dict(hour=h, facet=f, direction=d, name=n, count=c) for (h, f, d, n), c in sorted(sums.items())]
+    rows = _rows(sorted(sums.items()))
     for start in range(0, len(rows), 5000):
         session.execute(stmt, rows[start:start + 5000])
 
@@ -180,11 +183,12 @@ def rebuild(connection) -> None:
     threats = ", ".join(f"'{a}'" for a in THREAT_ACTIONS)
     insert = "INSERT INTO gw_counts (facet, hour, direction, name, count) "
     for sql in (
-        f"SELECT '{ACTION}', {hour}, m.direction, coalesce(m.action, 'none'), count(*) FROM gw_messages m GROUP BY 2, 3, 4",
-        f"SELECT '{SYMBOL}', {hour}, m.direction, s.value, count(DISTINCT m.queue_id) FROM gw_messages m {symbols} "
-        "GROUP BY 2, 3, 4",
-        f"SELECT '{RECIPIENT}', {hour}, m.direction, r.address, count(*) FROM gw_recipients r "
-        f"JOIN gw_messages m ON m.queue_id = r.queue_id WHERE m.action IN ({threats}) GROUP BY 2, 3, 4",
+        (f"SELECT '{ACTION}', {hour}, m.direction, coalesce(m.action, 'none'), count(*) "
+         "FROM gw_messages m GROUP BY 2, 3, 4"),
+        (f"SELECT '{SYMBOL}', {hour}, m.direction, s.value, count(DISTINCT m.queue_id) "
+         f"FROM gw_messages m {symbols} GROUP BY 2, 3, 4"),
+        (f"SELECT '{RECIPIENT}', {hour}, m.direction, r.address, count(*) FROM gw_recipients r "
+         f"JOIN gw_messages m ON m.queue_id = r.queue_id WHERE m.action IN ({threats}) GROUP BY 2, 3, 4"),
     ):
         connection.execute(text(insert + sql))
     names: Counter[Key] = Counter()
@@ -197,8 +201,7 @@ def rebuild(connection) -> None:
         if name:
             names[(epoch_hour(received_at), IMPERSONATED, direction, name)] += 1
     if names:
-        rows = [dict(hour=h, facet=f, direction=d, name=n, count=c) for (h, f, d, n), c in names.items()]
-        connection.execute(CountTotal.__table__.insert(), rows)
+        connection.execute(CountTotal.__table__.insert(), _rows(names.items()))
 
 
 def impersonated_name(findings: list, from_header: str) -> str:

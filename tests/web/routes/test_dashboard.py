@@ -55,8 +55,8 @@ def test_trace_pages_back_by_cursor_through_ties(client, tokens, stores):
     headers = {"Authorization": f"Bearer {tokens['viewer']}"}
     seen, cursor = [], None
     for _ in range(4):
-        body = client.get("/api/v1/trace", params={"subject": "見積", "limit": 2, **({"cursor": cursor} if cursor else {})},
-                          headers=headers).json()
+        params = {"subject": "見積", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        body = client.get("/api/v1/trace", params=params, headers=headers).json()
         seen += [m["queue_id"] for m in body["items"]]
         cursor = body["next_cursor"]
     assert cursor is None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
-
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -64,11 +63,11 @@ def trace_page(
     searched = any(params.values())
     rows, next_cursor = [], None
     if searched:
-        criteria = dict(
-            sender=params["sender"] or None, recipient=params["recipient"] or None, subject=params["subject"] or None,
-            message_id=params["message_id"] or None, since=i18n.parse_local_time(since, tz),
-            until=i18n.parse_local_time(until, tz),
-        )
+        criteria = {
+            "sender": params["sender"] or None, "recipient": params["recipient"] or None,
+            "subject": params["subject"] or None, "message_id": params["message_id"] or None,
+            "since": i18n.parse_local_time(since, tz), "until": i18n.parse_local_time(until, tz),
+        }
         try:
             rows, next_cursor = _page(db, PAGE, cursor[:200] or None, **criteria)
         except ValueError:  # a damaged cursor: start again from the newest
