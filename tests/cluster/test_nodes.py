@@ -7,6 +7,7 @@ The tests share one cluster (starting three nodes costs seconds) and run in file
 from __future__ import annotations
 
 import json
+import signal
 import smtplib
 import subprocess
 import sys
@@ -127,6 +128,35 @@ def test_message_quarantined_on_a_is_released_from_b_once(nodes, admin_token, st
         assert conn.scalar(text("SELECT count(*) FROM spool_entries")) == 0
 
 
+def test_a_stalled_node_finishes_what_it_was_delivering_and_drops_what_a_survivor_took_over(nodes, store, next_hop):
+    next_hop._gate.clear()
+    next_hop.hold = True  # B's deliveries wait at the next hop, holding their entries
+    ids = [f"stall-{i}@partner.example" for i in range(14)]
+    try:
+        for message_id in ids:
+            send(nodes["b"], make_message(subject="stall", message_id=f"<{message_id}>"))
+        with store.engine.connect() as conn:  # 8 in delivery ([delivery] concurrency), the rest waiting behind
+            wait_for(lambda: conn.scalar(text("SELECT count(*) FROM spool_entries WHERE owner = 'node-b'")) == len(ids))
+        time.sleep(0.5)
+        nodes["b"].process.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(LEASE_SECONDS + 1.5)  # B's lease runs out; A and C take what B was not delivering
+            with store.engine.connect() as conn:
+                owners = dict(conn.execute(text("SELECT owner, count(*) FROM spool_entries GROUP BY owner")).all())
+            next_hop.release()  # B's held transactions get their 250 while it is stopped
+        finally:
+            nodes["b"].process.send_signal(signal.SIGCONT)
+        wait_for(lambda: all(at_sink(next_hop, m) for m in ids), timeout=30)
+        time.sleep(LEASE_SECONDS + 1.0)  # B is back: nothing is delivered a second time
+    finally:
+        next_hop.hold = False
+        next_hop._gate.clear()
+    assert owners.get("node-b", 0) >= 1  # what it was delivering stayed with it (row locks)
+    assert owners.get("node-a", 0) + owners.get("node-c", 0) >= 1  # the rest was taken over
+    assert [at_sink(next_hop, m) for m in ids] == [1] * len(ids)
+    assert nodes["b"].process.poll() is None
+
+
 def test_node_killed_under_load_leaves_every_acknowledged_message_exactly_once(nodes, store, next_hop, admin_token):
     acked: dict[str, str] = {}  # Message-ID -> node that answered 250
     sent_ids: set[str] = set()
@@ -158,6 +188,7 @@ def test_node_killed_under_load_leaves_every_acknowledged_message_exactly_once(n
         wait_for(lambda: sum(n == "c" for n in acked.values()) >= 15, timeout=60, interval=0.05)
         # Hold the next hop's DATA replies, so that the node dies with deliveries in flight whose 250 it never
         # reads (the one gap no gateway can close is a 250 read but not yet recorded: see delivery.py).
+        next_hop._gate.clear()
         next_hop.hold = True
         time.sleep(0.5)
         with store.engine.connect() as conn:
