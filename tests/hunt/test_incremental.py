@@ -14,7 +14,19 @@ from kakuri.hunt.run import run
 from kakuri.hunt.sources import expand
 from kakuri.hunt.store import HuntStore
 from tests.hunt.conftest import FEODO_HEADER
-from tests.hunt.logbuilders import DAY, HOUR, T0, Maillog, conn, dns, hosts, office_traffic, squid, upstream_of, zeek_file
+from tests.hunt.logbuilders import (
+    DAY,
+    HOUR,
+    T0,
+    Maillog,
+    conn,
+    dns,
+    hosts,
+    office_traffic,
+    squid,
+    upstream_of,
+    zeek_file,
+)
 
 OFFICE = hosts(30)
 VICTIM = "10.1.9.66"

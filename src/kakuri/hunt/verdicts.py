@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from kakuri.decide.policy import PolicyConfig
-from kakuri.hunt.config import HuntConfig
 from kakuri.hunt.analysis import NetworkView
+from kakuri.hunt.config import HuntConfig
 from kakuri.hunt.findings import host_findings, mail_baselines, sender_findings
 from kakuri.hunt.mail import MailView
 from kakuri.hunt.symbols import DETECTOR
