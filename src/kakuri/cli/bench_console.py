@@ -209,7 +209,9 @@ def load(url: str, home: Path, count: int, *, days: int, seed: int) -> dict:
     timings = {}
     dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {', '.join(TABLES)}, gw_counts, gw_count_deltas")
+        if conn.execute("SELECT EXISTS (SELECT 1 FROM gw_messages)").fetchone()[0]:
+            # Never mix synthetic mail into (or drop indexes of) a database that holds real records.
+            raise output.fail("the database already holds messages: give an empty one, or --keep-url to measure it")
         rebuild = _drop_secondary(conn)
         maker, now = Maker(seed, blob), datetime.now(UTC)
         started = time.perf_counter()
