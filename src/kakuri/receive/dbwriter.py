@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from kakuri.store.config import Stores
+from kakuri.store.deferred import defer_inserts, flush_inserts
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +84,12 @@ class BatchWriter:
         with self.stores.writing(), self.stores.sessions() as session:
             try:
                 # No autoflush: a job's lookup by primary key must not flush the rows of the jobs
-                # before it one by one; flushed together at commit they become multi-row INSERTs.
+                # before it one by one; flushed together at commit they become multi-row INSERTs,
+                # as do the rows the jobs insert with store.deferred.insert_rows.
+                defer_inserts(session)
                 with session.no_autoflush:
                     results = [fn(session) for fn in fns]
+                flush_inserts(session)
                 session.commit()
             except BaseException:
                 session.rollback()

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kakuri.store import counts
+from kakuri.store.deferred import insert_rows
 from kakuri.store.messages import (
     WAITING,
     AuditEvent,
@@ -73,12 +74,10 @@ def insert_new(session: Session, message: Message) -> None:
     The gateway's group commit uses this instead of `session.add`: the ORM's unit of work cost more
     CPU per message than everything else the writer does. The objects stay transient (no ids): the
     caller reads their fields, and later steps load the message from the database."""
-    session.execute(insert(Message.__table__), [_row(message)])
-    if message.recipients:
-        rows = [_row(r, queue_id=message.queue_id) for r in message.recipients]
-        session.execute(insert(Recipient.__table__), rows)
-    if message.audit:
-        session.execute(insert(AuditEvent.__table__), [_row(a, queue_id=message.queue_id) for a in message.audit])
+    # In the group commit these rows join the other messages' in one INSERT per table (store/deferred.py).
+    insert_rows(session, Message.__table__, [_row(message)])
+    insert_rows(session, Recipient.__table__, [_row(r, queue_id=message.queue_id) for r in message.recipients])
+    insert_rows(session, AuditEvent.__table__, [_row(a, queue_id=message.queue_id) for a in message.audit])
     counts.record(session, message)
 
 

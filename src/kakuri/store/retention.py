@@ -136,14 +136,11 @@ class RetroJob(Base):
 
 def insert_ignoring(session: Session, table, rows: list[dict]) -> None:
     """INSERT that leaves an existing primary key alone (a replayed spool entry, a re-judged item)."""
-    if not rows:
-        return
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    for start in range(0, len(rows), 500):
-        session.execute(dialect_insert(table).on_conflict_do_nothing(), rows[start:start + 500])
+    from kakuri.store.deferred import insert_rows
+
+    # Core table: the ORM's bulk INSERT path cost more than the rest of a message's records; in the
+    # gateway's group commit the rows join the other messages' (store/deferred.py).
+    insert_rows(session, getattr(table, "__table__", table), rows, ignore_conflicts=True)
 
 
 class RetainedBlobs(FileBlobStore):
