@@ -100,7 +100,7 @@ def ingest(log_paths: list[Path] = LogsArgument, store_dir: Optional[Path] = Sto
     con = connect(cfg, store)
     try:
         summarised = refresh(store, con, cfg, days)
-        summarised += refresh_mail(store, con, cfg, maildays)
+        summarised_mail = refresh_mail(store, con, cfg, maildays)
     finally:
         con.close()
     seconds = time.perf_counter() - started
@@ -110,7 +110,8 @@ def ingest(log_paths: list[Path] = LogsArgument, store_dir: Optional[Path] = Sto
     for name in report.appended:
         console.print(f"grown since last ingest, new lines only: {name}")
     typer.echo(f"{len(report.files) + len(report.appended)} file(s) ingested, {len(report.skipped)} already there; "
-               f"{report.stats.lines} lines, {report.rows} records, {len(summarised)} day(s) summarised, "
+               f"{report.stats.lines} lines, {report.rows} records, "
+               f"{len(summarised)} network and {len(summarised_mail)} mail day(s) summarised, "
                f"{report.stats.malformed_total} malformed skipped, in {seconds:.1f} s "
                f"({report.stats.lines / seconds if seconds else 0:,.0f} lines/s) -> {store.root}")
 
@@ -137,8 +138,9 @@ def run_command(
         console.print(f"[red]error:[/red] no hunt store at {path}: run `kakuri hunt ingest LOGS` first")
         raise typer.Exit(2)
     report = run(HuntStore(path), _feeds(feeds, cfg), settings.policy, cfg, since=since, knowledge=_knowledge(settings))
-    if report.summarised_days:
-        console.print(f"summarised {len(report.summarised_days)} day(s) not summarised at ingest")
+    if report.summarised_days or report.summarised_mail_days:
+        console.print(f"summarised {len(report.summarised_days)} network and {len(report.summarised_mail_days)} "
+                      "mail day(s) not summarised at ingest")
     _results(report, json_out, notify_csv, labels, show, fmt)
 
 

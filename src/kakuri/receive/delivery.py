@@ -150,7 +150,7 @@ class DeliveryQueue:
             polls += 1
             if polls % ORPHAN_CHECK_POLLS == 0:
                 await asyncio.to_thread(self._reinject_orphans)
-            for queue_id in self.spool.refresh():
+            for queue_id in await asyncio.to_thread(self.spool.refresh):  # on the shared spool: the claim query
                 self.submit(queue_id)
 
     # -- one entry -------------------------------------------------------------------------------
