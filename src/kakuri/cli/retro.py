@@ -115,7 +115,8 @@ def import_(
     fmt: str = typer.Option("auto", "--format", help="auto | stix | misp | abusech"),
     incident: Optional[int] = typer.Option(None, "--incident", help="Link the indicators (and any finding) to this incident"),
     retro_option: Optional[bool] = typer.Option(
-        None, "--retro-scan/--no-retro-scan", help="Match them against retained delivered mail now (default: [retro] auto)"),
+        None, "--retro-scan/--no-retro-scan",
+        help="Match them against retained delivered mail now (default: [retro] auto)"),
     since: Optional[str] = typer.Option(None, "--since", help="Window of the retro-scan (default: the retention days)"),
 ) -> None:
     """Import indicators; the retained mail is then checked for them at once (a retro-scan job, no rescan)."""
@@ -248,11 +249,15 @@ def pull_misp(incident: Optional[int] = typer.Option(None, "--incident")) -> Non
 
 # -- retro-scan ----------------------------------------------------------------------------------
 def retro_scan_command(
-    since: Optional[str] = typer.Option(None, "--since", help="7d, 12h or an ISO date (UTC); default the retention days"),
+    since: Optional[str] = typer.Option(
+        None, "--since", help="7d, 12h or an ISO date (UTC); default the retention days"),
     incident: Optional[int] = typer.Option(None, "--incident", help="Link findings here (default: a new incident)"),
-    skip: bool = typer.Option(True, "--skip-judged/--no-skip-judged", help="Skip mail already judged under this rule version"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Scan processes (default: [retro] workers, one per core; 0 = this process)"),
-    auto: bool = typer.Option(False, "--auto", help="Only if the window was last judged under another rule version (cron)"),
+    skip: bool = typer.Option(
+        True, "--skip-judged/--no-skip-judged", help="Skip mail already judged under this rule version"),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", help="Scan processes (default: [retro] workers, one per core; 0 = this process)"),
+    auto: bool = typer.Option(
+        False, "--auto", help="Only if the window was last judged under another rule version (cron)"),
     jobs: bool = typer.Option(False, "--jobs", help="List the recent retro-scan jobs (and the running one's progress)"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -267,7 +272,8 @@ def retro_scan_command(
         if auto:
             due = rescan_reason(settings, stores) if RetroConfig.from_settings(settings).auto else None
             if due is None:
-                typer.echo("retro-scan: the retained window is judged under today's rule version (or [retro] auto = false)")
+                typer.echo("retro-scan: the retained window is judged under today's rule version "
+                           "(or [retro] auto = false)")
                 return
             reason = f"retro-scan --auto: {due}"
         run = _job(settings, stores, reason=reason, full=True, since=since, incident=incident, skip=skip,
@@ -296,7 +302,6 @@ def _job(settings, stores, *, reason: str, full: bool, since: Optional[str] = No
     job, run = run_job(settings, stores, reason=reason, actor=current_actor(), full=full,
                        since=parse_since(since) if since else None, incident_id=incident, skip_judged=skip,
                        workers=workers, on_wait=waiting, progress=shown_progress)
-    run.job_id = job.id
     return run
 
 
@@ -333,25 +338,28 @@ def _list_jobs(stores, *, as_json: bool) -> None:
                                    "findings": j.findings, "incident": j.incident_id, "error": j.error},
                                   ensure_ascii=False))
         return
-    table = output.table("job", "started (UTC)", "reason", "state", "rules", "done/total", "scanned", "findings", "incident")
+    table = output.table("job", "started (UTC)", "reason", "state", "rules", "done/total", "scanned", "findings",
+                         "incident")
     for j in rows:
         done = j.scanned + j.skipped
-        table.add_row(str(j.id), f"{j.started_at:%Y-%m-%d %H:%M:%S}", j.reason, j.state + (f": {j.error}" if j.error else ""),
+        table.add_row(str(j.id), f"{j.started_at:%Y-%m-%d %H:%M:%S}", j.reason,
+                      j.state + (f": {j.error}" if j.error else ""),
                       j.rule_version[:12] + ("" if j.full else " (indicators)"), f"{done}/{j.total}", str(j.scanned),
                       str(j.findings), str(j.incident_id or ""))
     output.console().print(table)
 
 
 def _report_run(run, *, as_json: bool = False) -> None:
-    summary = {"job": getattr(run, "job_id", None), "rule_version": run.rule_version, "examined": run.examined, "scanned": run.scanned,
-               "skipped": run.skipped, "missing": run.missing, "findings": len(run.findings),
+    summary = {"job": run.job_id, "rule_version": run.rule_version, "examined": run.examined,
+               "scanned": run.scanned, "skipped": run.skipped, "missing": run.missing, "findings": len(run.findings),
                "incident": run.incident_id, "seconds": round(run.seconds, 3), "per_second": round(run.rate, 1)}
     if as_json:
         typer.echo(json.dumps({**summary, "messages": [
             {"queue_id": f.queue_id, "recipients": f.recipients, "matched": f.matched} for f in run.findings]}))
         return
-    job = getattr(run, "job_id", None)
-    typer.echo(f"retro-scan{f' job {job}' if job else ''}: {run.examined} examined, {run.scanned} scanned, {run.skipped} skipped (judged before), "
+    job = run.job_id
+    typer.echo(f"retro-scan{f' job {job}' if job else ''}: {run.examined} examined, {run.scanned} scanned, "
+               f"{run.skipped} skipped (judged before), "
                f"{len(run.findings)} new finding(s) in {run.seconds:.1f}s ({run.rate:.0f} msg/s)")
     for f in run.findings:
         typer.echo(f"  {f.queue_id} -> {', '.join(shown(r) for r in f.recipients)}: {shown('; '.join(f.matched))[:300]}")

@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
 
 @rules_app.command("reload")
 def reload(
-    retro: Optional[bool] = typer.Option(None, "--retro-scan/--no-retro-scan", help="Judge retained mail again (default: [retro] auto)"),
+    retro: Optional[bool] = typer.Option(
+        None, "--retro-scan/--no-retro-scan", help="Judge retained mail again (default: [retro] auto)"),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the gateway's retro-scan job until it ends"),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the gateway to apply the rules"),
 ) -> None:
@@ -123,7 +124,8 @@ def _follow(stores, version: str, asked: datetime, timeout: float) -> None:
                        + (f", incident {job.incident_id}" if job.incident_id else "")
                        + (f"; {shown(job.error)}" if job.error else ""))
             if job.findings:
-                typer.echo(f"incident {job.incident_id}: `kakuri clawback --incident {job.incident_id} -r why --dry-run`")
+                incident = job.incident_id
+                typer.echo(f"incident {incident}: `kakuri clawback --incident {incident} -r why --dry-run`")
             return
         else:
             line = f"retro-scan job {job.id}: {job.scanned + job.skipped}/{job.total}"

@@ -63,8 +63,8 @@ class JobBusy(Exception):
     """Another retro-scan job holds the slot."""
 
     def __init__(self, job: RetroJob) -> None:
-        super().__init__(f"retro-scan job {job.id} ({job.reason}) is running since {job.started_at:%Y-%m-%d %H:%M} UTC, "
-                         f"{job.examined}/{job.total} examined")
+        super().__init__(f"retro-scan job {job.id} ({job.reason}) is running since "
+                         f"{job.started_at:%Y-%m-%d %H:%M} UTC, {job.examined}/{job.total} examined")
         self.job = job
 
 
@@ -205,6 +205,7 @@ def run_job(
         if pool is not None:
             pool.close()
     _save(stores, job.id, run, slot=None, state="done", finished_at=utcnow())
+    run.job_id = job.id
     return get_job(stores, job.id), run
 
 

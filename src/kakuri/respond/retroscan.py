@@ -236,6 +236,7 @@ class RetroRun:
     seconds: float = 0.0
     incident_id: int | None = None
     findings: list[RetroFinding] = field(default_factory=list)
+    job_id: int | None = None  # the rt_jobs row it ran as (respond/retrojobs.py)
 
     @property
     def rate(self) -> float:
