@@ -171,7 +171,8 @@ def bench(
             typer.echo(f"{label}: {result['lines']:,} lines in {result['seconds']:.2f} s = "
                        f"{result['lines'] / result['seconds']:,.0f} lines/s "
                        f"({result['lines'] / cpu:,.0f} per CPU-second), peak memory {peak_mb:,.0f} MB"
-                       + (f", {result['days']} day(s) summarised" if phase == "ingest" else
+                       + (f", {result['days']} network and {result['mail_days']} mail day(s) summarised"
+                          if phase == "ingest" else
                           f", {result['infected']} infected of {result['records']}"))
         labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
         typer.echo(evaluate(json.loads((store / "result.json").read_text(encoding="utf-8")), labels).summary())

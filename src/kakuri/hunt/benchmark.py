@@ -125,10 +125,12 @@ def _phase(argv: list[str]) -> dict:
         files, _ = expand([path])
         report = store.ingest(files, cfg)
         con = connect(cfg, store)
-        days = refresh(store, con, cfg, network_days(store)) + refresh_mail(store, con, cfg, mail_days(store))
+        days = refresh(store, con, cfg, network_days(store))
+        maildays = refresh_mail(store, con, cfg, mail_days(store))
         con.close()
         return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
-                "lines": report.stats.lines, "days": len(days), "malformed": report.stats.malformed_total}
+                "lines": report.stats.lines, "days": len(days), "mail_days": len(maildays),
+                "malformed": report.stats.malformed_total}
     from kakuri.hunt.run import run
     from kakuri.hunt.verdicts import write_json
 
