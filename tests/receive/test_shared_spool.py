@@ -159,3 +159,12 @@ def test_a_database_that_cannot_take_the_entry_is_an_os_error(engine):
     with pytest.raises(OSError):
         spool.write(entry())
     assert spool.queue_ids() == [] and spool.total_bytes == 0
+
+
+def test_an_own_entry_the_node_lost_track_of_is_found_again(engine):
+    spool = node(engine, "n")
+    stray = entry()
+    assert spool.write(stray)
+    spool.forget(stray.queue_id)  # as after a write whose commit went through while the writer saw an error
+    found = [q for _ in range(10) for q in spool.refresh()]
+    assert found == [stray.queue_id]

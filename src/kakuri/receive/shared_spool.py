@@ -39,6 +39,7 @@ from kakuri.receive.spool import Spool, SpoolEntry
 log = logging.getLogger(__name__)
 
 MAX_INSERT_BATCH = 64
+OWN_RESCAN_POLLS = 10
 SHARED_SPOOL_THREADS = 32  # the gateway's default thread pool on the shared spool (see receive/server.py)
 
 
@@ -90,7 +91,7 @@ class SharedSpool:
         self._unstarted: dict[str, float] = {}
         self._inserts = _GroupInsert(engine, owner=node_id)
         self._deletes = _GroupDelete(engine, owner=node_id)
-        self._resumed = False
+        self._polls = 0
         if node_id is not None:
             self.refresh()
 
@@ -132,12 +133,12 @@ class SharedSpool:
         A node's deletes are batched by a thread of their own and the caller (the event loop) does not wait:
         as with the folder spool's unsynced unlink, an entry whose delete a crash undoes is processed
         again, finds every recipient final, and is removed again."""
-        self.forget(queue_id)
         if self.node_id is None:
             with self.engine.begin() as conn:
                 conn.execute(text("DELETE FROM spool_entries WHERE queue_id = :q"), {"q": queue_id})
         else:
-            self._deletes.put(queue_id)
+            self._deletes.put(queue_id)  # first: a rescan of our own entries must not see it as a stray
+        self.forget(queue_id)
 
     def set_aside(self, queue_id: str) -> None:
         """An unreadable entry stays in the table for a human, out of every node's way."""
@@ -179,17 +180,19 @@ class SharedSpool:
 
     # -- what this node works on ------------------------------------------------------------------
     def refresh(self) -> list[str]:
-        """Entries this node takes on now: after a restart its own, then every poll those without a
-        living owner (claimed under row locks, so two nodes never take the same one)."""
+        """Entries this node takes on now: at start (a restart) and every OWN_RESCAN_POLLS polls its own that it
+        does not know (e.g. an INSERT whose commit went through while its writer saw an error), and every poll
+        those without a living owner (claimed under row locks, so two nodes never take the same one)."""
         if self.node_id is None:
             return []
         found: list[tuple[str, int]] = []
         with self.engine.begin() as conn:
-            if not self._resumed:
-                found += conn.execute(text(
+            if self._polls % OWN_RESCAN_POLLS == 0:
+                deleting = self._deletes.pending()  # finished, their delete not yet committed
+                found += [row for row in conn.execute(text(
                     "SELECT queue_id, size FROM spool_entries WHERE owner = :me AND NOT corrupt ORDER BY queue_id"
-                ), {"me": self.node_id}).all()
-                self._resumed = True
+                ), {"me": self.node_id}).all() if row[0] not in deleting]
+            self._polls += 1
             found += conn.execute(text(
                 "UPDATE spool_entries SET owner = :me WHERE queue_id IN ("
                 " SELECT s.queue_id FROM spool_entries s WHERE NOT s.corrupt AND (s.owner IS NULL OR ("
@@ -346,13 +349,19 @@ class _GroupDelete:
         self._ids: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._pending: set[str] = set()
 
     def put(self, queue_id: str) -> None:
         with self._start_lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, daemon=True, name="spool-delete")
                 self._thread.start()
+            self._pending.add(queue_id)
         self._ids.put(queue_id)
+
+    def pending(self) -> set[str]:
+        with self._start_lock:
+            return set(self._pending)
 
     def close(self) -> None:
         with self._start_lock:
@@ -381,5 +390,7 @@ class _GroupDelete:
                                      {"ids": batch, "me": self.owner})
                 except Exception:  # left in the table: processed again later (all final) and removed then
                     log.warning("could not delete %d finished spool entries", len(batch), exc_info=True)
+                with self._start_lock:
+                    self._pending.difference_update(batch)
             if first is None:
                 return
