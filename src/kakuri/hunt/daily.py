@@ -1,4 +1,4 @@
-"""Per-day summaries of the network logs, computed once per day and reused by every later run.
+"""Per-day summaries of the logs, computed once per day (at ingest) and reused by every later run.
 
 For each UTC day the store holds, the events are reduced to what the analyses need (SQL, `DAILY`):
 
@@ -14,8 +14,9 @@ For each UTC day the store holds, the events are reduced to what the analyses ne
     lookups    host, name it resolved: lookups and the first
     smtp_in    outside SMTP clients and when they connected (checks the maillog's clock)
 
-A day is summarised again only when its event files change (a new or grown log), so a daily run
-reads yesterday's summaries and summarises only today. Bursts are cut within a UTC day, and a run over
+The maillog's days are summarised the same way (`refresh_mail`, queries in `mail.MAIL_DAILY`, files
+`daily/mail_<name>/`). A day is summarised again only when its event files change (a new or grown log),
+so a daily run reads yesterday's summaries and summarises only today. Bursts are cut within a UTC day, and a run over
 several days always combines day summaries: one run over two days and two runs one day apart agree.
 """
 
