@@ -194,7 +194,9 @@ class RetroPool:
         if self.workers > 0:
             import multiprocessing
 
-            # spawn: the gateway runs jobs from a thread beside its event loop, which must not be forked
+            # spawn: the gateway runs jobs from a thread beside its event loop, which must not be forked; and
+            # a forked worker would hold the parent's database connections (on PostgreSQL, closing them at
+            # its exit ends the parent's sessions). Costs each worker ~2 s of CPU to import kakuri again.
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
                                              initargs=(self.home, os.getpid()))
