@@ -10,6 +10,7 @@ from kakuri.cli.main import app
 from kakuri.store.config import open_stores
 from kakuri.store.retention import Retention, RetentionConfig, RetroFinding, RetroJob
 from tests.builders import make_message
+from tests.respond.iocx.test_feeds import feed_server  # noqa: F401  (fixture)
 from tests.respond.test_retroscan import retain
 
 runner = CliRunner()
@@ -89,5 +90,24 @@ def test_rules_reload_with_a_new_yara_rule_finds_retained_mail_and_a_broken_rule
         assert reason.startswith("rules reload") and (state, full, slot) == ("done", True, None)
         again = runner.invoke(app, ["--home", str(settings.home), "rules", "reload"])
         assert "judged under this rule version already" in again.output and len(_state(stores)[1]) == 1
+    finally:
+        stores.close()
+
+
+def test_a_feed_refresh_that_brings_new_indicators_finds_retained_mail(settings, feed_server):  # noqa: F811
+    stores = _window(settings)
+    retention = Retention(RetentionConfig(), settings.home)
+    retain(stores, retention, make_message(subject="Invoice", body="http://198.51.100.7/wp-content/x.php\n",
+                                           message_id="<feed@ext.example>"), queue_id="feed")
+    (settings.home / "kakuri.toml").write_text(
+        f'[[iocx.feeds]]\nname = "urlhaus"\nurl = "{feed_server.url}"\nformat = "abusech"\nrefresh_minutes = 0\n')
+    try:
+        result = runner.invoke(app, ["--home", str(settings.home), "iocs", "refresh"])
+        assert result.exit_code == 0, result.output
+        findings, jobs = _state(stores)
+        assert findings == ["feed"] and jobs == [("iocs refresh urlhaus", "done", False, None)]
+        result = runner.invoke(app, ["--home", str(settings.home), "iocs", "refresh", "--force"])
+        assert result.exit_code == 0 and "urlhaus: unchanged" in result.output
+        assert len(_state(stores)[1]) == 1  # the server said 304: nothing new, no job
     finally:
         stores.close()

@@ -55,3 +55,27 @@ def test_a_full_job_is_due_when_the_rule_version_differs_from_the_last_judgement
         assert indicators_only.full is False and rescan_reason(settings, stores) is not None  # rules not applied yet
     finally:
         stores.close()
+
+
+def test_a_second_job_waits_for_the_running_one_and_says_which(settings):
+    import threading
+
+    stores = open_stores(settings)
+    try:
+        running = claim(stores, reason="rules reload", full=True, since=SINCE, actor="t", version="v0")
+        waited = []
+
+        def finish_later():
+            with stores.sessions() as session:
+                session.execute(update(RetroJob).where(RetroJob.id == running.id).values(slot=None, state="done"))
+                session.commit()
+
+        timer = threading.Timer(1.5, finish_later)
+        timer.start()
+        job, _ = run_job(settings, stores, reason="iocs import", actor="t", full=False, since=SINCE, workers=0,
+                         on_wait=waited.append)
+        timer.join()
+        assert [w.id for w in waited] == [running.id]  # said once, naming the job it waited for
+        assert (job.reason, job.state, job.slot) == ("iocs import", "done", None)
+    finally:
+        stores.close()
