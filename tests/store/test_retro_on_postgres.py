@@ -52,6 +52,8 @@ def test_retention_retro_scan_and_indicator_import_on_postgresql(tmp_path, postg
         (home / "rules" / "yara").mkdir(parents=True)
         (home / "rules" / "yara" / "kit.yar").write_text('rule kit { strings: $a = "PK-pg-kit" condition: $a at 0 }\n')
         (home / "policy.toml").write_text("[symbols.IOC_YARA_MATCH]\nscore = 12.0\n")
+        # one spawned scan worker: it opens its own connections to the server (none inherited)
+        (home / "kakuri.toml").write_text(f'[store]\nurl = "{postgres_url}"\n[retro]\nworkers = 1\n')
         result = runner.invoke(app, ["--home", str(home), "rules", "reload"])
         assert result.exit_code == 0, result.output
         with stores.sessions() as session:

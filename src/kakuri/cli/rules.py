@@ -127,7 +127,7 @@ def _follow(stores, version: str, asked: datetime, timeout: float) -> None:
                 incident = job.incident_id
                 typer.echo(f"incident {incident}: `kakuri clawback --incident {incident} -r why --dry-run`")
             return
-        else:
+        elif job.total:
             line = f"retro-scan job {job.id}: {job.scanned + job.skipped}/{job.total}"
             if line != last:
                 typer.echo(line, err=True)
