@@ -290,32 +290,32 @@ def retro_scan(
         """The messages to scan, as the pool asks for them; the others are matched and counted here."""
         with stores.sessions() as session:
             rows = session.execute(window.order_by(Message.received_at).execution_options(yield_per=5000))
-            for queue_id, key, mail_from, direction, client_ip, helo, items, judged_version in rows:
+            for row in rows:
+                queue_id, items, judged_version = row[0], row[6], row[7]
                 run.examined += 1
-                job = (queue_id, key, _envelope(mail_from, direction, client_ip, helo))
                 if items is None:  # never parsed: scan it to learn it, whatever the mode
-                    yield job
+                    yield _job(row)
                     continue
                 matched = index.match(items)
                 if matched:
                     hits[queue_id] = matched
-                content = {i for i in items if i.startswith(CONTENT)}
-                if not scan or (skip_judged and (judged_version == version or (content and content <= judged))):
+                content = [i for i in items if i.startswith(CONTENT)]
+                if not scan or (skip_judged and (judged_version == version or (content and _all_in(content, judged)))):
                     run.skipped += 1
                     continue
-                if skip_judged and content and content <= judged | pending:
-                    deferred.append((job, content))  # another message of this run judges the same content first
+                if skip_judged and content and all(i in judged or i in pending for i in content):
+                    deferred.append((row[:6], content))  # another message of this run judges the same content first
                     continue
                 pending.update(content)
-                yield job
+                yield _job(row)
 
     def second_pass() -> Iterator[tuple[str, str, Envelope]]:
         """The deferred messages whose content the first pass did not judge clean."""
-        for job, content in deferred:
-            if content <= judged:
+        for row, content in deferred:
+            if _all_in(content, judged):
                 run.skipped += 1
             else:
-                yield job
+                yield _job(row)
 
     own_pool = pool is None
     if own_pool:  # small windows (tests, a CLI on a quiet site) are judged here; large ones in the pool
@@ -353,6 +353,16 @@ def retro_scan(
     if progress:
         progress(run)
     return run
+
+
+def _all_in(items: list[str], judged: set[str]) -> bool:
+    return all(i in judged for i in items)
+
+
+def _job(row) -> tuple[str, str, Envelope]:
+    """(queue id, blob key, envelope) of a window row, what a worker needs; made only for mail to scan."""
+    queue_id, key, mail_from, direction, client_ip, helo = row[:6]
+    return queue_id, key, _envelope(mail_from, direction, client_ip, helo)
 
 
 def _envelope(mail_from: str, direction: str, client_ip: str, helo: str) -> Envelope:
