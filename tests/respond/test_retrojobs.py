@@ -79,3 +79,32 @@ def test_a_second_job_waits_for_the_running_one_and_says_which(settings):
         assert (job.reason, job.state, job.slot) == ("iocs import", "done", None)
     finally:
         stores.close()
+
+
+def test_the_gateway_thread_does_not_repeat_a_job_another_process_ran_meanwhile(settings):
+    import time
+
+    from kakuri.respond.retrojobs import BackgroundRetro
+    from kakuri.respond.retroscan import rule_version
+
+    stores = open_stores(settings)
+    settings.__pydantic_extra__["retro"] = {"background_workers": 0}
+    background = BackgroundRetro(settings, stores)
+    try:
+        retain(stores, Retention(RetentionConfig(), settings.home), make_message(subject="x"), queue_id="q1")
+        other = claim(stores, reason="another node's job", full=True, since=SINCE, actor="t", version="v0")
+        background.check(why="gateway start")
+        time.sleep(1.0)
+        # The other process finishes a full job under today's rules: nothing is left for the gateway to do.
+        with stores.sessions() as session:
+            session.execute(update(RetroJob).where(RetroJob.id == other.id)
+                            .values(slot=None, state="done", rule_version=rule_version(settings)))
+            session.commit()
+        deadline = time.monotonic() + 20
+        while background._thread is not None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert background._thread is None
+        assert [j.reason for j in recent_jobs(stores)] == ["another node's job"]  # no second job
+    finally:
+        background.stop()
+        stores.close()

@@ -235,17 +235,26 @@ class BackgroundRetro:
             self._thread.start()
 
     def _loop(self, why: str) -> None:
+        told = None
         while not self._stop.is_set():
             try:
                 reason = rescan_reason(self.settings, self.stores)
                 if reason:
                     workers = RetroConfig.from_settings(self.settings).background_workers
                     job, run = run_job(self.settings, self.stores, reason=f"{why}: {reason}", actor="kakuri-gateway",
-                                       stop=self._stop, workers=workers,
-                                       on_wait=lambda j: log.info("retro-scan waits for job %s (%s)", j.id, j.reason))
+                                       stop=self._stop, workers=workers, wait=False)
                     log.warning("retro-scan job %s (%s): %d examined, %d scanned, %d skipped, %d finding(s)%s",
                                 job.id, job.reason, run.examined, run.scanned, run.skipped, len(run.findings),
                                 f", incident {run.incident_id}" if run.findings else "")
+            except JobBusy as busy:
+                # Another job runs (a command, another node or acceptor process): look again when it may have
+                # ended, since it may have judged the window under these very rules.
+                if told != busy.job.id:
+                    told = busy.job.id
+                    log.info("retro-scan waits for job %s (%s)", busy.job.id, busy.job.reason)
+                if self._stop.wait(5.0):
+                    return
+                continue
             except JobStopped:
                 return
             except Exception:  # the gateway goes on; the job is recorded as failed and runs at the next check
