@@ -51,6 +51,7 @@ def reload(
     typer.echo(f"rules compiled: rule version {version[:12]}")
     gateway = (home / PID_FILE).exists()
     asked = datetime.now(UTC) - timedelta(seconds=1)
+    changed = False  # the running gateway's rule version changes: it starts the retro-scan itself
     if gateway:
         before = read_rules_state(home)
         try:
@@ -66,13 +67,14 @@ def reload(
             if applied.error or applied.rule_version != version:
                 raise fail(f"the gateway refused the rules: {shown(applied.error or 'another rule version')}; "
                            "it keeps the rules in force", code=1)
-            typer.echo(f"gateway: scanning with rule version {version[:12]}")
+            changed = before is None or before.rule_version != version
+            typer.echo(f"gateway: scanning with rule version {version[:12]}" + ("" if changed else " (already)"))
     else:
         typer.echo("no running gateway: `kakuri serve` uses these rules when it starts")
     with opened() as (settings, stores):
         if not _auto(settings, retro):
             return
-        if gateway:  # the gateway runs the job; follow it
+        if changed:  # the gateway runs the job; follow it
             if wait:
                 _follow(stores, version, asked, timeout)
             else:

@@ -209,6 +209,9 @@ class Gateway:
         from kakuri.respond.retroscan import rule_version
 
         self.rule_version = rule_version(self.settings)
+        from kakuri.receive.rules_reload import RulesState, write_rules_state
+
+        write_rules_state(self.home, RulesState(self.rule_version, ""))  # what `kakuri rules reload` compares with
         if self.queue.retention is not None:  # retained mail is judged clean under it at delivery
             self.queue.retention.rule_version = self.rule_version
         self.retro = BackgroundRetro(self.settings, self.stores)
