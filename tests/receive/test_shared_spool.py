@@ -168,3 +168,16 @@ def test_an_own_entry_the_node_lost_track_of_is_found_again(engine):
     spool.forget(stray.queue_id)  # as after a write whose commit went through while the writer saw an error
     found = [q for _ in range(10) for q in spool.refresh()]
     assert found == [stray.queue_id]
+
+
+async def test_a_second_live_process_under_a_node_id_in_use_is_refused(engine):
+    from kakuri.store.nodes import NodeIdInUse, NodeRegistry
+
+    with engine.begin() as conn:  # "mx1" beats on another machine
+        conn.execute(text("INSERT INTO cluster_nodes (node_id, hostname, pid) VALUES ('mx1', 'elsewhere', 4242)"))
+    with pytest.raises(NodeIdInUse, match="elsewhere"):
+        await NodeRegistry(engine, "mx1", lease_seconds=LEASE).start()
+    beat(engine, "mx1", age=LEASE + 1)  # it died: the id may be taken over
+    registry = NodeRegistry(engine, "mx1", lease_seconds=LEASE)
+    await registry.start()
+    await registry.stop()

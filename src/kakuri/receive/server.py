@@ -195,9 +195,9 @@ class Gateway:
         # it waits (min(32, cores + 4) = 6 threads here): more threads, or deliveries queue behind accepts.
         asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(SHARED_SPOOL_THREADS, thread_name_prefix="db"))
         self.node_id = self.node_id or node_id_for(self.settings)
-        self.nodes = NodeRegistry(self.stores.engine, self.node_id,
-                                  heartbeat_seconds=ClusterConfig.from_settings(self.settings).heartbeat_seconds,
-                                  queue_size=lambda: len(self.spool.queue_ids()))
+        cluster = ClusterConfig.from_settings(self.settings)
+        self.nodes = NodeRegistry(self.stores.engine, self.node_id, heartbeat_seconds=cluster.heartbeat_seconds,
+                                  lease_seconds=cluster.lease_seconds, queue_size=lambda: len(self.spool.queue_ids()))
         await self.nodes.start()
         return await asyncio.to_thread(spool_for, self.settings, engine=self.stores.engine, node_id=self.node_id,
                                        **limits)

@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from kakuri.settings import SettingsError
+
 log = logging.getLogger(__name__)
 
 
@@ -44,12 +46,27 @@ def node_id_for(settings, *, suffix: str = "") -> str:
     return f"{base}{suffix}"
 
 
+class NodeIdInUse(SettingsError):
+    """Another live gateway registered under this node id (the CLI shows it as one line, exit 2)."""
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 class NodeRegistry:
     """The row of one running node, refreshed every `heartbeat_seconds` with its queue size."""
 
-    def __init__(self, engine: Engine, node_id: str, *, heartbeat_seconds: float = 1.0,
+    def __init__(self, engine: Engine, node_id: str, *, heartbeat_seconds: float = 1.0, lease_seconds: float = 10.0,
                  queue_size: Callable[[], int] = lambda: 0) -> None:
         self.engine, self.node_id, self.heartbeat_seconds = engine, node_id, heartbeat_seconds
+        self.lease_seconds = lease_seconds
         self.queue_size = queue_size
         self._task: asyncio.Task | None = None
 
@@ -69,11 +86,30 @@ class NodeRegistry:
             log.warning("node %s: could not record the stop", self.node_id, exc_info=True)
 
     def _register(self) -> None:
+        self._check_unique()
         self._execute(
             "INSERT INTO cluster_nodes (node_id, hostname, pid, started_at, heartbeat_at, queue_size) "
             "VALUES (:node, :host, :pid, now(), now(), 0) ON CONFLICT (node_id) DO UPDATE SET hostname = :host, "
             "pid = :pid, started_at = now(), heartbeat_at = now(), stopped_at = NULL, queue_size = 0",
             host=socket.gethostname(), pid=os.getpid(),
+        )
+
+    def _check_unique(self) -> None:
+        """Two live processes under one node id would both pass the delivery fence: refuse to start as the second.
+        A restart of this node (same host, the old process gone) takes the id over at once."""
+        with self.engine.connect() as conn:
+            row = conn.execute(text(
+                "SELECT hostname, pid, stopped_at, EXTRACT(EPOCH FROM now() - heartbeat_at) AS age "
+                "FROM cluster_nodes WHERE node_id = :node"), {"node": self.node_id}).first()
+        if row is None or row.stopped_at is not None or float(row.age) >= self.lease_seconds:
+            return
+        same_host = row.hostname == socket.gethostname()
+        if same_host and (row.pid == os.getpid() or not _running(row.pid)):
+            return
+        where = "this machine" if same_host else f"host {row.hostname}"
+        raise NodeIdInUse(
+            f"node id {self.node_id!r} is in use by a running gateway on {where} (pid {row.pid}, heartbeat "
+            f"{float(row.age):.1f} s ago): give each node its own [cluster] node_id"
         )
 
     async def _beat_forever(self) -> None:
