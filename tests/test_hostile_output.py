@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from kakuri.respond.warnings import WarningConfig, compose_warning, render_text,
 from kakuri.store import accounts
 from kakuri.store.config import open_stores
 from kakuri.store.messages import Message, MessageState, Recipient
+from kakuri.store.retention import RetroJob
 from tests.web.factories import login, quick_argon2, store_message
 
 MARKUP = "[/] [link=http://evil.example/]click[/link] [bold red]x[/]"
@@ -77,6 +79,9 @@ def hostile_home(settings):
                 incidents.link(db, inc.id, kind=kind, value=value, actor=MARKUP, note=ANSI)
         incidents.link(db, inc.id, kind="message", value="H00", actor="t")
         incidents.add_note(db, inc.id, actor=RTL, text=HUGE + MARKUP)
+        # a retro-scan job named after an imported file, its error quoting a feed's answer
+        db.add(RetroJob(reason=(MARKUP + ANSI + RTL)[:200], state="failed", rule_version="v1", full=False,
+                        since=datetime.now(UTC), actor=HTML, error=HUGE + MARKUP))
         emergency.enable_mode(db, kind=emergency.ModeKind.HOLD_SENDER, value="[/][link=http://evil.example/]x@evil.example",
                               actor=ANSI, reason=HTML + NUL + RTL)  # the value itself must be one printable token
         db.commit()
@@ -107,6 +112,7 @@ TABLE_RUNS = {
     "emergency status": lambda ctx: ["emergency", "status"],
     "scan": lambda ctx: ["scan", str(ctx[3]), "--show", "all"],
     "user tokens": lambda ctx: ["user", "tokens"],
+    "retro-scan": lambda ctx: ["retro-scan", "--jobs"],
 }
 LINE_RUNS = {  # commands that print values from mail or the database as plain lines
     "user list": ["user", "list"],
