@@ -133,3 +133,19 @@ def test_run_default_initialises_the_data_folder_and_delivers_to_the_maildir(tmp
         out, _ = proc.communicate(timeout=30)
     assert (tmp_path / "kd" / "kakuri.toml").exists()
     assert b"swaks --server 127.0.0.1:2525" in out
+
+
+def test_queue_lists_the_spool_folders_of_every_acceptor_process(tmp_path):
+    from kakuri.model.envelope import Envelope
+    from kakuri.receive.spool import Spool, SpoolEntry, process_folder
+
+    home = tmp_path / "data"
+    home.mkdir()
+    (home / "kakuri.toml").write_text("")
+    for index, queue_id in ((0, "q-zero"), (2, "q-two")):  # as left by `serve --processes 3`
+        entry = SpoolEntry(queue_id=queue_id, envelope=Envelope(mail_from="a@x.example", rcpt_tos=("b@y.example",)),
+                           raw=make_message(), received_at=0.0)
+        Spool(process_folder(home / "spool", index)).write(entry)
+    result = CliRunner().invoke(app, ["--home", str(home), "queue", "--jsonl"])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["queue_id"] for line in result.output.splitlines()] == ["q-zero", "q-two"]

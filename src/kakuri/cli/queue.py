@@ -10,15 +10,18 @@ from kakuri.cli import output, state
 def queue(jsonl: bool = typer.Option(False, "--jsonl")) -> None:
     """Spool entries with their recipients' status, attempts, last reply and next attempt."""
     from kakuri.receive.shared_spool import spool_for
+    from kakuri.receive.spool import Spool, process_folders
     from kakuri.store.config import open_stores
     from kakuri.store.messages import WAITING, Message
 
     settings = state.settings()
     stores = open_stores(settings)
     spool = spool_for(settings, engine=stores.engine)
+    # `serve --processes N`: each acceptor process has its own folder (receive/supervisor.py)
+    spools = [Spool(folder) for folder in process_folders(spool.root)] if isinstance(spool, Spool) else [spool]
     rows = []
     with stores.sessions() as session:
-        for queue_id in spool.queue_ids():
+        for queue_id in (q for s in spools for q in s.queue_ids()):
             message = session.get(Message, queue_id)
             if message is None:
                 why = "being scanned or delivered for the first time"
@@ -41,7 +44,8 @@ def queue(jsonl: bool = typer.Option(False, "--jsonl")) -> None:
         for row in rows:
             typer.echo(output.json_text(row))
         return
-    typer.echo(f"{len(spool.queue_ids())} spool entries, {spool.total_bytes} bytes")
+    count, size = sum(len(s.queue_ids()) for s in spools), sum(s.total_bytes for s in spools)
+    typer.echo(f"{count} spool entries, {size} bytes" + (f" in {len(spools)} process folders" if len(spools) > 1 else ""))
     table = output.table("queue id", "recipient", "status", "attempts", "next attempt (UTC)", "why")
     for row in rows:
         table.add_row(

@@ -43,6 +43,13 @@ def process_folder(root: Path, index: int) -> Path:
     return Path(root) if index == 0 else Path(root) / f"p{index}"
 
 
+def process_folders(root: Path) -> list[Path]:
+    """Every acceptor process's spool folder that exists under `root` (`root` itself first)."""
+    root = Path(root)
+    others = [p for p in root.glob("p[0-9]*") if p.is_dir() and p.name[1:].isdigit()]
+    return [root, *sorted(others, key=lambda p: int(p.name[1:]))]
+
+
 @dataclass(frozen=True)
 class SpoolEntry:
     queue_id: str
