@@ -70,10 +70,10 @@ def parse_since(value: str) -> datetime:
 @retention_app.command("expire")
 def expire() -> None:
     """Delete retained copies older than the retention days, then the oldest while over max_total_bytes (run daily)."""
-    from kakuri.store.retention import Retention, RetentionConfig
+    from kakuri.store.retention import Retention
 
     with opened() as (settings, stores):
-        retention = Retention(RetentionConfig.model_validate(settings.section("retention")), Path(settings.home))
+        retention = Retention.of(settings, engine=stores.engine)
         with stores.sessions() as session:
             count, freed = retention.expire(session)
     typer.echo(f"expired {count} retained message(s), {freed} bytes")

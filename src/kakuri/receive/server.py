@@ -153,7 +153,7 @@ class Gateway:
         )
         self.ppap = PpapWatcher(settings=self.settings, stores=self.stores, spool=self.spool, submit=self.queue.submit)
         self.queue.ppap = self.ppap if self.ppap.enabled else None
-        self.queue.retention = Retention.from_settings(self.settings)  # None when [retention] enabled = false
+        self.queue.retention = Retention.from_settings(self.settings, engine=self.stores.engine)  # None when disabled
         await self.ppap.start()
         await self.queue.start()
         await asyncio.to_thread(self._start_retro)

@@ -44,7 +44,6 @@ from kakuri.store.retention import (
     JudgedItem,
     MessageFeatures,
     RetainedMessage,
-    RetentionConfig,
     RetroFinding,
     insert_ignoring,
 )
@@ -163,7 +162,7 @@ def _init_worker(home: str, parent: int | None = None) -> None:
     from kakuri.wiring import build_scanner_from_home
 
     settings = load_settings(home)
-    retention = Retention(RetentionConfig.model_validate(settings.section("retention")), Path(home))
+    retention = Retention.of(settings)  # its blobs: files, or the database on PostgreSQL
     _worker = (build_scanner_from_home(settings), retention.blobs)
 
 

@@ -93,19 +93,25 @@ class PgBlobStore:
     stored before the database held them, e.g. by an earlier version on the same PostgreSQL.
     """
 
-    def __init__(self, engine, *, fallback: BlobStore | None = None) -> None:
+    def __init__(self, engine, *, fallback: BlobStore | None = None, table=None, cipher=None,
+                 durable: bool = True) -> None:
         from kakuri.store.cluster_tables import StoredBlob
 
         self.engine = engine
-        self.table = StoredBlob.__table__
+        self.table = StoredBlob.__table__ if table is None else table
         self.fallback = fallback
+        self.cipher = cipher  # e.g. Fernet: stored encrypted, keyed by the plain bytes' hash
+        self.durable = durable  # False: the commit does not wait for the WAL flush (copies a crash may lose)
 
     def put(self, data: bytes) -> str:
         from sqlalchemy.dialects.postgresql import insert
 
         key = hashlib.sha256(data).hexdigest()
+        stored = self.cipher.encrypt(data) if self.cipher is not None else data
         with self.engine.begin() as conn:
-            conn.execute(insert(self.table).values(key=key, data=data, size=len(data)).on_conflict_do_nothing())
+            if not self.durable:
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            conn.execute(insert(self.table).values(key=key, data=stored, size=len(data)).on_conflict_do_nothing())
         return key
 
     def get(self, key: str) -> bytes:
@@ -117,7 +123,7 @@ class PgBlobStore:
             if self.fallback is not None:
                 return self.fallback.get(key)
             raise KeyError(key)
-        return bytes(data)
+        return self.cipher.decrypt(bytes(data)) if self.cipher is not None else bytes(data)
 
     def delete(self, key: str) -> None:
         with self.engine.begin() as conn:

@@ -1,4 +1,5 @@
-"""Tables of the scale-out mode (several gateway nodes on one PostgreSQL): node registry, shared spool, blobs.
+"""Tables of the scale-out mode (several gateway nodes on one PostgreSQL): node registry, shared spool, blobs
+(kept copies for review, and retained copies of delivered mail for the retro-scan).
 
 They exist on SQLite too (one migration for both), where nothing uses them: one node keeps its spool in a
 folder and its blobs in files.
@@ -45,6 +46,18 @@ class StoredBlob(Base):
     """A raw message kept for review (quarantine, held, rejected), content-addressed like FileBlobStore."""
 
     __tablename__ = "blob_store"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RetainedBlob(Base):
+    """A retained copy of delivered mail (store/retention.py), Fernet-encrypted when configured; the key is the
+    SHA-256 of the plain message, so it has its own table (the same key in `blob_store` holds plain bytes)."""
+
+    __tablename__ = "retained_blob_store"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -151,16 +151,7 @@ class RetainedBlobs(FileBlobStore):
 
     def __init__(self, root: Path, *, key_file: Path | None = None) -> None:
         super().__init__(root)
-        self._fernet = None
-        if key_file is not None:
-            from cryptography.fernet import Fernet
-
-            try:
-                self._fernet = Fernet(Path(key_file).read_bytes().strip())
-            except (OSError, ValueError) as exc:
-                raise ValueError(
-                    f"[retention] encryption_key_file {key_file}: {exc}; make one with `kakuri retention keygen`"
-                ) from exc
+        self._fernet = load_fernet(key_file)
 
     def _write(self, path: Path, data: bytes) -> None:
         tmp = self.tmp / f"{path.name}.{os.getpid()}.{id(data)}.tmp"
@@ -172,19 +163,59 @@ class RetainedBlobs(FileBlobStore):
         return self._fernet.decrypt(data) if self._fernet else data
 
 
-class Retention:
-    """What the gateway calls for each delivered message, and the expiry job."""
+def load_fernet(key_file: Path | None):
+    """The Fernet of `[retention] encryption_key_file`, or None when retained mail is stored as it is."""
+    if key_file is None:
+        return None
+    from cryptography.fernet import Fernet
 
-    def __init__(self, config: RetentionConfig, home: Path) -> None:
+    try:
+        return Fernet(Path(key_file).read_bytes().strip())
+    except (OSError, ValueError) as exc:
+        raise ValueError(
+            f"[retention] encryption_key_file {key_file}: {exc}; make one with `kakuri retention keygen`"
+        ) from exc
+
+
+class Retention:
+    """What the gateway calls for each delivered message, and the expiry job.
+
+    The copies are files in `[retention] dir`, or on PostgreSQL rows of `retained_blob_store`, so that the
+    retro-scan of any node reads what every node retained (files an earlier version wrote are still read)."""
+
+    def __init__(self, config: RetentionConfig, home: Path, *, engine=None) -> None:
         self.config = config
         self.rule_version = ""  # of the scan that lets retained mail through (the gateway sets it)
         key_file = (Path(home) / config.encryption_key_file) if config.encryption_key_file else None
-        self.blobs = RetainedBlobs(Path(home) / config.dir, key_file=key_file)
+        folder = Path(home) / config.dir
+        if engine is not None and engine.dialect.name == "postgresql":
+            from kakuri.store.blobs import PgBlobStore
+            from kakuri.store.cluster_tables import RetainedBlob
+
+            files = RetainedBlobs(folder, key_file=key_file) if folder.exists() else None
+            # Not durable, like the files: a copy lost in a crash only narrows the retro-scan.
+            self.blobs = PgBlobStore(engine, table=RetainedBlob.__table__, cipher=load_fernet(key_file),
+                                     fallback=files, durable=False)
+        else:
+            self.blobs = RetainedBlobs(folder, key_file=key_file)
 
     @classmethod
-    def from_settings(cls, settings) -> Retention | None:
+    def from_settings(cls, settings, *, engine=None) -> Retention | None:
+        """The gateway's (None when [retention] enabled = false)."""
         config = RetentionConfig.model_validate(settings.section("retention"))
-        return cls(config, Path(settings.home)) if config.enabled else None
+        return cls.of(settings, engine=engine) if config.enabled else None
+
+    @classmethod
+    def of(cls, settings, *, engine=None) -> Retention:
+        """Enabled or not (expiry, retro-scan workers); `engine` defaults to one for [store] url when PostgreSQL."""
+        config = RetentionConfig.model_validate(settings.section("retention"))
+        if engine is None:
+            from kakuri.store.config import StoreConfig
+            from kakuri.store.db import make_engine
+
+            url = StoreConfig.model_validate(settings.section("store")).url
+            engine = make_engine(url) if url.startswith("postgresql") else None
+        return cls(config, Path(settings.home), engine=engine)
 
     def wants(self, *, direction: str, size: int) -> bool:
         return direction in self.config.directions and size <= self.config.max_message_bytes
