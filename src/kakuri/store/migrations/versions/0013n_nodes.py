@@ -1,4 +1,4 @@
-"""Scale-out on PostgreSQL: node registry, shared spool entries, kept and retained blobs in the database.
+"""Scale-out on PostgreSQL: node registry, shared spool entries, blobs in the database.
 
 Revision ID: 0013n
 Revises: 0001
@@ -47,17 +47,8 @@ def upgrade() -> None:
         sa.Column("created_at", _TS, nullable=False, server_default=sa.func.now()),
     )
 
-    op.create_table(
-        "retained_blob_store",
-        sa.Column("key", sa.String(64), primary_key=True),
-        sa.Column("data", sa.LargeBinary, nullable=False),
-        sa.Column("size", sa.Integer, nullable=False),
-        sa.Column("created_at", _TS, nullable=False, server_default=sa.func.now()),
-    )
-
 
 def downgrade() -> None:
-    op.drop_table("retained_blob_store")
     op.drop_table("blob_store")
     op.drop_index("ix_spool_entries_owner", "spool_entries")
     op.drop_table("spool_entries")
