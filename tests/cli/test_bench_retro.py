@@ -21,3 +21,5 @@ def test_bench_retro_reports_every_run_and_skips_what_was_judged(tmp_path):
     assert runs["same_rules_skip"]["scanned"] == 0
     assert runs["indicator_import"]["scanned"] == 0
     assert runs["rules_changed_no_skip"]["scanned"] == 60
+    # A YARA rule alone: the 30 messages not skipped are matched against it only, none is fully scanned.
+    assert runs["yara_rule_added_skip"]["scanned"] == runs["yara_rule_added_skip"]["yara_only"] == 30

@@ -118,3 +118,25 @@ def test_indicator_index_matches_subdomains_and_normalised_urls():
     assert index.match(["domain:cdn.evil.example", "domain:notevil.example", "url:http://dl.example/x",
                         "email:A@B.example".lower(), "domain:example"]) == [
         "domain:cdn.evil.example", "url:http://dl.example/x", "email:a@b.example"]
+
+
+def test_a_new_yara_rule_alone_is_matched_without_a_full_scan_of_the_mail_it_does_not_match(settings):
+    stores, _ = _window(settings)
+    (settings.home / "policy.toml").write_text("[symbols.IOC_YARA_MATCH]\nscore = 12.0\n")  # policy set beforehand
+    try:
+        retro_scan(settings, stores, since=SINCE, actor="test", pool=RetroPool(settings.home, workers=0))
+        before = rule_version(settings)
+        yara_dir = settings.home / "rules" / "yara"
+        yara_dir.mkdir(parents=True)
+        (yara_dir / "campaign.yar").write_text('rule fake_zip { strings: $a = "PK-not-really-a-zip" condition: $a at 0 }\n')
+        after = rule_version(settings)
+        assert after[:16] == before[:16] and after != before  # the YARA half alone changed
+        run = retro_scan(settings, stores, since=SINCE, actor="test", pool=RetroPool(settings.home, workers=0))
+        # The link-only message: its parts run through the YARA rules only, no match, judged as before.
+        # The four copies of the matching attachment: full scans, and found.
+        assert (run.scanned, run.yara_only) == (5, 1)
+        assert sorted(f.queue_id for f in run.findings) == ["q0", "q1", "q2", "q3"]
+        again = retro_scan(settings, stores, since=SINCE, actor="test", pool=RetroPool(settings.home, workers=0))
+        assert again.yara_only == 0 and again.skipped == 1  # "lone" is judged clean under the new rule version
+    finally:
+        stores.close()

@@ -10,7 +10,9 @@ message is unique (its own Message-ID and subject), retained as the gateway reta
 2. rules changed, skip: after a policy change, with skip-already-judged (each distinct content once);
 3. same rules, skip: a re-run with nothing new (every message judged under this rule version);
 4. indicator import: a new indicator matched against the learned features (no scanning);
-5. rules changed, no skip: another policy change, everything scanned.
+5. rules changed, no skip: another policy change, everything scanned;
+6. YARA rule added, skip: the operator's YARA rules alone changed: what is not skipped runs through the
+   YARA rules only (parse, unpack, match), and a full scan only where a rule matches.
 
 Each run reports wall time and CPU time (this process and the scan workers, from getrusage), per
 message examined and per message scanned: on a shared machine the CPU figure is the one to compare.
@@ -158,6 +160,7 @@ def retro(
             stores.close()
         cpu = _cpu_seconds() - cpu_before
         runs[name] = {"examined": run.examined, "scanned": run.scanned, "skipped": run.skipped,
+                      "yara_only": run.yara_only,
                       "findings": len(run.findings), "seconds": round(run.seconds, 1),
                       "per_second": round(run.rate, 1), "cpu_seconds": round(cpu, 1),
                       "cpu_ms_per_message": round(1000 * cpu / max(run.examined, 1), 3),
@@ -180,6 +183,10 @@ def retro(
         timed("indicator_import", scan=False)
         (folder / "policy.toml").write_text("[symbols.URL_SHORTENER]\nscore = 2.5\n")
         timed("rules_changed_no_skip", skip_judged=False)
+        (folder / "rules" / "yara").mkdir(parents=True, exist_ok=True)
+        (folder / "rules" / "yara" / "campaign.yar").write_text(
+            'rule bench_campaign { strings: $a = "kakuri-bench-no-such-bytes" condition: $a }\n')
+        timed("yara_rule_added_skip")
     finally:
         if not keep and home is None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -128,21 +128,31 @@ class IndicatorIndex:
 
 # -- rule version --------------------------------------------------------------------------------
 def rule_version(settings) -> str:
-    """Digest of what can change a full scan's verdict: kakuri's version, policy, YARA rules, detector options."""
+    """Digest of what can change a full scan's verdict, in two halves: 16 hex digits for kakuri's version, its
+    stock rules, policy.toml and the detector options, then 16 for the operator's YARA rules, so that a change
+    of those alone is known as such (`yara_only`)."""
     from kakuri import __version__
 
-    digest = hashlib.sha256(f"kakuri {__version__}\n".encode())
+    core = hashlib.sha256(f"kakuri {__version__}\n".encode())
     stock_policy = resources.files("kakuri.policy")
     stock_yara = resources.files("kakuri.data") / "yara"
     files = sorted(p for p in stock_policy.iterdir() if p.name.endswith(".toml"))
     files += sorted(p for p in stock_yara.iterdir() if p.name.endswith((".yar", ".yara")))
     home = Path(settings.home)
-    files += [home / "policy.toml"] + sorted((home / "rules" / "yara").glob("*.yar*"))
-    for path in files:
+    for path in files + [home / "policy.toml"]:
         if Path(str(path)).is_file():
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(repr(sorted(settings.detectors.items())).encode())
-    return digest.hexdigest()[:32]
+            core.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    core.update(repr(sorted(settings.detectors.items())).encode())
+    yara = hashlib.sha256(b"operator yara\n")
+    for path in sorted((home / "rules" / "yara").glob("*.yar*")):
+        if path.is_file():
+            yara.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return core.hexdigest()[:16] + yara.hexdigest()[:16]
+
+
+def yara_only(judged: str | None, version: str) -> bool:
+    """Judged clean under the same kakuri, policy and detector options as `version`; only the YARA rules differ."""
+    return bool(judged) and judged != version and judged[:16] == version[:16]
 
 
 # -- scanning in the pool ------------------------------------------------------------------------
@@ -166,20 +176,47 @@ def _init_worker(home: str, parent: int | None = None) -> None:
     _worker = (build_scanner_from_home(settings), retention.blobs)
 
 
-def _judge_batch(batch: list[tuple[str, str, Envelope]]) -> list[tuple[str, dict | None, list[str]]]:
+UNCHANGED = {"action": "deliver", "score": 0.0, "reasons": [], "symbols": [], "unchanged": True}
+
+
+def _judge_batch(batch: list[tuple[str, str, Envelope, bool]]) -> list[tuple[str, dict | None, list[str]]]:
     scanner, blobs = _worker
     out = []
-    for queue_id, key, envelope in batch:
+    for queue_id, key, envelope, quick in batch:
         try:
             raw = blobs.get(key)
         except KeyError:
             out.append((queue_id, None, []))
+            continue
+        if quick and (items := _no_new_yara_match(scanner, raw, envelope)) is not None:
+            out.append((queue_id, UNCHANGED, items))
             continue
         result = scanner.scan(raw, envelope)
         verdict = result.verdict.as_dict()
         out.append((queue_id, {k: verdict[k] for k in ("action", "score", "reasons", "symbols")},
                     features_of(result.message, envelope)))
     return out
+
+
+def _no_new_yara_match(scanner, raw: bytes, envelope: Envelope) -> list[str] | None:
+    """After a change of the operator's YARA rules alone, mail judged clean before is judged the same unless a
+    rule now matches one of its files: parse, unpack and match the YARA rules only (about half a full scan).
+    Returns the message's features when nothing matches; None when the full scan must decide.
+    Blind spot: a policy expression that fires on a YARA symbol's absence (none in the stock policy)."""
+    from kakuri.detect.base import ScanContext
+    from kakuri.parse.mime import parse_message
+    from kakuri.unpack.walker import unpack_message
+
+    iocs = next((d for d in scanner.detectors if d.name == "iocs"), None)
+    ctx = ScanContext(envelope=envelope, knowledge=scanner.knowledge, resolver=scanner.resolver,
+                      password_sources=scanner.password_sources)
+    message = parse_message(raw)
+    list(unpack_message(message, scanner.settings.unpack, lambda: scanner._passwords(message, ctx)))
+    if iocs is not None and iocs.rules is not None:
+        for part in message.walk_parts():
+            if part.data and any(True for _ in iocs._yara(part)):  # a match, or a part it could not finish
+                return None
+    return features_of(message, envelope)
 
 
 class RetroPool:
@@ -234,6 +271,7 @@ class RetroRun:
     skipped: int = 0  # judged before under this rule version: not scanned
     scanned: int = 0
     missing: int = 0  # retained row without its copy
+    yara_only: int = 0  # of the scanned, judged by the YARA rules alone (only those changed since; no match)
     seconds: float = 0.0
     incident_id: int | None = None
     findings: list[RetroFinding] = field(default_factory=list)
@@ -295,6 +333,7 @@ def retro_scan(
                 if items is None:  # never parsed: scan it to learn it, whatever the mode
                     yield _job(row)
                     continue
+                quick = yara_only(judged_version, version)
                 matched = index.match(items)
                 if matched:
                     hits[queue_id] = matched
@@ -303,18 +342,18 @@ def retro_scan(
                     run.skipped += 1
                     continue
                 if skip_judged and content and all(i in judged or i in pending for i in content):
-                    deferred.append((row[:6], content))  # another message of this run judges the same content first
+                    deferred.append((row[:6], content, quick))  # another message of this run judges it first
                     continue
                 pending.update(content)
-                yield _job(row)
+                yield _job(row, quick)
 
     def second_pass() -> Iterator[tuple[str, str, Envelope]]:
         """The deferred messages whose content the first pass did not judge clean."""
-        for row, content in deferred:
+        for row, content, quick in deferred:
             if _all_in(content, judged):
                 run.skipped += 1
             else:
-                yield _job(row)
+                yield _job(row, quick)
 
     own_pool = pool is None
     if own_pool:  # small windows (tests, a CLI on a quiet site) are judged here; large ones in the pool
@@ -327,6 +366,7 @@ def retro_scan(
                 run.missing += 1
                 continue
             run.scanned += 1
+            run.yara_only += bool(verdict.get("unchanged"))
             matched = index.match(items)
             if matched:
                 hits[queue_id] = matched
@@ -358,10 +398,11 @@ def _all_in(items: list[str], judged: set[str]) -> bool:
     return all(i in judged for i in items)
 
 
-def _job(row) -> tuple[str, str, Envelope]:
-    """(queue id, blob key, envelope) of a window row, what a worker needs; made only for mail to scan."""
+def _job(row, quick: bool = False) -> tuple[str, str, Envelope, bool]:
+    """(queue id, blob key, envelope, YARA rules alone) of a window row: what a worker needs, made only for mail
+    to scan."""
     queue_id, key, mail_from, direction, client_ip, helo = row[:6]
-    return queue_id, key, _envelope(mail_from, direction, client_ip, helo)
+    return queue_id, key, _envelope(mail_from, direction, client_ip, helo), quick
 
 
 def _envelope(mail_from: str, direction: str, client_ip: str, helo: str) -> Envelope:
