@@ -75,6 +75,7 @@ class _Worker:
         self.lock = threading.Lock()
         self._to_learn: list = []
         self._learned_at = time.monotonic()
+        self._learn_now = threading.Event()  # a full batch: the ledger thread writes it at once
         threading.Thread(target=self._learn_when_idle, daemon=True, name="ledger").start()
 
     def scan(self, raw: bytes, envelope: Envelope) -> ScanOutcome:
@@ -84,7 +85,7 @@ class _Worker:
             if verdict["action"] in LEARN_ACTIONS:
                 self._to_learn.append((result.message, envelope))
                 if len(self._to_learn) >= LEARN_BATCH:
-                    self._learn()
+                    self._learn_now.set()  # never a database commit inside a scan
         headers = header_summary(result.message)
         retention = self.retention
         if verdict["action"] in LEARN_ACTIONS and retention.enabled and envelope.direction.value in retention.directions:
@@ -94,26 +95,39 @@ class _Worker:
             headers["retro_items"] = features_of(result.message, envelope)
         return ScanOutcome(verdict=verdict, headers=headers)
 
-    def _learn(self) -> None:
-        # One transaction per batch: a commit (fsync) per message would cost more than the scan itself.
+    def _index_batch(self) -> list:
+        """Under the lock: the waiting messages enter the in-memory ledger; returns their rows to store."""
         batch, self._to_learn = self._to_learn, []
         self._learned_at = time.monotonic()
-        if batch:
-            try:
-                self.knowledge.record_many(batch)
-            except Exception:  # the ledger is learning data: a failed write must not fail the message
-                logging.getLogger(__name__).exception("thread ledger: %d messages not recorded", len(batch))
+        try:
+            return self.knowledge.index_many(batch) if batch else []
+        except Exception:  # the ledger is learning data: a failed write must not fail the message
+            logging.getLogger(__name__).exception("thread ledger: %d messages not recorded", len(batch))
+            return []
+
+    def _store(self, rows: list) -> None:
+        # Outside the lock: with several gateway processes on one SQLite file this commit may wait for the
+        # write lock, and scans must not wait with it. One transaction per batch: a commit (fsync) per
+        # message would cost more than the scan itself.
+        try:
+            self.knowledge.store_rows(rows)
+        except Exception:
+            logging.getLogger(__name__).exception("thread ledger: %d messages not stored", len(rows))
 
     def _learn_when_idle(self) -> None:
         refreshed = time.monotonic()
         while True:
-            time.sleep(LEARN_SECONDS)
+            self._learn_now.wait(LEARN_SECONDS)
+            self._learn_now.clear()
+            rows = []
             with self.lock:
-                if time.monotonic() - self._learned_at >= LEARN_SECONDS:
-                    self._learn()
+                if len(self._to_learn) >= LEARN_BATCH or time.monotonic() - self._learned_at >= LEARN_SECONDS:
+                    rows = self._index_batch()
                 if time.monotonic() - refreshed >= REFRESH_SECONDS:
                     refreshed = time.monotonic()
                     self._refresh()
+            if rows:
+                self._store(rows)
 
     def _refresh(self) -> None:
         # Each worker learns only what it scanned itself; the others' mail (and other nodes') comes

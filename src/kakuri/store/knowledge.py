@@ -150,6 +150,13 @@ class KnowledgeStore(KnowledgeIndex):
 
     def record_many(self, items: Iterable[tuple[ParsedMessage, Envelope | None]], *, when: float | None = None) -> int:
         """Record a batch in one transaction (what `kakuri learn` uses); returns how many were new."""
+        return self.store_rows(self.index_many(items, when=when))
+
+    def index_many(
+        self, items: Iterable[tuple[ParsedMessage, Envelope | None]], *, when: float | None = None
+    ) -> list[LedgerMessage]:
+        """The in-memory half of `record_many`: index the messages not known yet and return their rows for
+        `store_rows`. A scan worker holds its index lock only for this half."""
         rows = []
         for message, envelope in items:
             row = self._ledger_row(message, envelope, when)
@@ -159,6 +166,10 @@ class KnowledgeStore(KnowledgeIndex):
             for recipient in row.recipients.split():
                 self.add_contact(row.sender, recipient)
             rows.append(row)
+        return rows
+
+    def store_rows(self, rows: list[LedgerMessage]) -> int:
+        """The database half of `record_many` (one transaction); it does not touch the in-memory index."""
         if not rows:
             return 0
         with self.sessions.begin() as session:
