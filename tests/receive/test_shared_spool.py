@@ -181,3 +181,19 @@ async def test_a_second_live_process_under_a_node_id_in_use_is_refused(engine):
     registry = NodeRegistry(engine, "mx1", lease_seconds=LEASE)
     await registry.start()
     await registry.stop()
+
+
+async def test_the_heartbeat_goes_on_when_the_queue_size_cannot_be_read(engine):
+    from kakuri.store.nodes import NodeRegistry
+
+    def broken() -> int:
+        raise AttributeError("the spool is still being opened")
+
+    registry = NodeRegistry(engine, "starting", heartbeat_seconds=0.1, lease_seconds=LEASE, queue_size=broken)
+    await registry.start()
+    beat(engine, "starting", age=LEASE + 1)
+    await asyncio.sleep(0.5)
+    with engine.connect() as conn:
+        age = conn.scalar(text("SELECT EXTRACT(EPOCH FROM now() - heartbeat_at) FROM cluster_nodes WHERE node_id = 'starting'"))
+    await registry.stop()
+    assert float(age) < LEASE

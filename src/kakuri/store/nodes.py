@@ -116,8 +116,12 @@ class NodeRegistry:
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
             try:
+                size = self.queue_size()
+            except Exception:  # e.g. the spool is still being opened: the heartbeat matters, the figure does not
+                size = 0
+            try:
                 await asyncio.to_thread(self._execute, "UPDATE cluster_nodes SET heartbeat_at = now(), "
-                                        "queue_size = :size WHERE node_id = :node", size=self.queue_size())
+                                        "queue_size = :size WHERE node_id = :node", size=size)
             except Exception:  # the database is away: the others will take over after the lease, as they should
                 log.warning("node %s: heartbeat failed", self.node_id, exc_info=True)
 
