@@ -111,3 +111,20 @@ def test_a_feed_refresh_that_brings_new_indicators_finds_retained_mail(settings,
         assert len(_state(stores)[1]) == 1  # the server said 304: nothing new, no job
     finally:
         stores.close()
+
+
+def test_retro_scan_auto_runs_only_when_the_window_was_judged_under_other_rules(settings):
+    stores = _window(settings)
+    home = str(settings.home)
+    try:
+        first = runner.invoke(app, ["--home", home, "retro-scan", "--auto"])
+        assert first.exit_code == 0 and "retro-scan job 1:" in first.output  # never judged by a retro-scan
+        again = runner.invoke(app, ["--home", home, "retro-scan", "--auto"])
+        assert "judged under today's rule version" in again.output and len(_state(stores)[1]) == 1
+        (settings.home / "policy.toml").write_text("[symbols.URL_SHORTENER]\nscore = 2.5\n")  # e.g. a new release
+        changed = runner.invoke(app, ["--home", home, "retro-scan", "--auto", "--json"])
+        assert '"job": 2' in changed.output
+        jobs = runner.invoke(app, ["--home", home, "retro-scan", "--jobs", "--json"])
+        assert jobs.output.count('"state": "done"') == 2 and "retro-scan --auto: rule version" in jobs.output
+    finally:
+        stores.close()
