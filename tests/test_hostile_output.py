@@ -113,6 +113,9 @@ TABLE_RUNS = {
     "scan": lambda ctx: ["scan", str(ctx[3]), "--show", "all"],
     "user tokens": lambda ctx: ["user", "tokens"],
     "retro-scan": lambda ctx: ["retro-scan", "--jobs"],
+    # Its table (PostgreSQL only) shows node ids and host names from the nodes' own kakuri.toml and
+    # gethostname(), never text from mail; on SQLite it prints one line of counts.
+    "status": None,
 }
 LINE_RUNS = {  # commands that print values from mail or the database as plain lines
     "user list": ["user", "list"],
