@@ -26,7 +26,9 @@ _PLAIN_ADDRESS = re.compile(rb"%s(?:\.%s)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*" % 
 def encode_data(message: bytes) -> bytes:
     """The DATA payload aiosmtplib would send: every line ending CRLF (lone CR and LF included), a final
     CRLF, a dot doubled at the start of a line, and the end marker."""
-    message = message.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+    crlf = message.count(b"\r\n")
+    if message.count(b"\n") != crlf or message.count(b"\r") != crlf:  # a lone CR or LF (rare): normalise
+        message = message.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
     if not message.endswith(b"\r\n"):
         message += b"\r\n"
     message = message.replace(b"\r\n.", b"\r\n..")
