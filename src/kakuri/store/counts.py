@@ -22,6 +22,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from kakuri.store.db import Base
+from kakuri.store.deferred import insert_rows
 from kakuri.store.messages import Message, as_utc
 
 THREAT_ACTIONS = ("quarantine", "reject", "hold")
@@ -80,8 +81,9 @@ def facts(message: Message) -> Counter[Key]:
 
 
 def record(session: Session, message: Message) -> None:
-    """Append the message's counts in the caller's transaction (no commit)."""
-    session.execute(CountDelta.__table__.insert(), _rows(facts(message).items()))
+    """Append the message's counts in the caller's transaction (no commit); in the gateway's group commit
+    they join the batch's one multi-row INSERT (`store/deferred.py`) instead of a statement per message."""
+    insert_rows(session, CountDelta.__table__, _rows(facts(message).items()))
 
 
 def fold(session: Session) -> int:
