@@ -31,7 +31,7 @@ from kakuri.receive.dbwriter import BatchWriter
 from kakuri.receive.relay import Reply, Transport
 from kakuri.receive.scanning import ScanOutcome, ScanPool
 from kakuri.receive.spool import Spool, SpoolEntry
-from kakuri.store import mailflow
+from kakuri.store import counts, mailflow
 from kakuri.store.config import Stores
 from kakuri.store.messages import Message, MessageState, RecipientStatus, as_utc, utcnow
 
@@ -41,6 +41,7 @@ KEEP_COPY = ("quarantine", "hold", "reject")  # actions whose raw message we sto
 DELIVER_FIRST = ("deliver", "tag")  # actions whose first delivery attempt precedes the record
 SCAN_RETRY_SECONDS = 30.0
 ORPHAN_CHECK_POLLS = 5  # every 5th spool poll also looks for releases made without the gateway
+FOLD_COUNTS_POLLS = 30  # about once a minute the dashboard's count deltas are folded (store/counts.py)
 MAX_SCAN_FAILURES = 3  # then the message is quarantined: a poison message must not block the queue
 
 
@@ -150,8 +151,17 @@ class DeliveryQueue:
             polls += 1
             if polls % ORPHAN_CHECK_POLLS == 0:
                 await asyncio.to_thread(self._reinject_orphans)
+            if polls % FOLD_COUNTS_POLLS == 0:  # else the backlog waits for the next dashboard view
+                await asyncio.to_thread(self._fold_counts)
             for queue_id in await asyncio.to_thread(self.spool.refresh):  # on the shared spool: the claim query
                 self.submit(queue_id)
+
+    def _fold_counts(self) -> None:
+        try:
+            with self.stores.writing(), self.stores.sessions() as session:
+                counts.fold(session)  # one folder at a time across nodes; a busy one is skipped
+        except Exception:  # the dashboard folds too; a failed fold only leaves deltas for later
+            log.exception("folding the dashboard counts failed")
 
     # -- one entry -------------------------------------------------------------------------------
     async def process(self, queue_id: str) -> None:
