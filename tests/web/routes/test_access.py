@@ -35,6 +35,7 @@ API = [
     ("POST", "/api/v1/quarantine/{queue_id}/delete", "analyst", "reason"),
     ("POST", "/api/v1/quarantine/bulk", "analyst", "bulk"),
     ("GET", "/api/v1/trace", "viewer", None),
+    ("GET", "/api/v1/nodes", "viewer", None),
     ("GET", "/api/v1/audit", "analyst", None),
     ("GET", "/api/v1/users", "admin", None),
     ("POST", "/api/v1/users", "admin", "user"),
