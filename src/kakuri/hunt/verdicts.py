@@ -61,7 +61,11 @@ def write_json(path: Path, records: Iterable[HuntRecord]) -> None:
 
 def build_records(net: NetworkView, mail: MailView, policy: PolicyConfig, cfg: HuntConfig,
                   correspondents: Callable[[list[str]], dict[str, tuple[set[str], set[str]]]]) -> list[HuntRecord]:
-    """`correspondents(accounts)` gives each account's outside recipients and senders (asked once, for the infected)."""
+    """`correspondents(accounts)` gives each account's outside recipients and senders (asked once, for the infected).
+
+    The views are consumed: each host's and account's aggregates are dropped once its record is built, so
+    the aggregates and the records are not both held whole at the peak of a run.
+    """
     relays = net.relays
     baselines = mail_baselines(mail)
     accounts_of: dict[str, list[str]] = {}
@@ -71,22 +75,22 @@ def build_records(net: NetworkView, mail: MailView, policy: PolicyConfig, cfg: H
     forward = net.forward  # A answers, last resort
     records = []
     for ip in sorted(set(net.hosts) | set(mail.hosts) | set(relays)):
-        traffic = net.hosts.get(ip)
+        traffic = net.hosts.pop(ip, None)
+        sent = mail.hosts.pop(ip, None)
         if ip in relays:
             found = [(Finding("HUNT_RELAY_ROLE", DETECTOR, evidence={"role": relays[ip]}), None)]
         else:
             found = host_findings(traffic, cfg) if traffic else []
-            if ip in mail.hosts:
-                found += sender_findings(mail.hosts[ip], baselines, cfg, is_account=False)
-        seen = [t for t in (traffic.first_seen if traffic else None,
-                            mail.hosts[ip].first_seen if ip in mail.hosts else None) if t is not None]
+            if sent is not None:
+                found += sender_findings(sent, baselines, cfg, is_account=False)
+        seen = [t for t in (traffic.first_seen if traffic else None, sent.first_seen if sent else None) if t is not None]
         record = _record("host", ip, found, min(seen) if seen else 0.0, policy, cfg)
         record.hostname = net.names.get(ip) or mail.host_names.get(ip) or forward.get(ip)
         record.linked = sorted(accounts_of.get(ip, []))
         records.append(record)
     infected_hosts = {r.key for r in records if r.verdict == "infected"}
     for account in sorted(set(mail.accounts) | set(mail.mailboxes)):
-        stats = mail.accounts.get(account)
+        stats = mail.accounts.pop(account, None)
         found = sender_findings(stats, baselines, cfg, is_account=True) if stats else []
         on_infected = sorted(stats.clients & infected_hosts) if stats else []
         if on_infected:
