@@ -35,6 +35,7 @@ class KakuriProcess:
         (home / "kakuri.toml").write_text(
             f'[smtp]\nlisten = "127.0.0.1:{smtp_port}"\nscan_pool = "{scan_pool}"\n'
             f'[delivery]\nnext_hop = "127.0.0.1:{reinject_port}"\nretry_schedule_seconds = [0.5]\n'
+            'next_hop_commits_on_dot = true\n'  # what `kakuri postfix-config` advises: Postfix queues on the dot
             '[spool]\npoll_seconds = 0.3\n'
             f'[milter]\nlisten = "127.0.0.1:{milter_port}"\n'
         )

@@ -21,7 +21,10 @@ def test_content_filter_snippet_uses_our_listener_and_next_hop(tmp_path):
     assert "content_filter = kakuri-scan:[127.0.0.1]:10025" in out
     assert "127.0.0.1:10036 inet n" in out and "-o content_filter=\n" in out and "no_milters" in out
     assert "smtpd_milters" not in out.split("## master.cf")[0]
-    assert "## kakuri.toml" not in out  # next_hop already points at the re-injection listener
+    # next_hop already points at the re-injection listener; Postfix queues on the final dot (receive/replay.py)
+    assert "## kakuri.toml\n[delivery]\nnext_hop_commits_on_dot = true" in out and "next_hop =" not in out
+    out = config(tmp_path, "content-filter", '[delivery]\nnext_hop = "127.0.0.1:10036"\nnext_hop_commits_on_dot = true\n')
+    assert "## kakuri.toml" not in out  # nothing left to set
 
 
 def test_milter_snippet_tempfails_while_kakuri_is_down_and_reinjects_without_milter(tmp_path):

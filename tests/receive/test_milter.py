@@ -211,3 +211,29 @@ async def test_garbage_closes_that_connection_and_the_listener_keeps_serving(mil
     assert await asyncio.to_thread(garbage) == b""  # closed; Postfix would apply milter_default_action
     _, replies = await converse(milter, make_message())
     assert replies[-1][0] == c.SMFIR_ACCEPT
+
+
+async def test_a_message_recorded_by_a_killed_run_and_sent_again_was_not_accepted_the_first_time(milter):
+    """A run killed after its record and before its answer: Postfix tempfailed, the client sent it again."""
+    raw = make_message(subject="twice", message_id="<again@partner.example>")
+    await converse(milter, raw)
+    [first] = records(milter)
+    await milter.stop()  # the next run starts (what kill -9 and a restart do to the listener)
+    await milter.start()
+    _, replies = await converse(milter, raw)
+    assert replies[-1][0] == c.SMFIR_ACCEPT
+    by_id = {m.queue_id: m for m in records(milter)}
+    [second] = [m for q, m in by_id.items() if q != first.queue_id]
+    assert second.state == "delivered"
+    superseded = by_id[first.queue_id]
+    assert superseded.state == "rejected" and superseded.recipients[0].status == "rejected"
+    assert superseded.recipients[0].last_reply.startswith(f"451 not accepted") and second.queue_id in (
+        superseded.recipients[0].last_reply)
+    # In one run the same bytes again are a new message (the client's own resend), not a retry of ours.
+    await converse(milter, raw)
+    assert sorted(m.state for m in records(milter)) == ["delivered", "delivered", "rejected"]
+    # A different recipient is a different transaction, even after a restart.
+    await milter.stop()
+    await milter.start()
+    await converse(milter, raw, rcpts=("carol@example.org",))
+    assert sorted(m.state for m in records(milter)) == ["delivered", "delivered", "delivered", "rejected"]

@@ -43,6 +43,7 @@ def _ports(settings) -> dict[str, str]:
         "reinject": "%s:%d" % parse_host_port(hop),
         "milter": "inet:%s:%d" % parse_host_port(milter.listen, default_port=8899),
         "next_hop": gateway.delivery.next_hop,
+        "commits_on_dot": gateway.delivery.next_hop_commits_on_dot,
     }
 
 
@@ -98,10 +99,13 @@ def postfix_config(
     ports = _ports(state.settings())
     main, master = snippets(mode, ports)
     typer.echo(f"## main.cf (append; `postconf -e` works too)\n{main}\n## master.cf (append)\n{master}")
+    delivery = []
     if ports["next_hop"] != ports["reinject"]:
-        typer.echo(
-            f"## kakuri.toml: deliver to the re-injection listener\n[delivery]\nnext_hop = \"{ports['reinject']}\"",
-        )
+        delivery.append(f"next_hop = \"{ports['reinject']}\"  # deliver to the re-injection listener")
+    if not ports["commits_on_dot"]:
+        delivery.append("next_hop_commits_on_dot = true  # Postfix queues on the final dot: no second copy after a crash")
+    if delivery:
+        typer.echo("## kakuri.toml\n[delivery]\n" + "\n".join(delivery))
     command = "serve" if mode is Mode.CONTENT_FILTER else "milter"
     typer.echo(f"\n## then start `kakuri {command}` and run `postfix reload`")
 

@@ -45,6 +45,10 @@ class DeliveryConfig(BaseModel):
     max_age_seconds: float = 5 * 24 * 3600  # then temporary failures become a bounce
     bounce: bool = True  # send a DSN to the envelope sender on permanent failure
     subject_tag: str = "[SUSPICIOUS]"
+    # true when the next hop keeps a message once it has the final dot, even if we die before reading its
+    # 250 (Postfix, e.g. its re-injection listener): a kill -9 in that moment then never delivers twice
+    # (receive/replay.py). false: such a message is delivered again after the restart (at least once).
+    next_hop_commits_on_dot: bool = False
 
     @field_validator("retry_schedule_seconds")
     @classmethod
@@ -101,6 +105,7 @@ TOML_DEFAULTS = """
 # max_age_seconds = 432000         # then bounce
 # bounce = true
 # subject_tag = "[SUSPICIOUS]"
+# next_hop_commits_on_dot = false  # true behind Postfix: no second copy after a kill -9 mid-delivery
 
 [spool]
 # max_bytes = 1073741824           # over this or older than max_age_seconds: answer 451

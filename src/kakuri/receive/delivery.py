@@ -16,6 +16,7 @@ exactly once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from concurrent.futures.process import BrokenProcessPool
@@ -29,6 +30,7 @@ from kakuri.model.envelope import Direction, Envelope
 from kakuri.receive.config import DeliveryConfig
 from kakuri.receive.dbwriter import BatchWriter
 from kakuri.receive.relay import Reply, Transport
+from kakuri.receive.replay import SENT_IN_FULL, ReplyNotes, Resends, noted_results, watching_data
 from kakuri.receive.scanning import ScanOutcome, ScanPool
 from kakuri.receive.spool import Spool, SpoolEntry
 from kakuri.store import counts, mailflow
@@ -77,10 +79,15 @@ class DeliveryQueue:
         self._tasks: list[asyncio.Task] = []
         self.ppap = None  # PpapWatcher (receive/ppap.py), set by the gateway: holds archives for their password
         self.retention = None  # store.retention.Retention, set by the gateway: copies of delivered mail
+        # Folder spool: what a kill -9 left half-done (receive/replay.py); None on the shared spool.
+        self.notes: ReplyNotes | None = None
+        self.resends: Resends | None = None
 
     # -- running ---------------------------------------------------------------------------------
     async def start(self) -> None:
         self.writer = BatchWriter(self.stores)
+        if isinstance(self.spool, Spool):
+            await asyncio.to_thread(self._open_replay)
         await asyncio.to_thread(self._reinject_orphans)
         for queue_id in self.spool.queue_ids():
             self.submit(queue_id)
@@ -177,6 +184,7 @@ class DeliveryQueue:
                 self.spool.set_aside(queue_id)
                 return
             message = await asyncio.to_thread(self._load, queue_id)
+            message = await self._record_noted(entry, message)
         else:
             message = None
         if message is None:
@@ -277,15 +285,30 @@ class DeliveryQueue:
         async with self.spool.fence(entry.queue_id) as ours:
             if not ours:
                 raise LostEntry(entry.queue_id)
-            replies = await self.transport.deliver(mail_from=entry.envelope.mail_from, rcpt_tos=due, data=data)
             attempts = {r.address: r.attempts for r in message.recipients}
+            with self._noting(entry, attempts, outcome):
+                replies = await self.transport.deliver(mail_from=entry.envelope.mail_from, rcpt_tos=due, data=data)
             results = {rcpt: self._outcome(reply, attempts.get(rcpt, 0) + 1, entry) for rcpt, reply in replies.items()}
+            if self.notes is not None and (not self.config.next_hop_commits_on_dot
+                                           or any(r[0] is not RecipientStatus.DELIVERED for r in results.values())):
+                self._note(entry, results, attempts, outcome)  # before any await; overrides "sent in full"
             if outcome is not None:  # not recorded yet (delivered first)
                 return await self._ingest(entry, outcome, results, known_new=known_new)
             queue_id = entry.queue_id
             return await self.writer.run(
                 lambda session: mailflow.record_attempt(session, queue_id=queue_id, results=results, commit=False)
             )
+
+    def _noting(self, entry: SpoolEntry, attempts: dict[str, int], outcome: ScanOutcome | None):
+        """While delivering: note "sent in full" the moment the dot is out (receive/replay.py)."""
+        if self.notes is None or not self.config.next_hop_commits_on_dot:
+            return contextlib.nullcontext()
+        sent = (RecipientStatus.DELIVERED, SENT_IN_FULL, None)
+        return watching_data(lambda rcpts: self._note(entry, {r: sent for r in rcpts}, attempts, outcome))
+
+    def _note(self, entry: SpoolEntry, results, attempts: dict[str, int], outcome: ScanOutcome | None) -> None:
+        self.notes.write(entry.queue_id, results=results, attempts={r: attempts.get(r, 0) + 1 for r in results},
+                         verdict=outcome.verdict if outcome else None, headers=outcome.headers if outcome else None)
 
     def _outcome(self, reply: Reply, attempts: int, entry: SpoolEntry):
         if reply.is_success:
@@ -307,6 +330,8 @@ class DeliveryQueue:
             await self._retain_released(entry, message)
         # Off the event loop: unlinking a 50 kB file costs the kernel ~0.1 ms, every message.
         await asyncio.to_thread(self.spool.remove, entry.queue_id)
+        if self.notes is not None:
+            self.notes.remove(entry.queue_id)
         self._scan_failures.pop(entry.queue_id, None)
 
     async def _retain_released(self, entry: SpoolEntry, message: Message) -> None:
@@ -346,6 +371,38 @@ class DeliveryQueue:
             )
         )
         return dsn_id
+
+    def _open_replay(self) -> None:
+        self.notes = ReplyNotes(self.spool.root / "replies")
+        self.resends = Resends(self.notes.root / "resends.json")
+        left = []
+        for queue_id in self.spool.queue_ids():
+            try:
+                entry = self.spool.read(queue_id)
+            except (OSError, ValueError, KeyError, UnicodeDecodeError):
+                continue  # process() sets unreadable entries aside
+            if entry.origin == "smtp":
+                left.append((queue_id, entry.envelope, entry.raw))
+        self.resends.load_and_add(left)
+
+    async def _record_noted(self, entry: SpoolEntry, message: Message | None) -> Message | None:
+        """An answer the next hop gave before a kill, not yet in the database: record it, do not deliver again."""
+        note = self.notes.read(entry.queue_id) if self.notes is not None else None
+        if note is None:
+            return message
+        recorded = {r.address: r.attempts for r in message.recipients} if message is not None else {}
+        results = noted_results(note, recorded)
+        if not results:
+            return message
+        log.info("%s: recording the next hop's answer noted before a restart (not delivering again)", entry.queue_id)
+        if message is None:  # delivered first, killed before the record
+            if note["verdict"] is None:
+                return None
+            return await self._ingest(entry, ScanOutcome(verdict=note["verdict"], headers=note["headers"]), results)
+        queue_id = entry.queue_id
+        return await self.writer.run(
+            lambda session: mailflow.record_attempt(session, queue_id=queue_id, results=results, commit=False)
+        )
 
     def _reinject_orphans(self) -> None:
         """Waiting messages without a spool entry (a release that crashed half-way, or one made by a

@@ -17,6 +17,7 @@ from typing import Protocol
 import aiosmtplib
 
 from kakuri.act.line_length import fold_long_lines
+from kakuri.receive import replay
 from kakuri.receive.smtp_client import RelayClient
 from kakuri.store.blobs import fsync_dir
 
@@ -158,6 +159,7 @@ class SmtpRelay:
         if not accepted:
             await client.rset()
             return replies
+        replay.data_recipients(accepted)  # whom the final dot delivers to, if we are killed before the answer
         response = await client.data(data)
         for rcpt in accepted:
             replies[rcpt] = Reply(response.code, response.message)

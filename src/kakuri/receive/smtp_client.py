@@ -18,6 +18,7 @@ from aiosmtplib.protocol import SMTPProtocol
 from aiosmtplib.response import SMTPResponse
 from aiosmtplib.typing import SMTPStatus
 
+from kakuri.receive import replay
 
 _ATOM = rb"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_ADDRESS = re.compile(rb"%s(?:\.%s)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*" % (_ATOM, _ATOM))
@@ -61,6 +62,7 @@ class _Protocol(SMTPProtocol):
                 raise SMTPDataError(start_response.code, start_response.message)
             self._response_pending = True
             self.write(payload)
+            replay.final_dot_written(self.transport)  # kill -9 from here on: the next hop has it (receive/replay.py)
             response = await self.read_response(timeout=timeout)
             if response.code != SMTPStatus.completed:
                 raise SMTPDataError(response.code, response.message)

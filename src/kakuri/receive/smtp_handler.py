@@ -96,6 +96,11 @@ class GatewayHandler:
             direction=direction,
             auth_user=auth_user,
         )
+        resends = self.queue.resends
+        first = resends.first_id(env, raw) if resends is not None else None
+        if first is not None:  # spooled before a kill that came before our 250 (receive/replay.py)
+            log.info("%s sent again after a restart: already queued, answering 250 without a second copy", first)
+            return replies.QUEUED.format(queue_id=first)
         queue_id = new_queue_id()
         scan = asyncio.ensure_future(self.scans.scan(raw, env))
         outcome = await self._wait(scan, queue_id)

@@ -172,6 +172,20 @@ def record_attempt(
     return message
 
 
+def record_not_accepted(session: Session, *, queue_id: str, reply: str) -> Message | None:
+    """A message recorded before an answer that never reached the MTA (the milter was killed in between; the
+    MTA applied its default action and the client sent the message again): it was not accepted after all.
+    Its recipients become rejected with `reply`; the caller commits."""
+    message = session.get(Message, queue_id)
+    if message is None or message.state == MessageState.REJECTED:
+        return message
+    for rcpt in message.recipients:
+        rcpt.status, rcpt.last_reply, rcpt.delivered_at = RecipientStatus.REJECTED, reply[:1000], None
+    message.state, message.finished_at = MessageState.REJECTED, utcnow()
+    message.audit.append(AuditEvent(actor=GATEWAY, event="not accepted", reason=reply[:500], detail={}))
+    return message
+
+
 def _apply(message: Message, results: dict[str, tuple[RecipientStatus, str, datetime | None]]) -> None:
     now = utcnow()
     for rcpt in message.recipients:

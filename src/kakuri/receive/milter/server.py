@@ -22,6 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
 
 from kakuri.model.envelope import Envelope
 from kakuri.receive import replies
@@ -33,11 +34,12 @@ from kakuri.receive.scanning import ScanOutcome, ScanPool
 from kakuri.receive.spool import new_queue_id
 from kakuri.store import mailflow
 from kakuri.store.config import Stores
-from kakuri.store.messages import MessageState, RecipientStatus
+from kakuri.store.messages import Message, MessageState, RecipientStatus
 
 log = logging.getLogger(__name__)
 
 KEEP = ("quarantine", "hold")
+EARLIER_RECORDS = 1000  # at start: the newest records of the run before, the only ones a kill can have left unanswered
 OUR_PREFIX = b"x-kakuri-"
 ORIGIN = "milter"
 
@@ -64,6 +66,7 @@ class MilterServer:
         self.stores, self.scans, self.rules, self.config = stores, scans, rules, config
         self.max_message_bytes, self.subject_tag = max_message_bytes, subject_tag
         self._server: asyncio.base_events.Server | None = None
+        self._earlier: dict[str, str] = {}  # identity -> queue id of the previous run's newest records
         self.retention = None  # store.retention.Retention (the gateway's): copies of accepted mail for the retro-scan
 
     @property
@@ -72,6 +75,7 @@ class MilterServer:
 
     async def start(self) -> None:
         host, port = parse_host_port(self.config.listen, default_port=8899)
+        self._earlier = await asyncio.to_thread(self._load_earlier)
         self._server = await asyncio.start_server(self._connection, host=host, port=port)
         log.info("kakuri milter listening on %s:%s", *self.address)
 
@@ -101,7 +105,12 @@ class MilterServer:
                 self.scans.restart()
             return [p.reply_code(replies.SCAN_TEMPFAIL)]
         action = outcome.verdict["action"]
-        record = dict(queue_id=queue_id, envelope=envelope, per_rcpt=per_rcpt, raw=raw, outcome=outcome)
+        # The same transaction again, recorded by the run before ours: that run was killed after the record
+        # and before its answer (Postfix then tempfailed and the client retried), so it was not accepted.
+        identity = _identity(outcome.headers.get("message_id", ""), envelope.mail_from, list(per_rcpt), len(raw))
+        earlier = self._earlier.pop(identity, None)
+        record = dict(queue_id=queue_id, envelope=envelope, per_rcpt=per_rcpt, raw=raw, outcome=outcome,
+                      supersedes=earlier)
         if action in KEEP:
             try:
                 await asyncio.to_thread(self._record, **record, keep_copy=True)
@@ -171,11 +180,36 @@ class MilterServer:
         return [p.add_header("Subject", space + tag)]
 
     # -- records ---------------------------------------------------------------------------------
-    def _record(self, *, queue_id, envelope: Envelope, per_rcpt, raw: bytes, outcome: ScanOutcome, keep_copy: bool):
-        """The message row, as the gateway writes it; delivered mail is handed back to Postfix at once."""
+    def _load_earlier(self) -> dict[str, str]:
+        with self.stores.sessions() as session:
+            newest = session.scalars(
+                select(Message).where(Message.origin == ORIGIN, Message.state != MessageState.REJECTED)
+                .order_by(Message.received_at.desc()).limit(EARLIER_RECORDS)
+            )
+            return {
+                _identity(m.message_id, m.mail_from, [r.address for r in m.recipients], m.size): m.queue_id
+                for m in newest
+            }
+
+    def _record(self, *, queue_id, envelope: Envelope, per_rcpt, raw: bytes, outcome: ScanOutcome, keep_copy: bool,
+                supersedes: str | None = None):
+        """The message row, as the gateway writes it; delivered mail is handed back to Postfix at once.
+        `supersedes`: the queue id of the same transaction recorded by a run killed before answering it."""
         action = outcome.verdict["action"]
         blob = self.stores.blobs.put(raw) if keep_copy else None
+        results = None
+        if action not in KEEP and action != "reject":
+            postfix_id = envelope.extra.get("postfix_queue_id") or "?"
+            handed = (RecipientStatus.DELIVERED, f"250 accepted by milter; Postfix queue id {postfix_id}", None)
+            results = {r: handed for r in per_rcpt}
         with self.stores.sessions() as session:
+            if supersedes:
+                log.info("milter %s: sent again; %s was recorded but never answered (kakuri was stopped)",
+                         queue_id, supersedes)
+                reply = f"451 not accepted: kakuri stopped before answering; sent again as {queue_id}"
+                mailflow.record_not_accepted(session, queue_id=supersedes, reply=reply)
+            # One commit: message, recipients and "handed to Postfix" together (two commits left a kill -9
+            # in between a message "queued" for ever: nothing in the spool would ever finish it).
             message = mailflow.record_accepted(
                 session,
                 **outcome.record_fields(
@@ -188,11 +222,8 @@ class MilterServer:
                     blob=blob,
                 ),
                 state=MessageState.REJECTED if action == "reject" else None,
+                results=results,
             )
-            if action not in KEEP and action != "reject":
-                postfix_id = envelope.extra.get("postfix_queue_id") or "?"
-                handed = (RecipientStatus.DELIVERED, f"250 accepted by milter; Postfix queue id {postfix_id}", None)
-                mailflow.record_attempt(session, queue_id=queue_id, results={r: handed for r in per_rcpt})
         if action not in KEEP and action != "reject" and self.retention is not None:  # Postfix delivers it
             self._retain(queue_id, envelope, raw, outcome)
         return message
@@ -207,6 +238,11 @@ class MilterServer:
         with self.stores.sessions() as session:
             retention.record(session, queue_id=queue_id, key=key, size=len(raw), items=outcome.headers.get("retro_items"))
             session.commit()
+
+
+def _identity(message_id: str, mail_from: str, rcpts: list[str], size: int) -> str:
+    """What a client's retry of the same message has in common with the first try, as the record keeps it."""
+    return "\0".join([message_id[:998], mail_from, *sorted(rcpts), str(size)])
 
 
 def _indexed(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, int]]:
