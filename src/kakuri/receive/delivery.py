@@ -286,7 +286,7 @@ class DeliveryQueue:
             if not ours:
                 raise LostEntry(entry.queue_id)
             attempts = {r.address: r.attempts for r in message.recipients}
-            with self._noting(entry, attempts, outcome):
+            with self._noting(entry, due, attempts, outcome):
                 replies = await self.transport.deliver(mail_from=entry.envelope.mail_from, rcpt_tos=due, data=data)
             results = {rcpt: self._outcome(reply, attempts.get(rcpt, 0) + 1, entry) for rcpt, reply in replies.items()}
             if self.notes is not None and (not self.config.next_hop_commits_on_dot
@@ -299,12 +299,24 @@ class DeliveryQueue:
                 lambda session: mailflow.record_attempt(session, queue_id=queue_id, results=results, commit=False)
             )
 
-    def _noting(self, entry: SpoolEntry, attempts: dict[str, int], outcome: ScanOutcome | None):
-        """While delivering: note "sent in full" the moment the dot is out (receive/replay.py)."""
+    def _noting(self, entry: SpoolEntry, due: list[str], attempts: dict[str, int], outcome: ScanOutcome | None):
+        """While delivering: note "sent in full" the moment the dot is out (receive/replay.py). The note for
+        every due recipient is made beforehand, so only its write stands between the dot and the note."""
         if self.notes is None or not self.config.next_hop_commits_on_dot:
             return contextlib.nullcontext()
         sent = (RecipientStatus.DELIVERED, SENT_IN_FULL, None)
-        return watching_data(lambda rcpts: self._note(entry, {r: sent for r in rcpts}, attempts, outcome))
+        ready = self.notes.prepare(
+            results={r: sent for r in due}, attempts={r: attempts.get(r, 0) + 1 for r in due},
+            verdict=outcome.verdict if outcome else None, headers=outcome.headers if outcome else None,
+        )
+
+        def on_sent(rcpts: list[str]) -> None:
+            if set(rcpts) == set(due):
+                self.notes.put(entry.queue_id, ready)
+            else:  # the next hop refused some recipients at RCPT
+                self._note(entry, {r: sent for r in rcpts}, attempts, outcome)
+
+        return watching_data(on_sent)
 
     def _note(self, entry: SpoolEntry, results, attempts: dict[str, int], outcome: ScanOutcome | None) -> None:
         self.notes.write(entry.queue_id, results=results, attempts={r: attempts.get(r, 0) + 1 for r in results},
