@@ -205,12 +205,11 @@ class Gateway:
     def _start_retro(self) -> None:
         """A retained window last judged under other rules (new release, rules changed while stopped) is judged
         again in the background (respond/retrojobs.py)."""
+        from kakuri.receive.rules_reload import RulesState, write_rules_state
         from kakuri.respond.retrojobs import BackgroundRetro
         from kakuri.respond.retroscan import rule_version
 
         self.rule_version = rule_version(self.settings)
-        from kakuri.receive.rules_reload import RulesState, write_rules_state
-
         write_rules_state(self.home, RulesState(self.rule_version, ""))  # what `kakuri rules reload` compares with
         if self.queue.retention is not None:  # retained mail is judged clean under it at delivery
             self.queue.retention.rule_version = self.rule_version
