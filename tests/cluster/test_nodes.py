@@ -6,6 +6,7 @@ The tests share one cluster (starting three nodes costs seconds) and run in file
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import smtplib
@@ -21,6 +22,7 @@ from sqlalchemy import select, text
 from kakuri.store.messages import Message
 from tests.builders import make_message
 from tests.cluster.conftest import LEASE_SECONDS, OUR_DOMAIN
+from tests import waiting
 from tests.receive.test_smtp_handler import script_in_zip
 
 pytestmark = pytest.mark.postgres
@@ -40,14 +42,7 @@ def send(node, raw: bytes, *, mail_from: str = "taro@partner.example", timeout: 
     return reply.decode().split("queued as ")[-1].strip()
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
+wait_for = functools.partial(waiting.wait_for, timeout=20.0, interval=0.1)
 
 
 def state_of(store, queue_id: str) -> str | None:

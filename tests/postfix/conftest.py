@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.postfix.instance import ROOT, PostfixInstance, ensure_postfix, wait_for
+from tests.postfix.instance import ROOT, PostfixInstance, ensure_postfix
 from tests.receive.conftest import free_port
+from tests.waiting import wait_for
 
 SENDER = "taro@partner.example"
 RCPT = "bob@example.org"

@@ -179,16 +179,6 @@ smtp_connect_timeout = 5s
         return [m.get("Message-ID", "").strip() for m in self.delivered()]
 
 
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{message} not met within {timeout}s")
-
-
 def ensure_postfix() -> str | None:
     """None when postfix is there (installed now if missing and we are root); else why not."""
     if is_installed():

@@ -3,6 +3,7 @@ finishes what it acknowledged. Real processes, real SMTP, messages identified by
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import smtplib
@@ -17,19 +18,14 @@ import pytest
 
 from kakuri.receive.spool import FolderLock, SpoolBusy, process_folder
 from kakuri.receive.supervisor import adopt_orphans
+from tests import waiting
 from tests.builders import make_message
 from tests.receive.conftest import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 
-def wait_for(predicate, timeout=90.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+wait_for = functools.partial(waiting.wait_for, timeout=90.0, interval=0.1)
 
 
 def owner(folder: Path) -> int | None:
@@ -67,7 +63,7 @@ def test_two_acceptors_share_the_port_and_a_killed_one_loses_nothing(tmp_path, s
     supervisor = subprocess.Popen(command, stdout=log, stderr=log)
     folders = [process_folder(home / "spool", i) for i in (0, 1)]
     try:
-        wait_for(lambda: (home / "serve.log").read_text().count("gateway listening") == 2, what="two listeners")
+        wait_for(lambda: (home / "serve.log").read_text().count("gateway listening") == 2, message="two listeners")
         sink.hold = True  # deliveries wait at DATA: the entries stay in the spool folders
         mids = [f"<proc-{i}@partner.example>" for i in range(24)]
         accepted = {mid: send(port, mid) for mid in mids}
@@ -78,24 +74,24 @@ def test_two_acceptors_share_the_port_and_a_killed_one_loses_nothing(tmp_path, s
 
         killed = owner(folders[1])
         os.kill(killed, signal.SIGKILL)
-        wait_for(lambda: owner(folders[1]) not in (None, killed), what="process 1 started again")
+        wait_for(lambda: owner(folders[1]) not in (None, killed), message="process 1 started again")
         time.sleep(0.5)
         sink.release()
         more = {f"<after-{i}@partner.example>": None for i in range(6)}
-        wait_for(lambda: (home / "serve.log").read_text().count("gateway listening") == 3, what="restart listening")
+        wait_for(lambda: (home / "serve.log").read_text().count("gateway listening") == 3, message="restart listening")
         for mid in more:
             more[mid] = send(port, mid)
         accepted |= more
         assert all(accepted.values())
 
-        wait_for(lambda: set(accepted) <= set(sink.message_ids()), what="every message delivered")
+        wait_for(lambda: set(accepted) <= set(sink.message_ids()), message="every message delivered")
         with sqlite3.connect(home / "kakuri.db") as db:
             wait_for(lambda: all(s == "delivered" for (s,) in db.execute("SELECT state FROM gw_messages")))
             states = dict(db.execute("SELECT queue_id, state FROM gw_messages"))
         time.sleep(1.0)  # a duplicate would show up now
         assert Counter(sink.message_ids()) == {mid: 1 for mid in accepted}
         assert {states[q] for q in accepted.values()} == {"delivered"}
-        wait_for(lambda: not any(list(f.glob("*.msg")) for f in folders), what="spool folders empty")
+        wait_for(lambda: not any(list(f.glob("*.msg")) for f in folders), message="spool folders empty")
     finally:
         supervisor.terminate()
         supervisor.wait(60)
