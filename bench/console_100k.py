@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import socket
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -74,54 +72,39 @@ def fill(home: Path, count: int, seed: int = 7) -> None:
 
 
 def measure(home: Path, screenshot: Path | None) -> None:
-    import uvicorn
     from playwright.sync_api import sync_playwright
 
-    from kakuri.settings import load_settings
-    from kakuri.web.app import create_app
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(load_settings(home)), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000}, timezone_id="Asia/Tokyo")
-            page.goto(f"{base}/login?next=/quarantine")
-            page.fill("input[name=name]", "bench")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/quarantine")
-            for label, path in [
-                ("first page", "/quarantine"),
-                ("first page again (warm)", "/quarantine"),
-                ("symbol=MACRO_AUTOEXEC", "/quarantine?symbol=MACRO_AUTOEXEC"),
-                ("recipient=staff17@tokai-keiki.example", "/quarantine?recipient=staff17%40tokai-keiki.example"),
-                ("sender fragment sender42.", "/quarantine?sender=sender42."),
-            ]:
-                _timed(page, base + path, label)
+    from kakuri.cli.bench_console import console
+
+    with console(home) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, timezone_id="Asia/Tokyo")
+        page.goto(f"{base}/login?next=/quarantine")
+        page.fill("input[name=name]", "bench")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/quarantine")
+        for label, path in [
+            ("first page", "/quarantine"),
+            ("first page again (warm)", "/quarantine"),
+            ("symbol=MACRO_AUTOEXEC", "/quarantine?symbol=MACRO_AUTOEXEC"),
+            ("recipient=staff17@tokai-keiki.example", "/quarantine?recipient=staff17%40tokai-keiki.example"),
+            ("sender fragment sender42.", "/quarantine?sender=sender42."),
+        ]:
+            _timed(page, base + path, label)
+        page.goto(f"{base}/quarantine")
+        for _ in range(20):  # walk back 20 pages through the cursor
+            page.click("a[rel=next]")
+        _timed(page, page.url, "page 21 via cursor")
+        if screenshot:
             page.goto(f"{base}/quarantine")
-            for _ in range(20):  # walk back 20 pages through the cursor
-                page.click("a[rel=next]")
-            _timed(page, page.url, "page 21 via cursor")
-            if screenshot:
-                page.goto(f"{base}/quarantine")
-                page.screenshot(path=str(screenshot), full_page=False)
-                page.goto(f"{base}/")
-                page.screenshot(path=str(screenshot.with_name(screenshot.stem + "-dashboard.png")), full_page=True)
-                print(f"screenshots: {screenshot} and {screenshot.with_name(screenshot.stem + '-dashboard.png')}")
-            browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+            page.screenshot(path=str(screenshot), full_page=False)
+            page.goto(f"{base}/")
+            page.screenshot(path=str(screenshot.with_name(screenshot.stem + "-dashboard.png")), full_page=True)
+            print(f"screenshots: {screenshot} and {screenshot.with_name(screenshot.stem + '-dashboard.png')}")
+        browser.close()
 
 
 def _timed(page, url: str, label: str) -> None:
