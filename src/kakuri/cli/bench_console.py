@@ -21,7 +21,6 @@ import glob
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -35,6 +34,7 @@ from urllib.parse import urlencode
 import typer
 
 from kakuri.cli import output
+from kakuri.cli.bench import _free_port
 
 PASSWORD = "benchmark password 1"
 USER = "bench"
@@ -422,12 +422,6 @@ def _stats(name: str, values: list[float]) -> dict:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return {f"{name}_median": round(statistics.median(values), 1), f"{name}_p95": round(p95, 1)}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- a throwaway PostgreSQL ------------------------------------------------------------------------
