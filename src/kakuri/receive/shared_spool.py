@@ -34,7 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from kakuri.receive.spool import Backlog, Spool, SpoolEntry
+from kakuri.receive.spool import Spool, SpoolEntry
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,12 @@ class SharedSpool:
     ) -> None:
         self.engine, self.node_id = engine, node_id
         self.lease_seconds, self.claim_batch = lease_seconds, claim_batch
+        self.max_bytes, self.max_age_seconds = max_bytes, max_age_seconds
         self.quarantine_dir = "the spool_entries table (corrupt = true)"  # where unreadable entries are set aside
-        self.backlog = Backlog(max_bytes=max_bytes, max_age_seconds=max_age_seconds)  # what this node owns and knows
+        self._lock = threading.Lock()
+        self._sizes: dict[str, int] = {}  # entries this node owns and knows (a node's own backlog)
+        self._total = 0
+        self._unstarted: dict[str, float] = {}
         self._inserts = _GroupInsert(engine, owner=node_id)
         self._deletes = _GroupDelete(engine, owner=node_id)
         self._polls = 0
@@ -96,7 +100,7 @@ class SharedSpool:
         """Store durably (committed). False when an entry with this id already exists; OSError when the
         database cannot take it (the SMTP side then answers 451, as for a full disk)."""
         data = entry.to_bytes()
-        mine = self.node_id is not None and self.backlog.add(entry.queue_id, len(data), time.time())
+        mine = self.node_id is not None and self._know(entry.queue_id, len(data), time.time())
         try:
             inserted = self._inserts.insert(entry.queue_id, data)
         except BaseException as exc:
@@ -198,7 +202,7 @@ class SharedSpool:
                 " RETURNING queue_id, size"
             ), {"me": self.node_id, "lease": self.lease_seconds, "batch": self.claim_batch}).all()
         now = time.time()
-        fresh = [queue_id for queue_id, size in sorted(found) if self.backlog.add(queue_id, size, now)]
+        fresh = [queue_id for queue_id, size in sorted(found) if self._know(queue_id, size, now)]
         if fresh:
             log.info("node %s took on %d spool entries", self.node_id, len(fresh))
         return fresh
@@ -211,7 +215,10 @@ class SharedSpool:
         with self.engine.begin() as conn:
             released = conn.execute(text("UPDATE spool_entries SET owner = NULL WHERE owner = :me"),
                                     {"me": self.node_id}).rowcount
-        self.backlog.clear()
+        with self._lock:
+            self._sizes.clear()
+            self._unstarted.clear()
+            self._total = 0
         return released
 
     def close(self) -> None:
@@ -219,27 +226,47 @@ class SharedSpool:
         self._deletes.close()
 
     # -- in-memory backlog (backpressure), as in Spool -----------------------------------------------
+    def _know(self, queue_id: str, size: int, at: float) -> bool:
+        with self._lock:
+            if queue_id in self._sizes:
+                return False
+            self._sizes[queue_id] = size
+            self._total += size
+            self._unstarted[queue_id] = at
+            return True
+
     def forget(self, queue_id: str) -> None:
-        self.backlog.forget(queue_id)
+        with self._lock:
+            self._total -= self._sizes.pop(queue_id, 0)
+            self._unstarted.pop(queue_id, None)
 
     def mark_started(self, queue_id: str) -> None:
-        self.backlog.started(queue_id)
+        with self._lock:
+            self._unstarted.pop(queue_id, None)
 
     def queue_ids(self) -> list[str]:
         if self.node_id is None:  # the CLI's view: every entry of every node
             with self.engine.connect() as conn:
                 return list(conn.scalars(text("SELECT queue_id FROM spool_entries WHERE NOT corrupt ORDER BY 1")))
-        return self.backlog.queue_ids()
+        with self._lock:
+            return sorted(self._sizes)
 
     @property
     def total_bytes(self) -> int:
         if self.node_id is None:
             with self.engine.connect() as conn:
                 return int(conn.scalar(text("SELECT coalesce(sum(size), 0) FROM spool_entries WHERE NOT corrupt")))
-        return self.backlog.total
+        with self._lock:
+            return self._total
 
     def overload(self) -> str | None:
-        return self.backlog.overload()
+        with self._lock:
+            if self._total >= self.max_bytes:
+                return "full"
+            oldest = next(iter(self._unstarted.values()), None)
+            if oldest is not None and time.time() - oldest > self.max_age_seconds:
+                return "behind"
+        return None
 
 
 def _close(conn: Connection) -> None:

@@ -118,7 +118,12 @@ class Spool:
         self.tmp = self.root / "tmp"
         self.quarantine_dir = self.root / "corrupt"  # unreadable entries are moved aside, never deleted
         self.tmp.mkdir(parents=True, exist_ok=True)
-        self.backlog = Backlog(max_bytes=max_bytes, max_age_seconds=max_age_seconds)
+        self.max_bytes = max_bytes
+        self.max_age_seconds = max_age_seconds
+        self._lock = threading.Lock()  # the SMTP side writes from worker threads, the runner removes
+        self._sizes: dict[str, int] = {}
+        self._total = 0  # sum of _sizes, kept so that every MAIL command does not add them up
+        self._unstarted: dict[str, float] = {}  # queue id -> mtime, until the first scan/delivery step
         self._dir_sync = _GroupDirSync(self.root)
         self._owner_lock: FolderLock | None = None
         if owner:  # the gateway at start: half-written files were never acknowledged, safe to drop
@@ -147,7 +152,10 @@ class Spool:
         data = entry.to_bytes()
         # Known before its name appears: the runner's poll (refresh) must never pick up an entry whose
         # writer has not returned yet, or the writer's in-memory hand-over would process it twice.
-        self.backlog.add(entry.queue_id, len(data), time.time())
+        with self._lock:
+            self._sizes[entry.queue_id] = len(data)
+            self._total += len(data)
+            self._unstarted[entry.queue_id] = time.time()
         try:
             tmp = self.tmp / f"{path.name}.{os.getpid()}.tmp"
             with open(tmp, "wb") as handle:
@@ -157,7 +165,7 @@ class Spool:
             os.replace(tmp, path)
             self._dir_sync.sync()
         except BaseException:
-            self.forget(entry.queue_id)  # as before: an entry that did reach the folder is found by refresh
+            self._forget(entry.queue_id)  # as before: an entry that did reach the folder is found by refresh
             raise
         return True
 
@@ -171,10 +179,15 @@ class Spool:
         # No directory fsync: if a crash undoes the unlink, the entry is processed again, finds every
         # recipient final in the database, and is removed again.
         self._path(queue_id).unlink(missing_ok=True)
-        self.forget(queue_id)
+        self._forget(queue_id)
+
+    def _forget(self, queue_id: str) -> None:
+        with self._lock:
+            self._total -= self._sizes.pop(queue_id, 0)
+            self._unstarted.pop(queue_id, None)
 
     def forget(self, queue_id: str) -> None:
-        self.backlog.forget(queue_id)
+        self._forget(queue_id)
 
     def fence(self, queue_id: str):
         """Async context: True while this process may deliver the entry; one gateway owns a spool folder
@@ -186,86 +199,39 @@ class Spool:
         self.quarantine_dir.mkdir(exist_ok=True)
         os.replace(self._path(queue_id), self.quarantine_dir / f"{queue_id}{SUFFIX}")
         fsync_dir(self.root)
-        self.forget(queue_id)
+        self._forget(queue_id)
 
     def mark_started(self, queue_id: str) -> None:
-        self.backlog.started(queue_id)
+        with self._lock:
+            self._unstarted.pop(queue_id, None)
 
     def refresh(self) -> list[str]:
         """Queue ids on disk that this object did not know yet (written by a previous run or another process)."""
         found = []
-        known = self.backlog.knows
         # Names, not Paths: under a backlog of thousands of entries, sorting Path objects every poll cost the
         # event loop ~0.1 s. Queue ids sort by arrival: oldest first.
         with os.scandir(self.root) as entries:
             new = sorted(e.name[: -len(SUFFIX)] for e in entries
-                         if e.name.endswith(SUFFIX) and not known(e.name[: -len(SUFFIX)]))
+                         if e.name.endswith(SUFFIX) and e.name[: -len(SUFFIX)] not in self._sizes)
         for queue_id in new:
-            try:
-                stat = os.stat(self.root / f"{queue_id}{SUFFIX}")
-            except FileNotFoundError:
-                continue
-            if self.backlog.add(queue_id, stat.st_size, stat.st_mtime):
+            if queue_id not in self._sizes:
+                try:
+                    stat = os.stat(self.root / f"{queue_id}{SUFFIX}")
+                except FileNotFoundError:
+                    continue
+                with self._lock:
+                    self._sizes[queue_id] = stat.st_size
+                    self._total += stat.st_size
+                    self._unstarted[queue_id] = stat.st_mtime
                 found.append(queue_id)
         return found
-
-    def queue_ids(self) -> list[str]:
-        return self.backlog.queue_ids()
-
-    @property
-    def total_bytes(self) -> int:
-        return self.backlog.total
-
-    def overload(self) -> str | None:
-        return self.backlog.overload()
-
-
-class Backlog:
-    """The entries a spool works on, in memory: their sizes and which are not started yet, which is what
-    backpressure needs without asking the disk or the database on every MAIL command. Thread-safe: the SMTP
-    side adds from worker threads, the runner removes."""
-
-    def __init__(self, *, max_bytes: int = 1 << 62, max_age_seconds: float = float("inf")) -> None:
-        self.max_bytes, self.max_age_seconds = max_bytes, max_age_seconds
-        self._lock = threading.Lock()
-        self._sizes: dict[str, int] = {}
-        self._total = 0  # sum of _sizes, kept so that every MAIL command does not add them up
-        self._unstarted: dict[str, float] = {}  # queue id -> when written, until the first scan/delivery step
-
-    def add(self, queue_id: str, size: int, at: float) -> bool:
-        """Register an entry; False when it is known already."""
-        with self._lock:
-            if queue_id in self._sizes:
-                return False
-            self._sizes[queue_id] = size
-            self._total += size
-            self._unstarted[queue_id] = at
-            return True
-
-    def knows(self, queue_id: str) -> bool:
-        return queue_id in self._sizes
-
-    def forget(self, queue_id: str) -> None:
-        with self._lock:
-            self._total -= self._sizes.pop(queue_id, 0)
-            self._unstarted.pop(queue_id, None)
-
-    def started(self, queue_id: str) -> None:
-        with self._lock:
-            self._unstarted.pop(queue_id, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._sizes.clear()
-            self._unstarted.clear()
-            self._total = 0
 
     def queue_ids(self) -> list[str]:
         with self._lock:
             return sorted(self._sizes)
 
     @property
-    def total(self) -> int:
+    def total_bytes(self) -> int:
         with self._lock:
             return self._total
 
