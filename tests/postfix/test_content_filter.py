@@ -67,6 +67,8 @@ def test_release_from_quarantine_reaches_the_maildir(stack):
 
 
 def test_mail_sent_while_kakuri_is_down_waits_in_postfix_and_arrives_after_restart(stack):
+    # The stack is shared by the module: mail of an earlier test may still be on its way through Postfix.
+    wait_for(lambda: stack.postfix.flush() or stack.postfix.queue_count() == 0, message="postfix queue empty first")
     stack.kakuri.stop()
     ids = [f"<cf-down-{i}@partner.example>" for i in range(3)]
     for message_id in ids:
